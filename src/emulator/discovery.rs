@@ -1,0 +1,152 @@
+//! What clients read before they call anything: the Microsoft.ManagedIdentity operations
+//! list and the cloud metadata (`/metadata/endpoints`) that `az cloud register` fetches.
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::state::{Ctx, json};
+use super::validate;
+
+/// The operations Microsoft.ManagedIdentity publishes (as recorded from Azure).
+const OPERATIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "identities/read",
+        "Managed Service Identity",
+        "Get System Assigned Identity",
+        "Gets an existing system assigned identity",
+    ),
+    (
+        "operations/read",
+        "Operations",
+        "Lists operations available on Microsoft.ManagedIdentity resource provider",
+        "Lists operations available on Microsoft.ManagedIdentity resource provider",
+    ),
+    (
+        "register/action",
+        "Managed Service Identity",
+        "Register Microsoft.ManagedIdentity resource provider",
+        "Registers the subscription for the managed identity resource provider",
+    ),
+    (
+        "userAssignedIdentities/read",
+        "User Assigned Identities",
+        "Get User Assigned Identity",
+        "Gets an existing user assigned identity",
+    ),
+    (
+        "userAssignedIdentities/write",
+        "User Assigned Identities",
+        "Create/Update User Assigned Identity",
+        "Creates a new user assigned identity or updates the tags associated with an existing user assigned identity",
+    ),
+    (
+        "userAssignedIdentities/delete",
+        "User Assigned Identities",
+        "Delete User Assigned Identity",
+        "Deletes an existing user assigned identity",
+    ),
+    (
+        "userAssignedIdentities/assign/action",
+        "User Assigned Identities",
+        "Assign User Assigned Identity",
+        "RBAC action for assigning an existing user assigned identity to a resource",
+    ),
+    (
+        "userAssignedIdentities/listAssociatedResources/action",
+        "User Assigned Identities",
+        "List Associated Resources",
+        "Lists all associated resources for an existing user assigned identity",
+    ),
+    (
+        "userAssignedIdentities/federatedIdentityCredentials/read",
+        "Federated Identity Credentials",
+        "Get Federated Identity Credential",
+        "Gets an existing federated identity credential",
+    ),
+    (
+        "userAssignedIdentities/federatedIdentityCredentials/write",
+        "Federated Identity Credentials",
+        "Create/Update Federated Identity Credential",
+        "Add or update a federated identity credential",
+    ),
+    (
+        "userAssignedIdentities/federatedIdentityCredentials/delete",
+        "Federated Identity Credentials",
+        "Delete Federated Identity Credential",
+        "Deletes an existing federated identity credential",
+    ),
+];
+
+/// `GET /providers/Microsoft.ManagedIdentity/operations` (Operations_List).
+pub fn msi_operations(ctx: &Ctx) -> Result<Response, ApiError> {
+    if ctx.method != Method::GET {
+        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
+    }
+    validate::msi_version(ctx.api_version(), "operations")?;
+    let value: Vec<Value> = OPERATIONS
+        .iter()
+        .map(|(name, resource, operation, description)| {
+            json!({
+                "name": format!("Microsoft.ManagedIdentity/{name}"),
+                "display": {
+                    "provider": "Managed Service Identity",
+                    "resource": resource,
+                    "operation": operation,
+                    "description": description,
+                }
+            })
+        })
+        .collect();
+    json(StatusCode::OK, &json!({ "value": value }))
+}
+
+/// `GET /metadata/endpoints`: the legacy flat shape for 2015-01-01, a list of clouds otherwise.
+pub fn metadata_endpoints(ctx: &Ctx) -> Result<Response, ApiError> {
+    if ctx.method != Method::GET {
+        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
+    }
+    let base = format!("{}/", ctx.base_url);
+    match ctx.api_version() {
+        None => Err(ApiError::missing_api_version()),
+        Some("2015-01-01") => json(
+            StatusCode::OK,
+            &json!({
+                "galleryEndpoint": base,
+                "graphEndpoint": base,
+                "portalEndpoint": base,
+                "authentication": { "loginEndpoint": base, "audiences": [base, "https://management.azure.com/"] }
+            }),
+        ),
+        Some(_) => json(
+            StatusCode::OK,
+            &json!([{
+                "name": "AzidEmulator",
+                "portal": base,
+                "resourceManager": base,
+                "gallery": base,
+                "graph": base,
+                "graphAudience": base,
+                "microsoftGraphResourceId": base,
+                "activeDirectoryDataLake": base,
+                "batch": base,
+                "media": base,
+                "sqlManagement": base,
+                "vmImageAliasDoc": base,
+                "authentication": {
+                    "loginEndpoint": base,
+                    "audiences": [base, "https://management.azure.com/"],
+                    "tenant": "common",
+                    "identityProvider": "AAD"
+                },
+                "suffixes": {
+                    "acrLoginServer": "azurecr.io",
+                    "keyVaultDns": "vault.azure.net",
+                    "sqlServerHostname": "database.windows.net",
+                    "storage": "core.windows.net"
+                }
+            }]),
+        ),
+    }
+}

@@ -1,0 +1,334 @@
+//! The ARM-compatible emulator: an HTTP(S) server on loopback that answers the
+//! Microsoft.ManagedIdentity, resource-group and subscription APIs as Azure does, with its
+//! state in SQLite. It shares only `crate::model` (the JSON shapes) with the client.
+
+mod discovery;
+mod error;
+mod groups;
+mod identities;
+mod routes;
+mod state;
+mod store;
+mod subscriptions;
+mod tls;
+mod token;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use error::ApiError;
+pub use routes::TOKEN_PATH;
+pub use store::StoreError;
+pub use tls::TlsError;
+
+use state::AppState;
+use store::Store;
+
+/// Default listen address of `azid emulator` (documented in the README).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
+/// Default most items per list page.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// How to start an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorOptions {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// SQLite file; `None` keeps state in memory.
+    pub data: Option<PathBuf>,
+    /// Fixed bearer token; `None` makes a random one.
+    pub token: Option<String>,
+    /// Known subscriptions; empty keeps one default id (stable for a data file).
+    pub subscriptions: Vec<String>,
+    /// Serve HTTPS with a generated certificate.
+    pub tls: bool,
+    /// Where to write the CA certificate under `tls`; default: beside the data file, or a temp file.
+    pub ca_path: Option<PathBuf>,
+    /// Most items per list page.
+    pub page_size: usize,
+    /// How long an accepted resource-group delete runs before the group is gone.
+    pub group_delete_delay: Duration,
+    /// Secret of `X-IDENTITY-HEADER`; `None` uses the bearer token.
+    pub identity_header: Option<String>,
+}
+
+impl Default for EmulatorOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data: None,
+            token: None,
+            subscriptions: Vec::new(),
+            tls: false,
+            ca_path: None,
+            page_size: DEFAULT_PAGE_SIZE,
+            group_delete_delay: Duration::from_millis(500),
+            identity_header: None,
+        }
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The store could not be opened.
+    #[error("could not open the emulator's store: {0}")]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A bad option.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A running emulator; it stops when dropped.
+pub struct Emulator {
+    url: String,
+    addr: SocketAddr,
+    token: String,
+    identity_header: String,
+    subscriptions: Vec<String>,
+    tenant_id: String,
+    ca_bundle: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Emulator {
+    /// Opens the store, binds the address and serves in the background of the current runtime.
+    pub async fn start(options: EmulatorOptions) -> Result<Self, EmulatorError> {
+        if options.page_size == 0 {
+            return Err(EmulatorError::Invalid(
+                "the page size must be at least 1".into(),
+            ));
+        }
+        for sub in &options.subscriptions {
+            if uuid::Uuid::try_parse(sub).is_err() || sub.len() != 36 {
+                return Err(EmulatorError::Invalid(format!(
+                    "subscription id '{sub}' is not a UUID"
+                )));
+            }
+        }
+        let store = Store::open(options.data.as_deref())?;
+        let ids = store.transaction(|tx| {
+            Ok::<_, StoreError>((
+                tx.meta_or_init("default_subscription", random_uuid)?,
+                tx.meta_or_init("tenant_id", random_uuid)?,
+                tx.meta_or_init("signing_key", random_secret)?,
+                tx.meta_or_init("host_client_id", random_uuid)?,
+                tx.meta_or_init("host_principal_id", random_uuid)?,
+            ))
+        })?;
+        let (default_sub, tenant_id, signing_key, host_client_id, host_principal_id) = ids;
+        let subscriptions = if options.subscriptions.is_empty() {
+            vec![default_sub]
+        } else {
+            options.subscriptions.clone()
+        };
+        let token = options.token.clone().unwrap_or_else(random_secret);
+        let identity_header = options
+            .identity_header
+            .clone()
+            .unwrap_or_else(|| token.clone());
+
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| EmulatorError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: options.listen,
+                source,
+            })?;
+
+        let (tls, ca_bundle) = if options.tls {
+            let ca_path = options
+                .ca_path
+                .clone()
+                .unwrap_or_else(|| match &options.data {
+                    Some(data) => data.with_extension("ca.pem"),
+                    None => {
+                        std::env::temp_dir().join(format!("azid-emulator-{}-ca.pem", addr.port()))
+                    }
+                });
+            (Some(tls::server_config(&ca_path)?), Some(ca_path))
+        } else {
+            (None, None)
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
+
+        let state = Arc::new(AppState {
+            store,
+            token: token.clone(),
+            identity_header: identity_header.clone(),
+            tenant_id: tenant_id.clone(),
+            subscriptions: subscriptions.clone(),
+            page_size: options.page_size,
+            group_delete_delay: options.group_delete_delay,
+            signing_key: signing_key.into_bytes(),
+            host_client_id,
+            host_principal_id,
+            scheme,
+            authority: addr.to_string(),
+        });
+        groups::resume_pending(&state)?;
+        let (shutdown, stopped) = watch::channel(false);
+        tokio::spawn(serve(
+            listener,
+            app(state),
+            tls.map(tokio_rustls::TlsAcceptor::from),
+            stopped,
+        ));
+        Ok(Self {
+            url,
+            addr,
+            token,
+            identity_header,
+            subscriptions,
+            tenant_id,
+            ca_bundle,
+            shutdown,
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:7443`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bearer token that is Owner of every known subscription.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The known subscription ids.
+    pub fn subscriptions(&self) -> &[String] {
+        &self.subscriptions
+    }
+
+    /// The tenant id of every identity and token.
+    pub fn tenant_id(&self) -> &str {
+        &self.tenant_id
+    }
+
+    /// `IDENTITY_ENDPOINT` for App-Service-style managed identity clients.
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.url)
+    }
+
+    /// `IDENTITY_HEADER` for the same.
+    pub fn identity_header(&self) -> &str {
+        &self.identity_header
+    }
+
+    /// Where the CA certificate was written, under TLS.
+    pub fn ca_bundle(&self) -> Option<&std::path::Path> {
+        self.ca_bundle.as_deref()
+    }
+
+    /// The `KEY=VALUE` lines `azid emulator` prints at start, URL first.
+    pub fn banner(&self) -> String {
+        let mut out = format!("URL={}\n", self.url);
+        for sub in &self.subscriptions {
+            out.push_str(&format!("SUBSCRIPTION={sub}\n"));
+        }
+        out.push_str(&format!("TOKEN={}\n", self.token));
+        out.push_str(&format!("TENANT={}\n", self.tenant_id));
+        out.push_str(&format!("IDENTITY_ENDPOINT={}\n", self.identity_endpoint()));
+        out.push_str(&format!("IDENTITY_HEADER={}\n", self.identity_header));
+        if let Some(ca) = &self.ca_bundle {
+            out.push_str(&format!("CA_BUNDLE={}\n", ca.display()));
+        }
+        out
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// The router: one dispatcher for every path (see `state::dispatch`).
+fn app(state: Arc<AppState>) -> Router {
+    Router::new().fallback(state::dispatch).with_state(state)
+}
+
+/// Accepts connections until shut down; every socket gets TCP_NODELAY.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let tls = tls.clone();
+        connections.spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+            }
+        });
+    }
+    connections.abort_all();
+}
+
+fn random_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn random_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,301 @@
+//! The one request path every call takes: request ids -> route -> auth -> handler, with
+//! the shared state the handlers read. Faults and throttling (issue 5) slot in after auth.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::routes::Route;
+use super::store::Store;
+use super::{discovery, groups, identities, subscriptions, token, validate};
+
+/// The largest request body the emulator reads (ARM's own limit is 4 MB).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// Persistent state.
+    pub store: Store,
+    /// The bearer token that is Owner of every known subscription.
+    pub token: String,
+    /// The secret the token endpoint expects in `X-IDENTITY-HEADER`.
+    pub identity_header: String,
+    /// The tenant every subscription and identity belongs to.
+    pub tenant_id: String,
+    /// Known subscriptions, as configured.
+    pub subscriptions: Vec<String>,
+    /// Most items per list page.
+    pub page_size: usize,
+    /// How long an accepted resource-group delete takes to finish.
+    pub group_delete_delay: Duration,
+    /// HMAC key of the tokens the token endpoint issues.
+    pub signing_key: Vec<u8>,
+    /// Client id of the default managed identity of the token endpoint.
+    pub host_client_id: String,
+    /// Principal id of that default managed identity.
+    pub host_principal_id: String,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The bound address, for links when a request names no host.
+    pub authority: String,
+}
+
+/// What a handler needs of the request besides its route.
+pub struct Ctx {
+    /// Method.
+    pub method: Method,
+    /// Raw path, as sent (for nextLinks).
+    pub path: String,
+    /// Query parameters, names lower-cased (ARM treats them case-insensitively).
+    pub query: HashMap<String, String>,
+    /// `scheme://host:port` as the client reached us.
+    pub base_url: String,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Request body.
+    pub body: Bytes,
+}
+
+impl Ctx {
+    /// The `api-version` query parameter.
+    pub fn api_version(&self) -> Option<&str> {
+        self.query.get("api-version").map(String::as_str)
+    }
+}
+
+impl AppState {
+    /// Checks a subscription id from a path and returns its store key.
+    pub fn subscription(&self, sub: &str) -> Result<String, ApiError> {
+        validate::subscription_id(sub)?;
+        if self
+            .subscriptions
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(sub))
+        {
+            Ok(sub.to_ascii_lowercase())
+        } else {
+            Err(ApiError::subscription_not_found(sub))
+        }
+    }
+
+    /// The configured spelling of a known subscription key.
+    pub fn subscription_display<'a>(&'a self, key: &'a str) -> &'a str {
+        self.subscriptions
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(key))
+            .map_or(key, String::as_str)
+    }
+
+    /// Checks the Authorization header: the emulator's token or one it issued.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::authentication_failed(
+                "Authentication failed. The 'Authorization' header is missing.",
+            ));
+        };
+        let value = value.to_str().unwrap_or("");
+        let Some((scheme, token)) = value.split_once(' ') else {
+            return Err(ApiError::authentication_failed(
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            ));
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(ApiError::authentication_failed(
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            ));
+        }
+        let token = token.trim();
+        if bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) {
+            return Ok(());
+        }
+        token::verify(self, token).map(|_| ())
+    }
+}
+
+/// The axum handler for every path: adds ARM's request-id headers to whatever answers.
+pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let correlation = request
+        .headers()
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let client_request_id = request.headers().get("x-ms-client-request-id").cloned();
+    let mut response = handle(&state, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    let headers = response.headers_mut();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    for (name, value) in [
+        ("x-ms-request-id", request_id.as_str()),
+        ("x-ms-correlation-request-id", correlation.as_str()),
+        (
+            "x-ms-routing-request-id",
+            &format!("LOCAL:{}:{request_id}", routing_time()),
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    }
+    if let Some(v) = client_request_id {
+        headers.insert("x-ms-client-request-id", v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let route = Route::parse(parts.uri.path());
+    let query = parse_query(parts.uri.query());
+    let base_url = format!(
+        "{}://{}",
+        state.scheme,
+        parts
+            .uri
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .or_else(|| parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string))
+            .unwrap_or_else(|| state.authority.clone())
+    );
+    let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        ApiError::bad_request(
+            "InvalidRequestContent",
+            format!("The request body could not be read: {e}"),
+        )
+    })?;
+    let ctx = Ctx {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query,
+        base_url,
+        headers: parts.headers,
+        body,
+    };
+
+    // These two are reached without an ARM bearer token, as in Azure.
+    match route {
+        Route::ManagedIdentityToken => return token::endpoint(state, &ctx),
+        Route::MetadataEndpoints => return discovery::metadata_endpoints(&ctx),
+        _ => {}
+    }
+    state.authenticate(&ctx.headers)?;
+    match route {
+        Route::Subscriptions => subscriptions::list(state, &ctx),
+        Route::Subscription { sub } => subscriptions::get(state, &ctx, &sub),
+        Route::Groups { sub } => groups::collection(state, &ctx, &sub),
+        Route::Group { sub, rg } => groups::item(state, &ctx, &sub, &rg),
+        Route::OperationResult { sub, id } => groups::operation_result(state, &ctx, &sub, &id),
+        Route::IdentitiesInSubscription { sub } => identities::collection(state, &ctx, &sub, None),
+        Route::IdentitiesInGroup { sub, rg } => {
+            identities::collection(state, &ctx, &sub, Some(&rg))
+        }
+        Route::Identity { sub, rg, name } => identities::item(state, &ctx, &sub, &rg, &name),
+        Route::MsiOperations => discovery::msi_operations(&ctx),
+        Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
+            "InvalidResourceNamespace",
+            format!("The resource namespace '{namespace}' is invalid."),
+        )),
+        Route::UnknownMsiType { kind } => Err(ApiError::bad_request(
+            "InvalidResourceType",
+            format!(
+                "The resource type '{kind}' could not be found in the namespace 'Microsoft.ManagedIdentity' for \
+                 api version '{}'.",
+                ctx.api_version().unwrap_or("")
+            ),
+        )),
+        Route::ManagedIdentityToken | Route::MetadataEndpoints | Route::NotFound => {
+            Err(ApiError::no_route(&ctx.path))
+        }
+    }
+}
+
+fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.into_owned()))
+        .collect()
+}
+
+fn routing_time() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// A JSON response with a status.
+pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Ok((
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
+/// An empty response with a status.
+pub fn empty(status: StatusCode) -> Response {
+    (
+        status,
+        [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))],
+        Body::empty(),
+    )
+        .into_response()
+}
+
+/// The nextLink of a listing: the request's own path and api-version, plus a skip token.
+pub fn next_link(ctx: &Ctx, after: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(after.as_bytes());
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(v) = ctx.api_version() {
+        query.append_pair("api-version", v);
+    }
+    query.append_pair("$skiptoken", &token);
+    format!("{}{}?{}", ctx.base_url, ctx.path, query.finish())
+}
+
+/// The resume key a nextLink carried; empty on the first page.
+pub fn skip_after(ctx: &Ctx) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let Some(token) = ctx.query.get("$skiptoken") else {
+        return Ok(String::new());
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "InvalidSkipToken",
+                format!("The skip token '{token}' is invalid."),
+            )
+        })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}

@@ -1,0 +1,488 @@
+//! SQLite persistence for the emulator. Keys are lower-cased names (ARM matches names
+//! case-insensitively); bodies keep the case the user last supplied. WAL with
+//! `synchronous=NORMAL` makes every committed write survive a `kill -9` of the process.
+//! This module knows rows, not HTTP: validation and status codes live in the handlers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+/// A failure of the store itself (not of the request).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored body no longer parses.
+    #[error("corrupt row: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// A previous panic poisoned the connection lock.
+    #[error("the store lock is poisoned")]
+    Poisoned,
+}
+
+/// A stored user-assigned identity (the api-version decides which fields are rendered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    /// Name as last supplied.
+    pub name: String,
+    /// Resource group name as last supplied in the request path.
+    pub resource_group: String,
+    /// Normalised location.
+    pub location: String,
+    /// Tags (`{}` when none).
+    pub tags: BTreeMap<String, String>,
+    /// Generated once, never changed.
+    pub tenant_id: String,
+    /// Generated once, never changed.
+    pub principal_id: String,
+    /// Generated once, never changed.
+    pub client_id: String,
+    /// `None` or `Regional`.
+    pub isolation_scope: String,
+    /// `assignmentRestrictions.providers`.
+    #[serde(default)]
+    pub restricted_providers: Vec<String>,
+}
+
+/// A stored resource group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// Name as last supplied.
+    pub name: String,
+    /// Normalised location.
+    pub location: String,
+    /// Tags, or `None` when the group never had any.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// `managedBy`.
+    pub managed_by: Option<String>,
+    /// True from the accepted DELETE until the group is gone.
+    pub deleting: bool,
+}
+
+/// An asynchronous resource-group deletion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    /// The id in the operation URL.
+    pub id: String,
+    /// Subscription key.
+    pub sub: String,
+    /// Resource group key.
+    pub group: String,
+    /// When it completes (milliseconds since the Unix epoch).
+    pub due_ms: i64,
+    /// Whether it has completed.
+    pub done: bool,
+}
+
+/// One page of a key-ordered listing.
+#[derive(Debug)]
+pub struct Listing<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// The key to resume after, when more rows remain.
+    pub next_after: Option<String>,
+}
+
+/// The emulator's store: one SQLite connection behind a lock; calls are short.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS groups (
+    sub TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (sub, key));
+CREATE TABLE IF NOT EXISTS identities (
+    sub TEXT NOT NULL, grp TEXT NOT NULL, key TEXT NOT NULL, client_id TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (sub, grp, key));
+CREATE INDEX IF NOT EXISTS identities_client ON identities (client_id);
+CREATE TABLE IF NOT EXISTS operations (
+    id TEXT PRIMARY KEY, sub TEXT NOT NULL, grp TEXT NOT NULL, due_ms INTEGER NOT NULL, done INTEGER NOT NULL);
+";
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, or an in-memory one.
+    pub fn open(path: Option<&Path>) -> Result<Self, StoreError> {
+        let conn = match path {
+            Some(p) => {
+                let conn = Connection::open(p)?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn
+            }
+            None => Connection::open_in_memory()?,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Runs `f` in one transaction: either all its writes land, or none.
+    pub fn transaction<R, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        let out = f(&Tx { tx: &tx })?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Reads without a write transaction.
+    pub fn read<R, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        f(&Tx { tx: &tx })
+    }
+}
+
+/// Typed access inside one transaction.
+pub struct Tx<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+impl Tx<'_> {
+    /// Reads a meta value, writing `init()` first when absent; stable across restarts.
+    pub fn meta_or_init(
+        &self,
+        key: &str,
+        init: impl FnOnce() -> String,
+    ) -> Result<String, StoreError> {
+        let found: Option<String> = self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        if let Some(v) = found {
+            return Ok(v);
+        }
+        let value = init();
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(value)
+    }
+
+    /// A resource group by key.
+    pub fn group(&self, sub: &str, key: &str) -> Result<Option<GroupRecord>, StoreError> {
+        let body: Option<String> = self
+            .tx
+            .prepare_cached("SELECT body FROM groups WHERE sub = ?1 AND key = ?2")?
+            .query_row(params![sub, key], |r| r.get(0))
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    /// Inserts or replaces a resource group.
+    pub fn put_group(&self, sub: &str, record: &GroupRecord) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO groups (sub, key, body) VALUES (?1, ?2, ?3)")?
+            .execute(params![
+                sub,
+                key_of(&record.name),
+                serde_json::to_string(record)?
+            ])?;
+        Ok(())
+    }
+
+    /// Removes a group and everything in it.
+    pub fn remove_group(&self, sub: &str, key: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "DELETE FROM identities WHERE sub = ?1 AND grp = ?2",
+            params![sub, key],
+        )?;
+        self.tx.execute(
+            "DELETE FROM groups WHERE sub = ?1 AND key = ?2",
+            params![sub, key],
+        )?;
+        Ok(())
+    }
+
+    /// A page of groups in key order, after the key `after`.
+    pub fn groups(
+        &self,
+        sub: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Listing<GroupRecord>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT key, body FROM groups WHERE sub = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![sub, after, limit as i64 + 1], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        page(rows, limit)
+    }
+
+    /// An identity by keys.
+    pub fn identity(
+        &self,
+        sub: &str,
+        group: &str,
+        key: &str,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        let body: Option<String> = self
+            .tx
+            .prepare_cached("SELECT body FROM identities WHERE sub = ?1 AND grp = ?2 AND key = ?3")?
+            .query_row(params![sub, group, key], |r| r.get(0))
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    /// An identity by client id, anywhere.
+    pub fn identity_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        let body: Option<String> = self
+            .tx
+            .prepare_cached("SELECT body FROM identities WHERE client_id = ?1 LIMIT 1")?
+            .query_row(params![client_id.to_ascii_lowercase()], |r| r.get(0))
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
+    /// Inserts or replaces an identity.
+    pub fn put_identity(&self, sub: &str, record: &IdentityRecord) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO identities (sub, grp, key, client_id, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                sub,
+                key_of(&record.resource_group),
+                key_of(&record.name),
+                record.client_id.to_ascii_lowercase(),
+                serde_json::to_string(record)?
+            ])?;
+        Ok(())
+    }
+
+    /// Removes an identity; says whether it existed.
+    pub fn remove_identity(&self, sub: &str, group: &str, key: &str) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached("DELETE FROM identities WHERE sub = ?1 AND grp = ?2 AND key = ?3")?
+            .execute(params![sub, group, key])?;
+        Ok(n > 0)
+    }
+
+    /// A page of identities of one group (or of the whole subscription when `group` is `None`).
+    /// The resume key is `group/name` so that one order serves both listings.
+    pub fn identities(
+        &self,
+        sub: &str,
+        group: Option<&str>,
+        after: &str,
+        limit: usize,
+    ) -> Result<Listing<IdentityRecord>, StoreError> {
+        let limit_plus = limit as i64 + 1;
+        let (mut stmt, rows_params): (_, Vec<Box<dyn rusqlite::ToSql>>) = match group {
+            Some(g) => (
+                self.tx.prepare_cached(
+                    "SELECT grp || '/' || key, body FROM identities WHERE sub = ?1 AND grp = ?2 \
+                     AND grp || '/' || key > ?3 ORDER BY key LIMIT ?4",
+                )?,
+                vec![
+                    Box::new(sub.to_string()),
+                    Box::new(g.to_string()),
+                    Box::new(after.to_string()),
+                    Box::new(limit_plus),
+                ],
+            ),
+            None => (
+                self.tx.prepare_cached(
+                    "SELECT grp || '/' || key, body FROM identities WHERE sub = ?1 \
+                     AND grp || '/' || key > ?2 ORDER BY grp || '/' || key LIMIT ?3",
+                )?,
+                vec![
+                    Box::new(sub.to_string()),
+                    Box::new(after.to_string()),
+                    Box::new(limit_plus),
+                ],
+            ),
+        };
+        let rows = stmt.query_map(rusqlite::params_from_iter(rows_params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        page(rows, limit)
+    }
+
+    /// Records a pending group deletion.
+    pub fn put_operation(&self, op: &Operation) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO operations (id, sub, grp, due_ms, done) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![op.id, op.sub, op.group, op.due_ms, op.done],
+        )?;
+        Ok(())
+    }
+
+    /// An operation by id.
+    pub fn operation(&self, id: &str) -> Result<Option<Operation>, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT id, sub, grp, due_ms, done FROM operations WHERE id = ?1",
+                [id],
+                row_to_op,
+            )
+            .optional()?)
+    }
+
+    /// The pending deletion of a group, if one runs.
+    pub fn pending_operation_for(
+        &self,
+        sub: &str,
+        group: &str,
+    ) -> Result<Option<Operation>, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT id, sub, grp, due_ms, done FROM operations WHERE sub = ?1 AND grp = ?2 AND done = 0",
+                params![sub, group],
+                row_to_op,
+            )
+            .optional()?)
+    }
+
+    /// Every operation not yet completed (resumed after a restart).
+    pub fn pending_operations(&self) -> Result<Vec<Operation>, StoreError> {
+        let mut stmt = self
+            .tx
+            .prepare("SELECT id, sub, grp, due_ms, done FROM operations WHERE done = 0")?;
+        let ops = stmt
+            .query_map([], row_to_op)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ops)
+    }
+}
+
+fn row_to_op(r: &rusqlite::Row<'_>) -> rusqlite::Result<Operation> {
+    Ok(Operation {
+        id: r.get(0)?,
+        sub: r.get(1)?,
+        group: r.get(2)?,
+        due_ms: r.get(3)?,
+        done: r.get(4)?,
+    })
+}
+
+fn page<T: serde::de::DeserializeOwned>(
+    rows: impl Iterator<Item = rusqlite::Result<(String, String)>>,
+    limit: usize,
+) -> Result<Listing<T>, StoreError> {
+    let mut items = Vec::new();
+    let mut last_key = None;
+    let mut more = false;
+    for row in rows {
+        let (key, body) = row?;
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(serde_json::from_str(&body)?);
+        last_key = Some(key);
+    }
+    Ok(Listing {
+        items,
+        next_after: if more { last_key } else { None },
+    })
+}
+
+/// The case-insensitive key of a name.
+pub fn key_of(name: &str) -> String {
+    name.to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(rg: &str, name: &str) -> IdentityRecord {
+        IdentityRecord {
+            name: name.into(),
+            resource_group: rg.into(),
+            location: "eastus".into(),
+            tags: BTreeMap::new(),
+            tenant_id: "t".into(),
+            principal_id: "p".into(),
+            client_id: format!("c-{name}"),
+            isolation_scope: "None".into(),
+            restricted_providers: vec![],
+        }
+    }
+
+    #[test]
+    fn pages_cover_every_row_once_in_order() {
+        let store = Store::open(None).unwrap();
+        store
+            .transaction(|tx| {
+                for rg in ["b", "a"] {
+                    for i in 0..7 {
+                        tx.put_identity("s", &identity(rg, &format!("Id{i}")))?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        for group in [None, Some("a")] {
+            let mut seen = Vec::new();
+            let mut after = String::new();
+            loop {
+                let page = store
+                    .read(|tx| tx.identities("s", group, &after, 3))
+                    .unwrap();
+                seen.extend(
+                    page.items
+                        .iter()
+                        .map(|i| format!("{}/{}", i.resource_group, i.name)),
+                );
+                match page.next_after {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
+            let expected = if group.is_some() { 7 } else { 14 };
+            assert_eq!(seen.len(), expected);
+            let mut sorted = seen.clone();
+            sorted.sort();
+            assert_eq!(seen, sorted);
+        }
+    }
+
+    #[test]
+    fn removing_a_group_removes_its_identities() {
+        let store = Store::open(None).unwrap();
+        store
+            .transaction(|tx| {
+                tx.put_group(
+                    "s",
+                    &GroupRecord {
+                        name: "RG".into(),
+                        location: "eastus".into(),
+                        tags: None,
+                        managed_by: None,
+                        deleting: false,
+                    },
+                )?;
+                tx.put_identity("s", &identity("RG", "one"))?;
+                tx.put_identity("s", &identity("other", "two"))?;
+                tx.remove_group("s", "rg")
+            })
+            .unwrap();
+        let left = store.read(|tx| tx.identities("s", None, "", 10)).unwrap();
+        assert_eq!(left.items.len(), 1);
+        assert_eq!(left.items[0].name, "two");
+    }
+}

@@ -1,0 +1,61 @@
+//! `GET /subscriptions` and `GET /subscriptions/{id}`: the subscriptions the emulator knows.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::state::{AppState, Ctx, json};
+use super::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
+use crate::model::{Subscription, SubscriptionPolicies};
+
+/// `GET /subscriptions`.
+pub fn list(state: &Arc<AppState>, ctx: &Ctx) -> Result<Response, ApiError> {
+    check(ctx)?;
+    let value: Vec<Subscription> = state
+        .subscriptions
+        .iter()
+        .map(|s| render(state, s))
+        .collect();
+    let count = value.len();
+    json(
+        StatusCode::OK,
+        &json!({ "value": value, "count": { "type": "Total", "value": count } }),
+    )
+}
+
+/// `GET /subscriptions/{id}`.
+pub fn get(state: &Arc<AppState>, ctx: &Ctx, sub: &str) -> Result<Response, ApiError> {
+    check(ctx)?;
+    let key = state.subscription(sub)?;
+    json(
+        StatusCode::OK,
+        &render(state, state.subscription_display(&key)),
+    )
+}
+
+fn check(ctx: &Ctx) -> Result<(), ApiError> {
+    if ctx.method != Method::GET {
+        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
+    }
+    validate::api_version(ctx.api_version(), SUBSCRIPTIONS_API_VERSIONS)
+}
+
+fn render(state: &AppState, sub: &str) -> Subscription {
+    Subscription {
+        id: format!("/subscriptions/{sub}"),
+        subscription_id: sub.to_string(),
+        tenant_id: state.tenant_id.clone(),
+        display_name: format!("azid emulator {}", &sub[..8.min(sub.len())]),
+        state: "Enabled".into(),
+        authorization_source: "RoleBased".into(),
+        managed_by_tenants: Vec::new(),
+        subscription_policies: SubscriptionPolicies {
+            location_placement_id: "Public_2014-09-01".into(),
+            quota_id: "PayAsYouGo_2014-09-01".into(),
+            spending_limit: "Off".into(),
+        },
+    }
+}

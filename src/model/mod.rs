@@ -1,0 +1,14 @@
+//! Serde-only JSON shapes shared by the emulator and the client: the wire contract.
+//! No behaviour lives here; validation and rendering rules belong to their users.
+
+mod error;
+mod group;
+mod identity;
+mod page;
+mod subscription;
+
+pub use error::{ErrorBody, ErrorResponse};
+pub use group::{ResourceGroup, ResourceGroupProperties};
+pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
+pub use page::Page;
+pub use subscription::{Subscription, SubscriptionPolicies};
