@@ -79,18 +79,16 @@ pub fn item(
             let (record, created) = state.store.transaction(|tx| {
                 writable_group(tx, &sub_key, rg)?;
                 let existing = tx.identity(&sub_key, &key_of(rg), &key_of(name)).map_err(ApiError::internal)?;
-                if let Some(old) = &existing {
-                    if old.location != location {
-                        return Err(ApiError::bad_request(
-                            "InvalidResourceLocation",
-                            format!(
-                                "The resource '{name}' already exists in location '{}' in resource group '{rg}'. \
-                                 A resource with the same name cannot be created in location '{location}'. \
-                                 Please select a new resource name.",
-                                old.location
-                            ),
-                        ));
-                    }
+                if let Some(old) = existing.as_ref().filter(|old| old.location != location) {
+                    return Err(ApiError::bad_request(
+                        "InvalidResourceLocation",
+                        format!(
+                            "The resource '{name}' already exists in location '{}' in resource group '{rg}'. \
+                             A resource with the same name cannot be created in location '{location}'. \
+                             Please select a new resource name.",
+                            old.location
+                        ),
+                    ));
                 }
                 let (tenant_id, principal_id, client_id) = match &existing {
                     Some(old) => (old.tenant_id.clone(), old.principal_id.clone(), old.client_id.clone()),

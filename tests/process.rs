@@ -1,0 +1,217 @@
+//! The `azid emulator` binary itself: its banner, persistence across `kill -9`, TLS, and
+//! its usage errors.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::Spawned;
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+#[test]
+fn banner_comes_first_and_names_everything() {
+    let emu = Spawned::start(&[
+        "--listen",
+        ":0",
+        "--subscription",
+        "44444444-4444-4444-4444-444444444444",
+        "--subscription",
+        "55555555-5555-5555-5555-555555555555",
+    ]);
+    assert_eq!(emu.lines[0].0, "URL", "the URL is the first line");
+    assert!(emu.get("URL").starts_with("http://127.0.0.1:"));
+    assert_eq!(
+        emu.all("SUBSCRIPTION"),
+        [
+            "44444444-4444-4444-4444-444444444444",
+            "55555555-5555-5555-5555-555555555555"
+        ]
+    );
+    assert!(emu.get("TOKEN").len() >= 32, "a random token is long");
+    assert_eq!(
+        emu.get("IDENTITY_ENDPOINT"),
+        format!("{}/msi/token", emu.get("URL"))
+    );
+    assert_eq!(emu.get("IDENTITY_HEADER"), emu.get("TOKEN"));
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("state.db");
+    let data = data.to_str().expect("utf-8 path");
+    let emu = Spawned::start(&["--listen", ":0", "--data", data, "--token", "fixed-token"]);
+    let (url, sub) = (
+        emu.get("URL").to_string(),
+        emu.get("SUBSCRIPTION").to_string(),
+    );
+    let http = client();
+    let put = |url: &str, body: Value| {
+        http.put(url)
+            .bearer_auth("fixed-token")
+            .json(&body)
+            .send()
+            .expect("send")
+    };
+    assert_eq!(
+        put(
+            &format!("{url}/subscriptions/{sub}/resourcegroups/rg?api-version=2024-11-01"),
+            json!({"location": "eastus"})
+        )
+        .status(),
+        StatusCode::CREATED
+    );
+    let mut written = Vec::new();
+    for i in 0..20 {
+        let r = put(
+            &format!(
+                "{url}/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id{i}?api-version=2024-11-30"
+            ),
+            json!({"location": "eastus", "tags": {"n": i.to_string()}}),
+        );
+        assert_eq!(r.status(), StatusCode::CREATED);
+        written.push(r.json::<Value>().expect("json"));
+    }
+    emu.kill9();
+
+    let emu = Spawned::start(&["--listen", ":0", "--data", data, "--token", "fixed-token"]);
+    assert_eq!(
+        emu.get("SUBSCRIPTION"),
+        sub,
+        "the default subscription is kept in the data file"
+    );
+    let url = emu.get("URL").to_string();
+    let list: Value = http
+        .get(format!("{url}/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2024-11-30"))
+        .bearer_auth("fixed-token")
+        .send()
+        .expect("send")
+        .json()
+        .expect("json");
+    let mut read_back = list["value"].as_array().expect("value").clone();
+    read_back.sort_by_key(|v| v["tags"]["n"].as_str().and_then(|n| n.parse::<u32>().ok()));
+    assert_eq!(
+        read_back, written,
+        "every acknowledged write is back, byte for byte"
+    );
+}
+
+#[test]
+fn group_deletion_in_flight_finishes_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("state.db");
+    let data = data.to_str().expect("utf-8 path");
+    let args = [
+        "--listen",
+        ":0",
+        "--data",
+        data,
+        "--token",
+        "t",
+        "--group-delete-delay",
+        "60000",
+    ];
+    let emu = Spawned::start(&args);
+    let (url, sub) = (
+        emu.get("URL").to_string(),
+        emu.get("SUBSCRIPTION").to_string(),
+    );
+    let http = client();
+    let group = format!("{url}/subscriptions/{sub}/resourcegroups/rg?api-version=2024-11-01");
+    http.put(&group)
+        .bearer_auth("t")
+        .json(&json!({"location": "eastus"}))
+        .send()
+        .expect("send");
+    let accepted = http.delete(&group).bearer_auth("t").send().expect("send");
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    emu.kill9();
+
+    // A minute-long delete survives the crash and is still running after the restart.
+    let emu = Spawned::start(&args);
+    let url = emu.get("URL").to_string();
+    let group = format!("{url}/subscriptions/{sub}/resourcegroups/rg?api-version=2024-11-01");
+    let shown: Value = http
+        .get(&group)
+        .bearer_auth("t")
+        .send()
+        .expect("send")
+        .json()
+        .expect("json");
+    assert_eq!(shown["properties"]["provisioningState"], "Deleting");
+}
+
+#[test]
+fn tls_serves_https_trusted_by_the_written_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("tls.db");
+    let emu = Spawned::start(&[
+        "--listen",
+        ":0",
+        "--tls",
+        "--data",
+        data.to_str().expect("utf-8"),
+    ]);
+    let url = emu.get("URL").to_string();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let ca_path = emu.get("CA_BUNDLE").to_string();
+    assert_eq!(
+        std::path::Path::new(&ca_path),
+        data.with_extension("ca.pem"),
+        "the CA sits next to the data file"
+    );
+    let pem = std::fs::read(&ca_path).expect("CA written");
+    let ca = reqwest::Certificate::from_pem(&pem).expect("PEM");
+    let http = reqwest::blocking::Client::builder()
+        .tls_certs_only([ca])
+        .build()
+        .expect("client");
+    for host in [url.clone(), url.replace("127.0.0.1", "localhost")] {
+        let r = http
+            .get(format!("{host}/subscriptions?api-version=2022-12-01"))
+            .bearer_auth(emu.get("TOKEN"))
+            .send()
+            .unwrap_or_else(|e| panic!("{host}: {e:?}"));
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // Without the CA, the certificate is not trusted.
+    let strict = reqwest::blocking::Client::builder()
+        .tls_certs_only([])
+        .build()
+        .expect("client");
+    assert!(
+        strict
+            .get(format!("{url}/subscriptions?api-version=2022-12-01"))
+            .send()
+            .is_err()
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["emulator", "--listen", "nowhere"],
+        vec!["emulator", "--page-size", "0"],
+        vec!["bogus"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_azid"))
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
+        .args(["emulator", "--listen", ":0", "--subscription", "nope"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("ERROR: subscription id 'nope' is not a UUID")
+    );
+}
