@@ -6,25 +6,235 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::arm::AuthMode;
 use crate::emulator::{DEFAULT_LISTEN, DEFAULT_PAGE_SIZE};
+use crate::output::Format;
 
 /// azid: create, list, audit and clean up Azure user-assigned managed identities.
 #[derive(Debug, Parser)]
 #[command(name = "azid", version, arg_required_else_help = true)]
 pub struct Cli {
+    /// Options shared by the Azure commands (they may also follow the subcommand).
+    #[command(flatten)]
+    pub common: Common,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options of every command that talks to ARM; accepted before or after the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Common {
+    /// Subscription id (default: AZURE_SUBSCRIPTION_ID, then the Azure CLI's default account).
+    #[arg(long, value_name = "ID")]
+    pub subscription: Option<String>,
+    /// ARM endpoint (default: https://management.azure.com).
+    #[arg(long, value_name = "URL", env = "AZID_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Run against an emulator started inside this process, with its state in DIR
+    /// (default: azid's folder in the user's data directory).
+    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub local: Option<PathBuf>,
+    /// Where the token comes from.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub auth: Option<AuthMode>,
+    /// Output format.
+    #[arg(short, long, value_enum, value_name = "FORMAT")]
+    pub output: Option<Format>,
+    /// JMESPath query applied to the output, as in az.
+    #[arg(long, value_name = "JMESPATH")]
+    pub query: Option<String>,
+    /// Log every request and response (method, URL, status, request id, duration, retries) to stderr.
+    #[arg(long)]
+    pub debug: bool,
+    /// Log one line per request to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Retries of a failed idempotent request (429, 5xx, dropped connections).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub max_retries: Option<u32>,
+}
+
+impl Common {
+    /// These options, with `later` (given after the subcommand) taking precedence.
+    pub fn merge(self, later: Common) -> Common {
+        Common {
+            subscription: later.subscription.or(self.subscription),
+            endpoint: later.endpoint.or(self.endpoint),
+            local: later.local.or(self.local),
+            auth: later.auth.or(self.auth),
+            output: later.output.or(self.output),
+            query: later.query.or(self.query),
+            debug: later.debug || self.debug,
+            verbose: later.verbose || self.verbose,
+            max_retries: later.max_retries.or(self.max_retries),
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Manage user-assigned managed identities (as `az identity`).
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+    /// Manage resource groups (as `az group`).
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Run the ARM-compatible emulator until interrupted.
     ///
     /// Prints, one per line starting with the first line of stdout: URL=, SUBSCRIPTION= (one
     /// line each), TOKEN=, TENANT=, IDENTITY_ENDPOINT=, IDENTITY_HEADER= and, with --tls, CA_BUNDLE=.
     Emulator(EmulatorArgs),
+}
+
+impl Command {
+    /// Takes the common options given after the leaf subcommand (empty for `emulator`).
+    pub fn take_common(&mut self) -> Common {
+        let slot = match self {
+            Command::Identity(
+                IdentityCommand::Create { common, .. }
+                | IdentityCommand::List { common, .. }
+                | IdentityCommand::Show { common, .. }
+                | IdentityCommand::Update { common, .. }
+                | IdentityCommand::Delete { common, .. },
+            ) => common,
+            Command::Group(
+                GroupCommand::Create { common, .. }
+                | GroupCommand::List { common }
+                | GroupCommand::Show { common, .. }
+                | GroupCommand::Delete { common, .. },
+            ) => common,
+            Command::Emulator(_) => return Common::default(),
+        };
+        std::mem::take(slot)
+    }
+}
+
+/// `azid identity ...`
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Create an identity (or update the one of that name).
+    Create {
+        /// Resource group.
+        #[arg(short = 'g', long)]
+        resource_group: String,
+        /// Identity name.
+        #[arg(short, long, visible_alias = "resource-name")]
+        name: String,
+        /// Location (default: the resource group's).
+        #[arg(short, long)]
+        location: Option<String>,
+        /// Space-separated tags: key[=value] ...
+        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]")]
+        tags: Vec<String>,
+        /// Isolation scope.
+        #[arg(long, value_parser = ["None", "Regional"])]
+        isolation_scope: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List identities of a resource group, or of the whole subscription.
+    List {
+        /// Resource group (default: the whole subscription).
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show an identity.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Replace an identity's tags.
+    Update {
+        #[command(flatten)]
+        target: Target,
+        /// Space-separated tags: key[=value] ... ("" clears them).
+        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]", required = true)]
+        tags: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete identities.
+    Delete {
+        #[command(flatten)]
+        target: Target,
+        /// Do not prompt for confirmation (accepted for az compatibility; identity deletes never prompt).
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Which identities a command acts on: `-g RG -n NAME`, or `--ids ID...`.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Resource group.
+    #[arg(short = 'g', long, required_unless_present = "ids", requires = "name")]
+    pub resource_group: Option<String>,
+    /// Identity name.
+    #[arg(
+        short,
+        long,
+        visible_alias = "resource-name",
+        required_unless_present = "ids",
+        requires = "resource_group"
+    )]
+    pub name: Option<String>,
+    /// One or more full resource ids.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["resource_group", "name"])]
+    pub ids: Vec<String>,
+}
+
+/// `azid group ...`
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a resource group.
+    Create {
+        /// Name.
+        #[arg(short, long, visible_alias = "resource-group")]
+        name: String,
+        /// Location.
+        #[arg(short, long)]
+        location: String,
+        /// Space-separated tags: key[=value] ...
+        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List resource groups.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show a resource group.
+    Show {
+        /// Name.
+        #[arg(short, long, visible_alias = "resource-group")]
+        name: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete a resource group and everything in it.
+    Delete {
+        /// Name.
+        #[arg(short, long, visible_alias = "resource-group")]
+        name: String,
+        /// Return once ARM has accepted the delete, without waiting for it to finish.
+        #[arg(long)]
+        no_wait: bool,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// Options of `azid emulator`.

@@ -3,15 +3,25 @@
 //!
 //! The crate map, one line a module:
 
+/// The ARM client: HTTP, retries, paging, credentials, validation; knows nothing of Rhai.
+pub mod arm;
 /// Command-line surface (clap derive only; doc comments are the help text).
 pub mod cli;
+/// The az-compatible `identity` and `group` commands.
+pub mod commands;
+/// Resolved settings: target, credential choice, subscription, output.
+pub mod config;
 /// The ARM-compatible emulator: an HTTP server that shares only `model` with the client.
 pub mod emulator;
 /// The top-level error: its exit code and its rendering, once.
 pub mod error;
 /// Serde-only JSON shapes of ARM resources, pages and errors.
 pub mod model;
+/// Output formats, `--query`, and the az shapes of identities and groups.
+pub mod output;
 /// Parse arguments, dispatch, and turn the outcome into an exit code.
 mod run;
+/// A connected client and subscription (and the in-process emulator under `--local`).
+pub mod session;
 
 pub use run::run;

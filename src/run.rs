@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command, EmulatorArgs};
+use crate::cli::{Cli, Command, Common, EmulatorArgs};
+use crate::commands::{self, Printer};
+use crate::config::Config;
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::Error;
+use crate::session::Session;
 
 /// Runs azid with these arguments (the first is the program name) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -22,6 +25,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Emulator(args) => emulator(args),
+        command => azure(cli.common, command),
     };
     match outcome {
         Ok(code) => code,
@@ -40,6 +44,51 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
             context: "could not start the async runtime",
             source,
         })
+}
+
+/// The commands that talk to ARM: resolve, connect, dispatch.
+fn azure(top: Common, mut command: Command) -> Result<ExitCode, Error> {
+    let common = top.merge(command.take_common());
+    let config = Config::resolve(&common)?;
+    init_logging(config.verbosity);
+    let printer = Printer {
+        format: config.output,
+        query: config.query.clone(),
+    };
+    let var = |k: &str| std::env::var(k).ok();
+    runtime()?.block_on(async {
+        let session = Session::connect(&config, &var).await?;
+        match command {
+            Command::Identity(c) => commands::identity::run(&session, c, &printer).await,
+            Command::Group(c) => commands::group::run(&session, c, &printer).await,
+            Command::Emulator(_) => Err(Error::Usage("the emulator takes no Azure options".into())),
+        }
+    })
+}
+
+/// Logs to stderr: `-v` one line per request, `--debug` everything (tokens never appear).
+fn init_logging(verbosity: u8) {
+    use tracing::Level;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let targets = match verbosity {
+        0 => return,
+        1 => Targets::new().with_target("azid", Level::INFO),
+        _ => Targets::new()
+            .with_target("azid", Level::DEBUG)
+            .with_target("azure_identity", Level::DEBUG)
+            .with_target("azure_core", Level::DEBUG)
+            .with_target("reqwest", Level::DEBUG)
+            .with_default(Level::WARN),
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(targets)
+        .try_init();
 }
 
 /// `azid emulator`: serve until Ctrl-C or SIGTERM.

@@ -280,3 +280,82 @@ impl Drop for Spawned {
         let _ = self.child.wait();
     }
 }
+
+/// The `azid` binary run once, with a clean environment (no Azure variables, a fresh HOME).
+pub struct Azid {
+    cmd: Command,
+    _home: tempfile::TempDir,
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Stdout as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    /// Asserts success and returns self.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "{self:?}");
+        self
+    }
+}
+
+impl Azid {
+    /// `azid ARGS` with only PATH and a temporary HOME in the environment.
+    pub fn new(args: &[&str]) -> Azid {
+        let home = tempfile::tempdir().expect("tempdir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_azid"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("RUST_BACKTRACE", "0")
+            .args(args)
+            .stdin(Stdio::null());
+        Azid { cmd, _home: home }
+    }
+
+    /// `azid ARGS` aimed at a running emulator with `--endpoint`, `--auth token` and its subscription.
+    pub fn at(env: &Env, args: &[&str]) -> Azid {
+        let mut azid = Azid::new(args);
+        azid.cmd
+            .args([
+                "--endpoint",
+                env.emu.url(),
+                "--auth",
+                "token",
+                "--subscription",
+                &env.sub,
+            ])
+            .env("AZID_TOKEN", env.emu.token());
+        azid
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Azid {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Runs to the end (off the async test's thread, so an in-process emulator keeps serving).
+    pub async fn run(self) -> Run {
+        let Azid { mut cmd, _home } = self;
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("azid runs"))
+            .await
+            .expect("join");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! User-assigned identity operations (Microsoft.ManagedIdentity, api-version from the
+//! options): create (PUT), show, update of tags (PATCH), delete, and the two lists.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, Url};
+use serde_json::json;
+
+use super::error::ArmError;
+use super::{ArmClient, decode, names, seg};
+use crate::model::Identity;
+
+/// What a create sends; `location: None` takes the resource group's, as `az identity create` does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdentityCreate {
+    /// Region; `None` for the group's.
+    pub location: Option<String>,
+    /// Tags (replacing any the identity had).
+    pub tags: BTreeMap<String, String>,
+    /// `None` or `Regional`; `None` leaves the service default.
+    pub isolation_scope: Option<String>,
+}
+
+/// Names one identity: subscription, group and name, each validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRef {
+    /// Subscription id.
+    pub subscription: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Identity name.
+    pub name: String,
+}
+
+impl IdentityRef {
+    /// Validates the parts before any request.
+    pub fn new(subscription: &str, resource_group: &str, name: &str) -> Result<Self, ArmError> {
+        names::subscription_id(subscription)?;
+        names::group_name(resource_group)?;
+        names::identity_name(name)?;
+        Ok(Self {
+            subscription: subscription.into(),
+            resource_group: resource_group.into(),
+            name: name.into(),
+        })
+    }
+
+    /// Parses and validates a full resource id.
+    pub fn parse(id: &str) -> Result<Self, ArmError> {
+        let p = names::identity_id(id)?;
+        Ok(Self {
+            subscription: p.subscription,
+            resource_group: p.resource_group,
+            name: p.name,
+        })
+    }
+
+    fn path(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
+            seg(&self.subscription),
+            seg(&self.resource_group),
+            seg(&self.name)
+        )
+    }
+}
+
+impl ArmClient {
+    fn identity_url(&self, id: &IdentityRef) -> Url {
+        self.url(&id.path(), &self.options().msi_api_version)
+    }
+
+    /// PUT: creates the identity (201) or updates it (200); the group's location when none is given.
+    pub async fn identity_create(
+        &self,
+        id: &IdentityRef,
+        create: &IdentityCreate,
+    ) -> Result<Identity, ArmError> {
+        names::tags(&create.tags)?;
+        if let Some(location) = &create.location {
+            names::location(location)?;
+        }
+        if let Some(scope) = create
+            .isolation_scope
+            .as_ref()
+            .filter(|s| !matches!(s.as_str(), "None" | "Regional"))
+        {
+            return Err(ArmError::invalid(
+                "isolation scope",
+                scope.as_str(),
+                "the isolation scope is None or Regional",
+            ));
+        }
+        let location = match &create.location {
+            Some(l) => l.clone(),
+            None => {
+                self.group_show(&id.subscription, &id.resource_group)
+                    .await?
+                    .location
+            }
+        };
+        let mut body = json!({ "location": location });
+        if !create.tags.is_empty() {
+            body["tags"] = json!(create.tags);
+        }
+        if let Some(scope) = &create.isolation_scope {
+            body["properties"] = json!({ "isolationScope": scope });
+        }
+        let reply = self
+            .send(Method::PUT, self.identity_url(id), Some(&body), &[200, 201])
+            .await?;
+        decode(&reply)
+    }
+
+    /// GET one identity; a missing one is an `ArmError` with status 404.
+    pub async fn identity_show(&self, id: &IdentityRef) -> Result<Identity, ArmError> {
+        self.get_json(self.identity_url(id)).await
+    }
+
+    /// PATCH the tags (the whole set is replaced, as in ARM).
+    pub async fn identity_update_tags(
+        &self,
+        id: &IdentityRef,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Identity, ArmError> {
+        names::tags(tags)?;
+        let body = json!({ "tags": tags });
+        let reply = self
+            .send(Method::PATCH, self.identity_url(id), Some(&body), &[200])
+            .await?;
+        decode(&reply)
+    }
+
+    /// DELETE: `true` when it was deleted (200), `false` when it did not exist (204).
+    pub async fn identity_delete(&self, id: &IdentityRef) -> Result<bool, ArmError> {
+        let reply = self
+            .send(Method::DELETE, self.identity_url(id), None, &[200, 204])
+            .await?;
+        Ok(reply.status == 200)
+    }
+
+    /// Every identity of a resource group (all pages).
+    pub async fn identity_list_group(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+    ) -> Result<Vec<Identity>, ArmError> {
+        names::subscription_id(subscription)?;
+        names::group_name(resource_group)?;
+        let path = format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
+            seg(subscription),
+            seg(resource_group)
+        );
+        self.list_all(self.url(&path, &self.options().msi_api_version))
+            .await
+    }
+
+    /// Every identity of a subscription (all pages).
+    pub async fn identity_list(&self, subscription: &str) -> Result<Vec<Identity>, ArmError> {
+        names::subscription_id(subscription)?;
+        let path = format!(
+            "/subscriptions/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
+            seg(subscription)
+        );
+        self.list_all(self.url(&path, &self.options().msi_api_version))
+            .await
+    }
+}

@@ -1,0 +1,300 @@
+//! The ARM client: knows HTTP and Azure Resource Manager, nothing of Rhai or of the CLI.
+//! `ArmClient::new(endpoint, credential, options)`; each operation names its success
+//! codes; idempotent calls are retried per `RetryPolicy`; lists follow nextLink.
+
+mod auth;
+mod error;
+mod group;
+mod identity;
+pub mod names;
+mod pager;
+mod retry;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use auth::{ARM_SCOPE, AuthMode, Credential};
+pub use error::ArmError;
+pub use group::{GroupCreate, GroupDeleted};
+pub use identity::{IdentityCreate, IdentityRef};
+pub use pager::check_origin;
+pub use retry::{Clock, RetryPolicy, TokioClock};
+
+use retry::{Failure, retry, retry_after};
+
+/// The public Azure endpoint.
+pub const AZURE_ENDPOINT: &str = "https://management.azure.com";
+
+/// Client settings; defaults speak the api-versions of DESIGN.md.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Microsoft.ManagedIdentity api-version.
+    pub msi_api_version: String,
+    /// Microsoft.Resources (resource groups) api-version.
+    pub resources_api_version: String,
+    /// Retries of idempotent calls.
+    pub retry: RetryPolicy,
+    /// Timeout of one HTTP attempt.
+    pub timeout: Duration,
+    /// Extra root certificates (PEM), e.g. an emulator's CA under `--tls`.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            msi_api_version: "2024-11-30".into(),
+            resources_api_version: "2024-11-01".into(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            extra_roots: Vec::new(),
+        }
+    }
+}
+
+/// An ARM client; cheap to clone (one pooled connection set).
+#[derive(Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoint: Url,
+    credential: Credential,
+    options: ClientOptions,
+    clock: Arc<dyn Clock>,
+}
+
+/// A successful response, read whole.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl ArmClient {
+    /// A client for `endpoint` (e.g. `https://management.azure.com` or an emulator's URL).
+    pub fn new(
+        endpoint: &str,
+        credential: Credential,
+        options: ClientOptions,
+    ) -> Result<Self, ArmError> {
+        let endpoint = Url::parse(endpoint)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or_else(|| {
+                ArmError::invalid(
+                    "endpoint",
+                    endpoint,
+                    "an endpoint is an http(s) URL such as https://management.azure.com",
+                )
+            })?;
+        let mut builder = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("azid/", env!("CARGO_PKG_VERSION")));
+        if !options.extra_roots.is_empty() {
+            let mut roots = Vec::new();
+            for pem in &options.extra_roots {
+                roots.push(
+                    reqwest::Certificate::from_pem(pem)
+                        .map_err(|e| ArmError::invalid("CA certificate", "PEM", e.to_string()))?,
+                );
+            }
+            builder = builder.tls_certs_merge(roots);
+        }
+        let http = builder.build().map_err(|e| ArmError::Transport {
+            url: endpoint.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                endpoint,
+                credential,
+                options,
+                clock: Arc::new(TokioClock),
+            }),
+        })
+    }
+
+    /// The configured endpoint.
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.endpoint
+    }
+
+    /// The options the client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// The credential's name, for messages.
+    pub fn credential_name(&self) -> &'static str {
+        self.inner.credential.name()
+    }
+
+    /// `endpoint + path?api-version=...`; `path` starts with `/` and is already encoded.
+    pub(crate) fn url(&self, path: &str, api_version: &str) -> Url {
+        let mut url = self.inner.endpoint.clone();
+        url.set_path(path);
+        url.set_query(None);
+        url.query_pairs_mut()
+            .append_pair("api-version", api_version);
+        url
+    }
+
+    /// GET and decode JSON (200 only).
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ArmError> {
+        let reply = self.send(Method::GET, url, None, &[200]).await?;
+        decode(&reply)
+    }
+
+    /// Sends an idempotent request, retrying transient failures; `ok` lists the success codes.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        ok: &[u16],
+    ) -> Result<Reply, ArmError> {
+        let inner = &self.inner;
+        let (result, attempts) = retry(&inner.options.retry, inner.clock.as_ref(), |attempt| {
+            let (method, url) = (method.clone(), url.clone());
+            async move { self.attempt(method, url, body, ok, attempt).await }
+        })
+        .await;
+        if attempts > 1 {
+            tracing::debug!(attempts, "request finished after retries");
+        }
+        result
+    }
+
+    async fn attempt(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        ok: &[u16],
+        attempt: u32,
+    ) -> Result<Reply, Failure> {
+        let inner = &self.inner;
+        let fail = |error| Failure {
+            error,
+            retry_after: None,
+        };
+        let token = inner.credential.token().await.map_err(fail)?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            fail(ArmError::Credential {
+                source_name: inner.credential.name().into(),
+                message: "the token is not a valid header value".into(),
+            })
+        })?;
+        auth.set_sensitive(true);
+        let mut request = inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, auth);
+        if let Some(b) = body {
+            request = request.header(CONTENT_TYPE, "application/json").json(b);
+        }
+        tracing::debug!(
+            attempt,
+            "request: {method} {url}\n  Authorization: Bearer ***REDACTED***"
+        );
+        let started = Instant::now();
+        let response = request.send().await.map_err(|e| {
+            tracing::info!(
+                "{method} {url} -> no response after {} ms: {e}",
+                started.elapsed().as_millis()
+            );
+            fail(ArmError::Transport {
+                url: url.to_string(),
+                message: error_chain(&e),
+            })
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let request_id = headers
+            .get("x-ms-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response.bytes().await.map_err(|e| {
+            fail(ArmError::Transport {
+                url: url.to_string(),
+                message: error_chain(&e),
+            })
+        })?;
+        tracing::info!(
+            "{method} {url} -> {status} in {} ms (request id {})",
+            started.elapsed().as_millis(),
+            request_id.as_deref().unwrap_or("-")
+        );
+        if ok.contains(&status) {
+            return Ok(Reply {
+                status,
+                headers,
+                body,
+            });
+        }
+        let (code, message) = match serde_json::from_slice::<crate::model::ErrorResponse>(&body) {
+            Ok(e) => (e.error.code, e.error.message),
+            Err(_) => (
+                format!("Http{status}"),
+                String::from_utf8_lossy(&body).trim().to_string(),
+            ),
+        };
+        Err(Failure {
+            error: ArmError::Api {
+                status,
+                code,
+                message,
+                request_id,
+            },
+            retry_after: retry_after(&headers),
+        })
+    }
+}
+
+/// Decodes a JSON success body.
+pub(crate) fn decode<T: DeserializeOwned>(reply: &Reply) -> Result<T, ArmError> {
+    serde_json::from_slice(&reply.body).map_err(|e| ArmError::Decode {
+        status: reply.status,
+        message: e.to_string(),
+    })
+}
+
+/// The causes of a reqwest error on one line (its own message only repeats the URL).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let Some(first) = e.source() else {
+        return e.to_string();
+    };
+    let mut out = first.to_string();
+    let mut source = first.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Characters a path segment keeps as they are: the ones ARM names may hold.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'(')
+    .remove(b')');
+
+/// Percent-encodes one path segment.
+pub(crate) fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}

@@ -1,0 +1,77 @@
+//! nextLink paging: follow links until none is left, but only to the configured endpoint —
+//! a link elsewhere is refused, so the bearer token is never sent to another host.
+
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+
+use super::ArmClient;
+use super::error::ArmError;
+use crate::model::Page;
+
+/// Refuses a link whose scheme, host or port differs from the endpoint's.
+pub fn check_origin(link: &str, endpoint: &Url) -> Result<Url, ArmError> {
+    let foreign = || ArmError::ForeignLink {
+        link: link.to_string(),
+        endpoint: endpoint.as_str().to_string(),
+    };
+    let url = Url::parse(link).map_err(|_| foreign())?;
+    let same = url.scheme() == endpoint.scheme()
+        && url.host_str().map(str::to_ascii_lowercase)
+            == endpoint.host_str().map(str::to_ascii_lowercase)
+        && url.port_or_known_default() == endpoint.port_or_known_default();
+    if same { Ok(url) } else { Err(foreign()) }
+}
+
+impl ArmClient {
+    /// GETs `first` and every page after it; returns all items in order.
+    pub(crate) async fn list_all<T: DeserializeOwned>(
+        &self,
+        first: Url,
+    ) -> Result<Vec<T>, ArmError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next {
+            let page: Page<T> = self.get_json(url).await?;
+            items.extend(page.value);
+            next = match page.next_link.filter(|l| !l.is_empty()) {
+                Some(link) => Some(check_origin(&link, self.endpoint())?),
+                None => None,
+            };
+        }
+        Ok(items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_endpoint_is_followed() {
+        let endpoint = Url::parse("http://127.0.0.1:7443").unwrap();
+        assert!(
+            check_origin(
+                "http://127.0.0.1:7443/subscriptions/x?$skiptoken=a",
+                &endpoint
+            )
+            .is_ok()
+        );
+        for bad in [
+            "https://127.0.0.1:7443/x",
+            "http://127.0.0.1:7444/x",
+            "http://evil.example/x",
+            "http://localhost:7443/x",
+            "nonsense",
+        ] {
+            assert!(
+                matches!(
+                    check_origin(bad, &endpoint),
+                    Err(ArmError::ForeignLink { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let azure = Url::parse("https://management.azure.com").unwrap();
+        assert!(check_origin("https://management.azure.com:443/subscriptions", &azure).is_ok());
+    }
+}

@@ -1,0 +1,130 @@
+//! `azid identity create|list|show|update|delete`, with az's flags, output and exit codes.
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use super::Printer;
+use crate::arm::{IdentityCreate, IdentityRef, names};
+use crate::cli::{IdentityCommand, Target};
+use crate::error::{Error, render_arm};
+use crate::output::identity_json;
+use crate::session::Session;
+
+/// Runs one `identity` subcommand.
+pub async fn run(
+    session: &Session,
+    command: IdentityCommand,
+    out: &Printer,
+) -> Result<ExitCode, Error> {
+    let client = &session.client;
+    match command {
+        IdentityCommand::Create {
+            resource_group,
+            name,
+            location,
+            tags,
+            isolation_scope,
+            ..
+        } => {
+            let id = IdentityRef::new(&session.subscription, &resource_group, &name)?;
+            let create = IdentityCreate {
+                location,
+                tags: names::parse_tags(&tags)?,
+                isolation_scope,
+            };
+            let identity = client.identity_create(&id, &create).await?;
+            out.print(&identity_json(&identity))?;
+        }
+        IdentityCommand::List { resource_group, .. } => {
+            let identities = match &resource_group {
+                Some(rg) => {
+                    client
+                        .identity_list_group(&session.subscription, rg)
+                        .await?
+                }
+                None => client.identity_list(&session.subscription).await?,
+            };
+            out.print(&Value::Array(
+                identities.iter().map(identity_json).collect(),
+            ))?;
+        }
+        IdentityCommand::Show { target, .. } => {
+            let ids = targets(session, &target)?;
+            let mut shown = Vec::new();
+            for id in &ids {
+                match client.identity_show(id).await {
+                    Ok(identity) => shown.push(identity_json(&identity)),
+                    Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            let value = if target.ids.len() > 1 {
+                Value::Array(shown)
+            } else {
+                shown.pop().unwrap_or(Value::Null)
+            };
+            out.print(&value)?;
+        }
+        IdentityCommand::Update { target, tags, .. } => {
+            let tags = names::parse_tags(&tags)?;
+            let ids = targets(session, &target)?;
+            let mut updated = Vec::new();
+            for id in &ids {
+                updated.push(identity_json(
+                    &client.identity_update_tags(id, &tags).await?,
+                ));
+            }
+            let value = if target.ids.len() > 1 {
+                Value::Array(updated)
+            } else {
+                updated.pop().unwrap_or(Value::Null)
+            };
+            out.print(&value)?;
+        }
+        IdentityCommand::Delete { target, .. } => {
+            let ids = targets(session, &target)?;
+            let mut failed = 0;
+            for id in &ids {
+                // One failure is reported and counted; it never stops the others.
+                if let Err(e) = client.identity_delete(id).await {
+                    failed += 1;
+                    if ids.len() == 1 {
+                        return Err(e.into());
+                    }
+                    eprintln!(
+                        "ERROR: {}/{}: {}",
+                        id.resource_group,
+                        id.name,
+                        render_arm(&e)
+                    );
+                }
+            }
+            if failed > 0 {
+                return Err(Error::Partial {
+                    failed,
+                    total: ids.len(),
+                });
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The identities a command names: `-g/-n` in the session's subscription, or `--ids`; all
+/// are validated before the first request.
+fn targets(session: &Session, target: &Target) -> Result<Vec<IdentityRef>, Error> {
+    if !target.ids.is_empty() {
+        return target
+            .ids
+            .iter()
+            .map(|id| IdentityRef::parse(id).map_err(Error::from))
+            .collect();
+    }
+    match (&target.resource_group, &target.name) {
+        (Some(rg), Some(name)) => Ok(vec![IdentityRef::new(&session.subscription, rg, name)?]),
+        _ => Err(Error::Usage(
+            "name the identity with -g RESOURCE_GROUP -n NAME, or with --ids ID".into(),
+        )),
+    }
+}

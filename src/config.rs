@@ -1,0 +1,271 @@
+//! Resolved settings: where ARM is (Azure, a given endpoint, or an in-process emulator),
+//! which credential, which subscription, and how to print. The "high" counterpart of the
+//! "low" `cli::Common`: everything here is checked, and resolving may read files.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::arm::{AZURE_ENDPOINT, ArmError, AuthMode, names};
+use crate::cli::Common;
+use crate::output::Format;
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An ARM endpoint reached with a real credential.
+    Remote {
+        /// Endpoint URL.
+        endpoint: String,
+        /// Credential choice.
+        auth: AuthMode,
+    },
+    /// An emulator started in this process, with its state in this folder.
+    Local {
+        /// State folder.
+        dir: PathBuf,
+    },
+}
+
+/// Everything a command needs to know before it starts.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where requests go.
+    pub target: Target,
+    /// `--subscription`, already validated (resolution from the environment happens later,
+    /// because `--local` takes the emulator's).
+    pub subscription: Option<String>,
+    /// Output format.
+    pub output: Format,
+    /// JMESPath query.
+    pub query: Option<String>,
+    /// 0 quiet, 1 `-v`, 2 `--debug`.
+    pub verbosity: u8,
+    /// Retries of idempotent requests.
+    pub max_retries: u32,
+}
+
+/// Why settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] ArmError),
+    /// Two options that exclude each other.
+    #[error("{0}")]
+    Conflict(String),
+    /// No subscription could be found.
+    #[error(
+        "no subscription is set: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, or choose a default with `az account set`"
+    )]
+    NoSubscription,
+    /// The Azure CLI's profile could not be read.
+    #[error("could not read the Azure CLI profile {path}: {message}")]
+    Profile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The --query expression is not JMESPath.
+    #[error("invalid --query '{query}': {message}")]
+    Query {
+        /// The expression.
+        query: String,
+        /// The parser's complaint.
+        message: String,
+    },
+    /// No data directory for `--local`.
+    #[error("could not find a data directory for --local; pass --local=DIR")]
+    NoDataDir,
+}
+
+impl Config {
+    /// Resolves the options (the environment was read by clap, or is read later).
+    pub fn resolve(common: &Common) -> Result<Self, ConfigError> {
+        if let Some(sub) = &common.subscription {
+            names::subscription_id(sub)?;
+        }
+        if let Some(query) = &common.query {
+            jmespath::compile(query).map_err(|e| ConfigError::Query {
+                query: query.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let target = match &common.local {
+            Some(dir) => {
+                if common.endpoint.is_some() {
+                    return Err(ConfigError::Conflict(
+                        "--local and --endpoint exclude each other".into(),
+                    ));
+                }
+                let dir = if dir.as_os_str().is_empty() {
+                    default_local_dir()?
+                } else {
+                    dir.clone()
+                };
+                Target::Local { dir }
+            }
+            None => Target::Remote {
+                endpoint: common
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| AZURE_ENDPOINT.to_string()),
+                auth: common.auth.unwrap_or(AuthMode::Auto),
+            },
+        };
+        Ok(Self {
+            target,
+            subscription: common.subscription.clone(),
+            output: common.output.unwrap_or_default(),
+            query: common.query.clone(),
+            verbosity: if common.debug {
+                2
+            } else {
+                u8::from(common.verbose)
+            },
+            max_retries: common.max_retries.unwrap_or(4),
+        })
+    }
+}
+
+/// `--local` state lives here unless a folder is given.
+pub fn default_local_dir() -> Result<PathBuf, ConfigError> {
+    dirs::data_dir()
+        .map(|d| d.join("azid").join("local"))
+        .ok_or(ConfigError::NoDataDir)
+}
+
+/// The subscription for a remote target: `--subscription`, then AZURE_SUBSCRIPTION_ID, then the
+/// Azure CLI's default account (azureProfile.json under AZURE_CONFIG_DIR or ~/.azure).
+pub fn resolve_subscription(
+    flag: Option<&str>,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    if let Some(sub) = flag {
+        names::subscription_id(sub)?;
+        return Ok(sub.to_string());
+    }
+    if let Some(sub) = var("AZURE_SUBSCRIPTION_ID").filter(|s| !s.is_empty()) {
+        names::subscription_id(&sub)?;
+        return Ok(sub);
+    }
+    let dir = var("AZURE_CONFIG_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".azure")));
+    let Some(dir) = dir else {
+        return Err(ConfigError::NoSubscription);
+    };
+    match default_account(&dir.join("azureProfile.json"))? {
+        Some(sub) => Ok(sub),
+        None => Err(ConfigError::NoSubscription),
+    }
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    #[serde(default)]
+    subscriptions: Vec<Account>,
+}
+
+#[derive(Deserialize)]
+struct Account {
+    id: String,
+    #[serde(rename = "isDefault", default)]
+    is_default: bool,
+}
+
+/// The default account of an Azure CLI profile; `None` when the file or a default is missing.
+fn default_account(path: &Path) -> Result<Option<String>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(ConfigError::Profile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    // The Azure CLI writes this file with a UTF-8 byte order mark.
+    let profile: Profile =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+            ConfigError::Profile {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    Ok(profile
+        .subscriptions
+        .into_iter()
+        .find(|a| a.is_default)
+        .map(|a| a.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const A: &str = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa";
+    const B: &str = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb";
+    const C: &str = "cccccccc-cccc-cccc-cccc-cccccccccccc";
+
+    fn env(pairs: Vec<(&str, String)>) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn subscription_resolution_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = format!(
+            "\u{feff}{{\"subscriptions\":[{{\"id\":\"{B}\",\"isDefault\":false}},{{\"id\":\"{C}\",\"isDefault\":true}}]}}"
+        );
+        std::fs::write(dir.path().join("azureProfile.json"), profile).unwrap();
+        let cfg = dir.path().to_str().unwrap().to_string();
+        let all = env(vec![
+            ("AZURE_SUBSCRIPTION_ID", A.into()),
+            ("AZURE_CONFIG_DIR", cfg.clone()),
+        ]);
+        assert_eq!(
+            resolve_subscription(Some(B), &all).unwrap(),
+            B,
+            "the flag first"
+        );
+        assert_eq!(
+            resolve_subscription(None, &all).unwrap(),
+            A,
+            "then the environment"
+        );
+        let profile_only = env(vec![("AZURE_CONFIG_DIR", cfg)]);
+        assert_eq!(
+            resolve_subscription(None, &profile_only).unwrap(),
+            C,
+            "then the CLI's default account"
+        );
+        let nothing = env(vec![(
+            "HOME",
+            dir.path().join("nohome").to_str().unwrap().into(),
+        )]);
+        let e = resolve_subscription(None, &nothing).unwrap_err();
+        assert!(e.to_string().contains("--subscription"), "{e}");
+        assert!(resolve_subscription(Some("nope"), &nothing).is_err());
+    }
+
+    #[test]
+    fn local_and_endpoint_conflict() {
+        let common = Common {
+            local: Some(PathBuf::from("x")),
+            endpoint: Some("http://127.0.0.1:1".into()),
+            ..Common::default()
+        };
+        assert!(matches!(
+            Config::resolve(&common),
+            Err(ConfigError::Conflict(_))
+        ));
+    }
+}

@@ -1,0 +1,316 @@
+//! Output: the az shapes of identities and groups, `-o json|jsonc|table|tsv|yaml|none`,
+//! `--query` (JMESPath), and writing to stdout that ends quietly on a broken pipe.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use crate::model::{Identity, ResourceGroup};
+
+/// `-o/--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Indented JSON with sorted keys, as az prints it.
+    #[default]
+    Json,
+    /// JSON with colours.
+    Jsonc,
+    /// Aligned columns of the scalar fields.
+    Table,
+    /// Tab-separated scalar fields, one line per item.
+    Tsv,
+    /// YAML.
+    Yaml,
+    /// Nothing.
+    None,
+}
+
+/// Why output could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The --query expression is not JMESPath.
+    #[error("invalid --query '{query}': {message}")]
+    Query {
+        /// The expression.
+        query: String,
+        /// The parser's complaint.
+        message: String,
+    },
+    /// Serialising failed.
+    #[error("could not render the output: {0}")]
+    Render(String),
+    /// Writing to stdout failed (other than a closed pipe).
+    #[error("could not write the output: {0}")]
+    Write(std::io::Error),
+}
+
+/// An identity in the flattened shape `az identity show` prints.
+pub fn identity_json(identity: &Identity) -> Value {
+    json!({
+        "clientId": identity.properties.client_id,
+        "id": identity.id,
+        "isolationScope": identity.properties.isolation_scope,
+        "location": identity.location,
+        "name": identity.name,
+        "principalId": identity.properties.principal_id,
+        "resourceGroup": resource_group_of(&identity.id),
+        "tags": identity.tags,
+        "tenantId": identity.properties.tenant_id,
+        "type": identity.kind,
+    })
+}
+
+/// A resource group as `az group show` prints it.
+pub fn group_json(group: &ResourceGroup) -> Value {
+    json!({
+        "id": group.id,
+        "location": group.location,
+        "managedBy": group.managed_by,
+        "name": group.name,
+        "properties": { "provisioningState": group.properties.provisioning_state },
+        "tags": group.tags,
+        "type": group.kind,
+    })
+}
+
+/// The resource group segment of a resource id.
+pub fn resource_group_of(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let i = parts
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("resourcegroups"))?;
+    parts.get(i + 1).map(|s| s.to_string())
+}
+
+/// Applies a JMESPath `--query`.
+pub fn query(value: Value, expression: Option<&str>) -> Result<Value, OutputError> {
+    let Some(expression) = expression else {
+        return Ok(value);
+    };
+    let err = |e: jmespath::JmespathError| OutputError::Query {
+        query: expression.to_string(),
+        message: e.to_string(),
+    };
+    let compiled = jmespath::compile(expression).map_err(err)?;
+    let data = jmespath::Variable::from_json(&value.to_string())
+        .map_err(|e| OutputError::Render(e.to_string()))?;
+    let result = compiled.search(data).map_err(err)?;
+    serde_json::to_value(&*result).map_err(|e| OutputError::Render(e.to_string()))
+}
+
+/// Renders a value in a format (without the trailing newline handling of `emit`).
+pub fn render(value: &Value, format: Format) -> Result<String, OutputError> {
+    let render_err = |e: String| OutputError::Render(e);
+    Ok(match format {
+        Format::None => String::new(),
+        Format::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| render_err(e.to_string()))? + "\n"
+        }
+        Format::Jsonc => {
+            let mut out = String::new();
+            colour(value, 0, &mut out);
+            out + "\n"
+        }
+        Format::Yaml => serde_norway::to_string(value).map_err(|e| render_err(e.to_string()))?,
+        Format::Table => table(value),
+        Format::Tsv => tsv(value),
+    })
+}
+
+/// Writes rendered output to stdout; a closed pipe (`| head`) is not an error.
+pub fn emit(value: &Value, format: Format, expression: Option<&str>) -> Result<(), OutputError> {
+    let value = query(value.clone(), expression)?;
+    let text = render(&value, format)?;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(OutputError::Write(e)),
+        _ => Ok(()),
+    }
+}
+
+fn rows(value: &Value) -> Vec<&serde_json::Map<String, Value>> {
+    match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_object).collect(),
+        Value::Object(map) => vec![map],
+        _ => Vec::new(),
+    }
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// az's table: scalar fields (without `id` and `type`), PascalCase headers, dashes under them.
+fn table(value: &Value) -> String {
+    let rows = rows(value);
+    if rows.is_empty() {
+        return match scalar(value) {
+            Some(s) if !value.is_null() => format!("Result\n--------\n{s}\n"),
+            _ => String::new(),
+        };
+    }
+    let mut columns: Vec<&String> = Vec::new();
+    for row in &rows {
+        for (k, v) in row.iter() {
+            if k != "id" && k != "type" && scalar(v).is_some() && !columns.contains(&k) {
+                columns.push(k);
+            }
+        }
+    }
+    let headers: Vec<String> = columns.iter().map(|c| pascal(c)).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            columns
+                .iter()
+                .map(|c| r.get(*c).and_then(scalar).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([headers[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |items: Vec<String>| -> String {
+        let joined: Vec<String> = items
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:<w$}"))
+            .collect();
+        joined.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers);
+    out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    for row in cells {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// az's tsv: the scalar values of each item in key order, tab-separated.
+fn tsv(value: &Value) -> String {
+    let rows = rows(value);
+    if rows.is_empty() {
+        return match value {
+            Value::Array(items) => items.iter().filter_map(scalar).map(|s| s + "\n").collect(),
+            other => scalar(other).map(|s| s + "\n").unwrap_or_default(),
+        };
+    }
+    rows.iter()
+        .map(|r| r.values().filter_map(scalar).collect::<Vec<_>>().join("\t") + "\n")
+        .collect()
+}
+
+fn pascal(key: &str) -> String {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn colour(value: &Value, indent: usize, out: &mut String) {
+    const KEY: &str = "\x1b[94m";
+    const STR: &str = "\x1b[32m";
+    const LIT: &str = "\x1b[36m";
+    const RESET: &str = "\x1b[0m";
+    let pad = "  ".repeat(indent + 1);
+    let end = "  ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, v)) in map.iter().enumerate() {
+                out.push_str(&format!("{pad}{KEY}{}{RESET}: ", Value::String(k.clone())));
+                colour(v, indent + 1, out);
+                out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{end}}}"));
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push_str("[\n");
+            for (i, v) in items.iter().enumerate() {
+                out.push_str(&pad);
+                colour(v, indent + 1, out);
+                out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            out.push_str(&format!("{end}]"));
+        }
+        Value::String(_) => out.push_str(&format!("{STR}{value}{RESET}")),
+        other => out.push_str(&format!("{LIT}{other}{RESET}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Value {
+        json!([
+            {"name": "a", "location": "eastus", "tags": {"x": "1"}, "id": "/x", "principalId": "p1"},
+            {"name": "bb", "location": "westeurope", "tags": {}, "id": "/y", "principalId": "p2"}
+        ])
+    }
+
+    #[test]
+    fn json_sorts_keys_like_az() {
+        let out = render(&json!({"b": 1, "a": 2}), Format::Json).unwrap();
+        assert_eq!(out, "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+    }
+
+    #[test]
+    fn table_has_scalar_columns_and_underlines() {
+        let out = render(&sample(), Format::Table).unwrap();
+        assert_eq!(
+            out,
+            "Location    Name  PrincipalId\n----------  ----  -----------\neastus      a     p1\nwesteurope  bb    p2\n"
+        );
+    }
+
+    #[test]
+    fn tsv_lists_scalar_values() {
+        assert_eq!(
+            render(&sample(), Format::Tsv).unwrap(),
+            "/x\teastus\ta\tp1\n/y\twesteurope\tbb\tp2\n"
+        );
+        assert_eq!(render(&json!(["a", "b"]), Format::Tsv).unwrap(), "a\nb\n");
+    }
+
+    #[test]
+    fn query_selects_like_jmespath() {
+        let names = query(sample(), Some("[].name")).unwrap();
+        assert_eq!(names, json!(["a", "bb"]));
+        let one = query(sample(), Some("[?location=='eastus'].principalId | [0]")).unwrap();
+        assert_eq!(one, json!("p1"));
+        assert!(matches!(
+            query(sample(), Some("[?")),
+            Err(OutputError::Query { .. })
+        ));
+    }
+
+    #[test]
+    fn yaml_and_none() {
+        assert_eq!(render(&json!({"a": 1}), Format::Yaml).unwrap(), "a: 1\n");
+        assert_eq!(render(&json!({"a": 1}), Format::None).unwrap(), "");
+    }
+
+    #[test]
+    fn resource_group_from_id() {
+        assert_eq!(
+            resource_group_of("/subscriptions/s/resourcegroups/RG/providers/x/y/z").as_deref(),
+            Some("RG")
+        );
+        assert_eq!(resource_group_of("/subscriptions/s"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! A connected session: an ARM client, the subscription it works in, and — under
+//! `--local` — the emulator it started in this process (stopped when the session ends).
+
+use std::time::Duration;
+
+use crate::arm::{ArmClient, ClientOptions, Credential, RetryPolicy};
+use crate::config::{Config, Target, resolve_subscription};
+use crate::emulator::{Emulator, EmulatorOptions};
+use crate::error::Error;
+
+/// What every command works with.
+pub struct Session {
+    /// The ARM client.
+    pub client: ArmClient,
+    /// The subscription commands act in.
+    pub subscription: String,
+    /// The in-process emulator under `--local`.
+    emulator: Option<Emulator>,
+}
+
+impl Session {
+    /// Connects as `config` says, reading the environment through `var`.
+    pub async fn connect(
+        config: &Config,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let options = ClientOptions {
+            retry: RetryPolicy {
+                max_attempts: config.max_retries + 1,
+                ..RetryPolicy::default()
+            },
+            ..ClientOptions::default()
+        };
+        match &config.target {
+            Target::Local { dir } => {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    context: "could not create the --local folder",
+                    source,
+                })?;
+                let emulator = Emulator::start(EmulatorOptions {
+                    data: Some(dir.join("emulator.db")),
+                    subscriptions: config.subscription.iter().cloned().collect(),
+                    group_delete_delay: Duration::from_millis(200),
+                    ..EmulatorOptions::default()
+                })
+                .await?;
+                tracing::debug!(
+                    "--local: emulator at {} with its state in {}",
+                    emulator.url(),
+                    dir.display()
+                );
+                let client = ArmClient::new(
+                    emulator.url(),
+                    Credential::static_token(emulator.token()),
+                    options,
+                )?;
+                let subscription = emulator.subscriptions()[0].clone();
+                Ok(Self {
+                    client,
+                    subscription,
+                    emulator: Some(emulator),
+                })
+            }
+            Target::Remote { endpoint, auth } => {
+                let subscription = resolve_subscription(config.subscription.as_deref(), var)?;
+                let credential = Credential::select(*auth, var)?;
+                let client = ArmClient::new(endpoint, credential, options)?;
+                Ok(Self {
+                    client,
+                    subscription,
+                    emulator: None,
+                })
+            }
+        }
+    }
+
+    /// The in-process emulator, under `--local`.
+    pub fn emulator(&self) -> Option<&Emulator> {
+        self.emulator.as_ref()
+    }
+}
