@@ -31,6 +31,9 @@ pub struct Common {
     /// ARM endpoint (default: https://management.azure.com).
     #[arg(long, value_name = "URL", env = "AZID_ENDPOINT")]
     pub endpoint: Option<String>,
+    /// Also trust the CA certificates in this PEM file (e.g. an emulator's CA_BUNDLE under --tls).
+    #[arg(long, value_name = "FILE", env = "AZID_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
     /// Run against an emulator started inside this process, with its state in DIR
     /// (default: azid's folder in the user's data directory).
     #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
@@ -61,6 +64,7 @@ impl Common {
         Common {
             subscription: later.subscription.or(self.subscription),
             endpoint: later.endpoint.or(self.endpoint),
+            ca_bundle: later.ca_bundle.or(self.ca_bundle),
             local: later.local.or(self.local),
             auth: later.auth.or(self.auth),
             output: later.output.or(self.output),

@@ -19,6 +19,8 @@ pub enum Target {
         endpoint: String,
         /// Credential choice.
         auth: AuthMode,
+        /// Extra trusted CA certificates (PEM).
+        ca_bundle: Option<PathBuf>,
     },
     /// An emulator started in this process, with its state in this folder.
     Local {
@@ -112,6 +114,7 @@ impl Config {
                     .clone()
                     .unwrap_or_else(|| AZURE_ENDPOINT.to_string()),
                 auth: common.auth.unwrap_or(AuthMode::Auto),
+                ca_bundle: common.ca_bundle.clone(),
             },
         };
         Ok(Self {

@@ -24,7 +24,7 @@ impl Session {
         config: &Config,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
-        let options = ClientOptions {
+        let mut options = ClientOptions {
             retry: RetryPolicy {
                 max_attempts: config.max_retries + 1,
                 ..RetryPolicy::default()
@@ -61,7 +61,18 @@ impl Session {
                     emulator: Some(emulator),
                 })
             }
-            Target::Remote { endpoint, auth } => {
+            Target::Remote {
+                endpoint,
+                auth,
+                ca_bundle,
+            } => {
+                if let Some(path) = ca_bundle {
+                    let pem = std::fs::read(path).map_err(|source| Error::Io {
+                        context: "could not read --ca-bundle",
+                        source,
+                    })?;
+                    options.extra_roots.push(pem);
+                }
                 let subscription = resolve_subscription(config.subscription.as_deref(), var)?;
                 let credential = Credential::select(*auth, var)?;
                 let client = ArmClient::new(endpoint, credential, options)?;

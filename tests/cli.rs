@@ -877,3 +877,53 @@ async fn subscription_comes_from_flag_env_then_cli_profile() {
         none.stderr
     );
 }
+
+#[tokio::test]
+async fn https_endpoint_trusted_through_ca_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = Env::with(EmulatorOptions {
+        tls: true,
+        data: Some(dir.path().join("tls.db")),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let ca = env
+        .emu
+        .ca_bundle()
+        .expect("CA written")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let base = [
+        "group",
+        "create",
+        "-n",
+        "secure",
+        "-l",
+        "eastus",
+        "--endpoint",
+        env.emu.url(),
+        "--auth",
+        "token",
+        "--subscription",
+        &env.sub,
+    ];
+    let untrusted = Azid::new(&base)
+        .env("AZID_TOKEN", env.emu.token())
+        .run()
+        .await;
+    assert_eq!(untrusted.code, 1, "{untrusted:?}");
+    assert!(
+        untrusted.stderr.contains("could not connect securely"),
+        "{}",
+        untrusted.stderr
+    );
+    let mut trusted = base.to_vec();
+    trusted.extend_from_slice(&["--ca-bundle", &ca]);
+    let run = Azid::new(&trusted)
+        .env("AZID_TOKEN", env.emu.token())
+        .run()
+        .await
+        .ok();
+    assert_eq!(run.json()["name"], "secure");
+}

@@ -313,6 +313,20 @@ async fn managed_identity_token_endpoint() {
         .await
         .expect("json");
     assert_eq!(mine["client_id"], client_id);
+    let principal = identity["properties"]["principalId"]
+        .as_str()
+        .expect("principalId");
+    let by_object: Value = env
+        .http
+        .get(format!("{endpoint}&object_id={principal}"))
+        .header("X-IDENTITY-HEADER", env.emu.identity_header())
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(by_object["client_id"], client_id);
     let unknown = env
         .http
         .get(format!(

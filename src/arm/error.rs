@@ -34,6 +34,14 @@ pub enum ArmError {
         /// What failed.
         message: String,
     },
+    /// The TLS handshake failed (an untrusted or invalid certificate); not retried.
+    #[error("could not connect securely to {url}: {message}")]
+    Tls {
+        /// The URL that was called.
+        url: String,
+        /// What failed.
+        message: String,
+    },
     /// No token could be had.
     #[error("could not get a token from the {source_name} credential: {message}")]
     Credential {
@@ -95,6 +103,7 @@ impl ArmError {
             Self::Api { code, .. } => code,
             Self::Invalid { .. } => "InvalidArgument",
             Self::Transport { .. } => "ConnectionFailed",
+            Self::Tls { .. } => "TlsFailed",
             Self::Credential { .. } => "CredentialUnavailable",
             Self::ForeignLink { .. } => "ForeignLink",
             Self::Decode { .. } => "UnexpectedResponse",

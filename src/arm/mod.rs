@@ -215,9 +215,17 @@ impl ArmClient {
                 "{method} {url} -> no response after {} ms: {e}",
                 started.elapsed().as_millis()
             );
+            let message = error_chain(&e);
+            // A certificate that is not trusted will not become trusted by asking again.
+            if message.contains("certificate") {
+                return fail(ArmError::Tls {
+                    url: url.to_string(),
+                    message,
+                });
+            }
             fail(ArmError::Transport {
                 url: url.to_string(),
-                message: error_chain(&e),
+                message,
             })
         })?;
         let status = response.status().as_u16();

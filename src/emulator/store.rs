@@ -253,6 +253,19 @@ impl Tx<'_> {
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
+    /// An identity by principal (object) id, anywhere; a scan, as this is only for token requests.
+    pub fn identity_by_principal_id(
+        &self,
+        principal_id: &str,
+    ) -> Result<Option<IdentityRecord>, StoreError> {
+        let body: Option<String> = self
+            .tx
+            .prepare_cached("SELECT body FROM identities WHERE lower(json_extract(body, '$.principal_id')) = ?1 LIMIT 1")?
+            .query_row(params![principal_id.to_ascii_lowercase()], |r| r.get(0))
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+    }
+
     /// Inserts or replaces an identity.
     pub fn put_identity(&self, sub: &str, record: &IdentityRecord) -> Result<(), StoreError> {
         self.tx

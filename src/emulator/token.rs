@@ -76,27 +76,38 @@ pub fn endpoint(state: &Arc<AppState>, ctx: &Ctx) -> Result<Response, ApiError> 
             "The 'resource' query parameter is required.",
         ));
     };
-    let (client_id, principal_id) = match ctx
-        .query
-        .get("client_id")
-        .or_else(|| ctx.query.get("principal_id"))
-    {
+    // A user-assigned identity is chosen by client id, object (principal) id or resource id.
+    let wanted = ["client_id", "object_id", "principal_id", "mi_res_id"]
+        .iter()
+        .find_map(|k| ctx.query.get(*k).map(|v| (*k, v.as_str())));
+    let (client_id, principal_id) = match wanted {
         None => (
             state.host_client_id.clone(),
             state.host_principal_id.clone(),
         ),
-        Some(wanted) => {
-            let found = state
-                .store
-                .read(|tx| tx.identity_by_client_id(wanted))
-                .map_err(ApiError::internal)?;
+        Some((kind, value)) => {
+            let found = state.store.read(|tx| match kind {
+                "client_id" => tx.identity_by_client_id(value),
+                "mi_res_id" => {
+                    let parts: Vec<&str> = value.split('/').collect();
+                    match (parts.get(2), parts.get(4), parts.get(8)) {
+                        (Some(sub), Some(rg), Some(name)) if parts.len() == 9 => tx.identity(
+                            &sub.to_ascii_lowercase(),
+                            &rg.to_lowercase(),
+                            &name.to_lowercase(),
+                        ),
+                        _ => Ok(None),
+                    }
+                }
+                _ => tx.identity_by_principal_id(value),
+            })?;
             match found {
                 Some(identity) => (identity.client_id, identity.principal_id),
                 None => {
                     return Ok(failure(
                         StatusCode::BAD_REQUEST,
                         &format!(
-                            "No user-assigned identity with client id '{wanted}' exists in the emulator."
+                            "No user-assigned identity with {kind} '{value}' exists in the emulator."
                         ),
                     ));
                 }
