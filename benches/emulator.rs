@@ -53,7 +53,10 @@ fn main() {
 
         println!("azid emulator benchmark: {CONNECTIONS} connections, SQLite file store, loopback HTTP/1.1");
         let put_base = base.clone();
-        let puts = run(&http, &token, PUTS, move |i| (reqwest::Method::PUT, format!("{put_base}/id-{i:05}?api-version=2024-11-30"))).await;
+        let puts = run(&http, &token, PUTS, move |i| {
+            (reqwest::Method::PUT, format!("{put_base}/id-{i:05}?api-version=2024-11-30"))
+        })
+        .await;
         report("PUT identity (create)", PUTS, &puts);
         let get_base = base.clone();
         let gets = run(&http, &token, GETS, move |i| {

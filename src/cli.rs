@@ -12,14 +12,75 @@ use crate::output::Format;
 
 /// azid: create, list, audit and clean up Azure user-assigned managed identities.
 #[derive(Debug, Parser)]
-#[command(name = "azid", version, arg_required_else_help = true)]
+///
+/// With no command, azid starts a REPL on a terminal, or runs its standard input as a script.
+#[command(name = "azid", version)]
 pub struct Cli {
     /// Options shared by the Azure commands (they may also follow the subcommand).
     #[command(flatten)]
     pub common: Common,
+    /// Options of scripts (the REPL, standard input, `run` and `eval`).
+    #[command(flatten)]
+    pub script: ScriptOptions,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// Options of everything that runs Rhai.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScriptOptions {
+    /// Send reads, record writes instead of sending them, and print the plan at the end.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Answer yes to every confirm() in the script.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Most requests in flight for the array forms (identity_create(rg, [names]), identity_delete([...])).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Option<u32>,
+    /// Script limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Overrides of the script limits (defaults in `host::Limits`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitArgs {
+    /// Most operations a script may run before it is stopped [default: 500000000].
+    #[arg(long, value_name = "N")]
+    pub max_operations: Option<u64>,
+    /// Deepest nesting of function calls [default: 64].
+    #[arg(long, value_name = "N")]
+    pub max_call_depth: Option<usize>,
+    /// Longest string, in bytes [default: 67108864].
+    #[arg(long, value_name = "BYTES")]
+    pub max_string_size: Option<usize>,
+    /// Most items in one array [default: 1000000].
+    #[arg(long, value_name = "N")]
+    pub max_array_size: Option<usize>,
+    /// Most entries in one map [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub max_map_size: Option<usize>,
+}
+
+impl ScriptOptions {
+    /// These options, with `later` (given after the subcommand) taking precedence.
+    pub fn merge(self, later: ScriptOptions) -> ScriptOptions {
+        let (a, b) = (self.limits, later.limits);
+        ScriptOptions {
+            dry_run: later.dry_run || self.dry_run,
+            yes: later.yes || self.yes,
+            concurrency: later.concurrency.or(self.concurrency),
+            limits: LimitArgs {
+                max_operations: b.max_operations.or(a.max_operations),
+                max_call_depth: b.max_call_depth.or(a.max_call_depth),
+                max_string_size: b.max_string_size.or(a.max_string_size),
+                max_array_size: b.max_array_size.or(a.max_array_size),
+                max_map_size: b.max_map_size.or(a.max_map_size),
+            },
+        }
+    }
 }
 
 /// Options of every command that talks to ARM; accepted before or after the subcommand.
@@ -85,6 +146,27 @@ pub enum Command {
     /// Manage resource groups (as `az group`).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Run a Rhai script; ARGS (after --) are in the script's ARGS array.
+    Run {
+        /// The script.
+        file: PathBuf,
+        /// Arguments for the script.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        script: ScriptOptions,
+    },
+    /// Evaluate a Rhai expression and print its value as JSON (or a table with -o table).
+    Eval {
+        /// The expression (or statements; the last value is printed).
+        expression: String,
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        script: ScriptOptions,
+    },
     /// Run the ARM-compatible emulator until interrupted.
     ///
     /// Prints, one per line starting with the first line of stdout: URL=, SUBSCRIPTION= (one
@@ -109,9 +191,18 @@ impl Command {
                 | GroupCommand::Show { common, .. }
                 | GroupCommand::Delete { common, .. },
             ) => common,
+            Command::Run { common, .. } | Command::Eval { common, .. } => common,
             Command::Emulator(_) => return Common::default(),
         };
         std::mem::take(slot)
+    }
+
+    /// Takes the script options given after `run` or `eval` (empty for other commands).
+    pub fn take_script(&mut self) -> ScriptOptions {
+        match self {
+            Command::Run { script, .. } | Command::Eval { script, .. } => std::mem::take(script),
+            _ => ScriptOptions::default(),
+        }
     }
 }
 

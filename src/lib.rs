@@ -15,10 +15,14 @@ pub mod config;
 pub mod emulator;
 /// The top-level error: its exit code and its rendering, once.
 pub mod error;
+/// The Rhai host: the scripting API over the ARM client, limits, dry-run, diagnostics.
+pub mod host;
 /// Serde-only JSON shapes of ARM resources, pages and errors.
 pub mod model;
 /// Output formats, `--query`, and the az shapes of identities and groups.
 pub mod output;
+/// The interactive REPL over the Rhai host.
+pub mod repl;
 /// Parse arguments, dispatch, and turn the outcome into an exit code.
 mod run;
 /// A connected client and subscription (and the in-process emulator under `--local`).

@@ -148,6 +148,11 @@ fn scalar(value: &Value) -> Option<String> {
 
 /// az's table: scalar fields (without `id` and `type`), PascalCase headers, dashes under them.
 fn table(value: &Value) -> String {
+    table_with(value, None)
+}
+
+/// A table of the given columns (in that order), or of every scalar field but `id` and `type`.
+pub fn table_with(value: &Value, only: Option<&[String]>) -> String {
     let rows = rows(value);
     if rows.is_empty() {
         return match scalar(value) {
@@ -156,22 +161,27 @@ fn table(value: &Value) -> String {
         };
     }
     let mut columns: Vec<&String> = Vec::new();
-    for row in &rows {
-        for (k, v) in row.iter() {
-            if k != "id" && k != "type" && scalar(v).is_some() && !columns.contains(&k) {
-                columns.push(k);
+    match only {
+        Some(names) => columns.extend(names.iter()),
+        None => {
+            for row in &rows {
+                for (k, v) in row.iter() {
+                    if k != "id" && k != "type" && scalar(v).is_some() && !columns.contains(&k) {
+                        columns.push(k);
+                    }
+                }
             }
         }
     }
     let headers: Vec<String> = columns.iter().map(|c| pascal(c)).collect();
+    // A chosen column may hold a map or an array: it is shown as JSON.
+    let cell = |v: Option<&Value>| match v {
+        Some(v) => scalar(v).unwrap_or_else(|| v.to_string()),
+        None => String::new(),
+    };
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| {
-            columns
-                .iter()
-                .map(|c| r.get(*c).and_then(scalar).unwrap_or_default())
-                .collect()
-        })
+        .map(|r| columns.iter().map(|c| cell(r.get(*c))).collect())
         .collect();
     let widths: Vec<usize> = (0..columns.len())
         .map(|i| {

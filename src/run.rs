@@ -1,17 +1,18 @@
 //! The whole flow: parse the arguments, dispatch, and turn the outcome into an exit code.
 
 use std::ffi::OsString;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command, Common, EmulatorArgs};
+use crate::cli::{Cli, Command, Common, EmulatorArgs, ScriptOptions};
 use crate::commands::{self, Printer};
 use crate::config::Config;
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::Error;
+use crate::host::{Host, HostOptions, Limits};
 use crate::session::Session;
 
 /// Runs azid with these arguments (the first is the program name) and returns the exit code.
@@ -24,8 +25,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Emulator(args) => emulator(args),
-        command => azure(cli.common, command),
+        Some(Command::Emulator(args)) => emulator(args),
+        Some(command @ (Command::Identity(_) | Command::Group(_))) => azure(cli.common, command),
+        command => script(cli.common, cli.script, command),
     };
     match outcome {
         Ok(code) => code,
@@ -61,9 +63,96 @@ fn azure(top: Common, mut command: Command) -> Result<ExitCode, Error> {
         match command {
             Command::Identity(c) => commands::identity::run(&session, c, &printer).await,
             Command::Group(c) => commands::group::run(&session, c, &printer).await,
-            Command::Emulator(_) => Err(Error::Usage("the emulator takes no Azure options".into())),
+            _ => Err(Error::Usage("not an Azure command".into())),
         }
     })
+}
+
+/// `run`, `eval`, the REPL, or a script on standard input: Rhai on this thread, the async
+/// client (and a `--local` emulator) on the runtime's worker threads.
+fn script(
+    top: Common,
+    top_script: ScriptOptions,
+    mut command: Option<Command>,
+) -> Result<ExitCode, Error> {
+    let (common, options) = match command.as_mut() {
+        Some(c) => (
+            top.merge(c.take_common()),
+            top_script.merge(c.take_script()),
+        ),
+        None => (top, top_script),
+    };
+    let config = Config::resolve(&common)?;
+    init_logging(config.verbosity);
+    let printer = Printer {
+        format: config.output,
+        query: config.query.clone(),
+    };
+    let var = |k: &str| std::env::var(k).ok();
+    let runtime = runtime()?;
+    let session = runtime.block_on(Session::connect(&config, &var))?;
+    let interactive = std::io::stdin().is_terminal();
+    let script_dir = match &command {
+        Some(Command::Run { file, .. }) => {
+            file.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+        }
+        _ => std::env::current_dir().unwrap_or_default(),
+    };
+    let defaults = Limits::default();
+    let l = &options.limits;
+    let host = Host::new(
+        session.client.clone(),
+        session.subscription.clone(),
+        runtime.handle().clone(),
+        HostOptions {
+            limits: Limits {
+                max_operations: l.max_operations.unwrap_or(defaults.max_operations),
+                max_call_depth: l.max_call_depth.unwrap_or(defaults.max_call_depth),
+                max_string_size: l.max_string_size.unwrap_or(defaults.max_string_size),
+                max_array_size: l.max_array_size.unwrap_or(defaults.max_array_size),
+                max_map_size: l.max_map_size.unwrap_or(defaults.max_map_size),
+            },
+            dry_run: options.dry_run,
+            yes: options.yes,
+            interactive,
+            script_dir: if script_dir.as_os_str().is_empty() {
+                ".".into()
+            } else {
+                script_dir
+            },
+            concurrency: options.concurrency.map_or(16, |c| c as usize),
+        },
+    );
+    // Ctrl-C stops the script at its next operation; requests already sent finish.
+    let flag = host.interrupt_flag();
+    runtime.spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let outcome = match command {
+        Some(Command::Run { file, args, .. }) => commands::script::run_file(&host, &file, &args),
+        Some(Command::Eval { expression, .. }) => {
+            commands::script::eval(&host, &expression, &printer)
+        }
+        _ if interactive => {
+            let target = match session.emulator() {
+                Some(emu) => format!("the local emulator at {}", emu.url()),
+                None => session.client.endpoint().to_string(),
+            };
+            let banner = format!(
+                "azid {} - subscription {} on {target}\n:help lists what you can do; Ctrl-D leaves.",
+                env!("CARGO_PKG_VERSION"),
+                session.subscription
+            );
+            crate::repl::run(&host, &banner)
+        }
+        _ => commands::script::stdin(&host, &printer),
+    };
+    drop(host);
+    drop(session);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    outcome
 }
 
 /// Logs to stderr: `-v` one line per request, `--debug` everything (tokens never appear).

@@ -252,7 +252,8 @@ async fn foreign_next_link_server() -> (SocketAddr, Arc<AtomicUsize>) {
         while let Ok((mut s, _)) = arm.accept().await {
             let mut buf = vec![0u8; 8192];
             let _ = s.read(&mut buf).await;
-            let body = json!({"value": [], "nextLink": format!("http://{evil_addr}/subscriptions/x?$skiptoken=1")}).to_string();
+            let body = json!({"value": [], "nextLink": format!("http://{evil_addr}/subscriptions/x?$skiptoken=1")})
+                .to_string();
             let resp = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
@@ -419,7 +420,13 @@ async fn exit_codes_follow_az() {
         .run()
         .await;
     assert_eq!(missing.code, 3, "{missing:?}");
-    assert!(missing.stderr.starts_with("ERROR: (ResourceNotFound) The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/nobody'"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.starts_with(
+            "ERROR: (ResourceNotFound) The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/nobody'"
+        ),
+        "{}",
+        missing.stderr
+    );
     let no_group = Azid::at(
         &env,
         &["identity", "create", "-g", "nogroup", "-n", "someone"],

@@ -114,7 +114,9 @@ impl Credential {
                 let need = |k: &str| {
                     var(k).filter(|v| !v.is_empty()).ok_or_else(|| ArmError::Credential {
                         source_name: "environment".into(),
-                        message: format!("{k} is not set (--auth env needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET)"),
+                        message: format!(
+                            "{k} is not set (--auth env needs AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET)"
+                        ),
                     })
                 };
                 let (tenant, client, secret) = (

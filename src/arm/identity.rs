@@ -55,6 +55,14 @@ impl IdentityRef {
         })
     }
 
+    /// The full resource id (ARM spells `resourcegroups` in lower case).
+    pub fn id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourcegroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
+            self.subscription, self.resource_group, self.name
+        )
+    }
+
     fn path(&self) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{}",
@@ -76,6 +84,17 @@ impl ArmClient {
         id: &IdentityRef,
         create: &IdentityCreate,
     ) -> Result<Identity, ArmError> {
+        self.identity_put(id, create)
+            .await
+            .map(|(identity, _)| identity)
+    }
+
+    /// PUT, also saying whether the identity was new (201) rather than updated (200).
+    pub async fn identity_put(
+        &self,
+        id: &IdentityRef,
+        create: &IdentityCreate,
+    ) -> Result<(Identity, bool), ArmError> {
         names::tags(&create.tags)?;
         if let Some(location) = &create.location {
             names::location(location)?;
@@ -109,7 +128,7 @@ impl ArmClient {
         let reply = self
             .send(Method::PUT, self.identity_url(id), Some(&body), &[200, 201])
             .await?;
-        decode(&reply)
+        Ok((decode(&reply)?, reply.status == 201))
     }
 
     /// GET one identity; a missing one is an `ArmError` with status 404.

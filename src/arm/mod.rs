@@ -3,6 +3,7 @@
 //! codes; idempotent calls are retried per `RetryPolicy`; lists follow nextLink.
 
 mod auth;
+pub mod bulk;
 mod error;
 mod group;
 mod identity;

@@ -3,6 +3,7 @@
 
 pub mod group;
 pub mod identity;
+pub mod script;
 
 use serde_json::Value;
 

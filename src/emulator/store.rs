@@ -260,7 +260,9 @@ impl Tx<'_> {
     ) -> Result<Option<IdentityRecord>, StoreError> {
         let body: Option<String> = self
             .tx
-            .prepare_cached("SELECT body FROM identities WHERE lower(json_extract(body, '$.principal_id')) = ?1 LIMIT 1")?
+            .prepare_cached(
+                "SELECT body FROM identities WHERE lower(json_extract(body, '$.principal_id')) = ?1 LIMIT 1",
+            )?
             .query_row(params![principal_id.to_ascii_lowercase()], |r| r.get(0))
             .optional()?;
         Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)

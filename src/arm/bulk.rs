@@ -1,0 +1,164 @@
+//! Bounded-concurrency fan-out with one result per item, in input order, shared by
+//! `azid identity delete --ids` and the Rhai array forms. One failure never stops the
+//! others; once `stop` is set no new item starts, in-flight ones finish, and the rest are
+//! reported as not started.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::error::ArmError;
+
+/// How one item ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<T> {
+    /// It succeeded with this value.
+    Done(T),
+    /// It failed.
+    Failed(ArmError),
+    /// It was never sent (the run was stopped first).
+    NotStarted,
+}
+
+impl<T> Outcome<T> {
+    /// The same outcome with the success value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Done(v) => Outcome::Done(f(v)),
+            Outcome::Failed(e) => Outcome::Failed(e),
+            Outcome::NotStarted => Outcome::NotStarted,
+        }
+    }
+}
+
+/// Runs `work(item)` for every item, at most `concurrency` at once; results in input order.
+pub async fn run<I, T, F, Fut>(
+    items: Vec<I>,
+    concurrency: usize,
+    stop: Arc<AtomicBool>,
+    work: F,
+) -> Vec<Outcome<T>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, ArmError>> + Send + 'static,
+{
+    let total = items.len();
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let work = Arc::new(work);
+    let mut tasks = JoinSet::new();
+    for (index, item) in items.into_iter().enumerate() {
+        // Wait for a free slot before deciding to start, so a stop request is seen in time.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let work = work.clone();
+        tasks.spawn(async move {
+            let outcome = match work(item).await {
+                Ok(value) => Outcome::Done(value),
+                Err(error) => Outcome::Failed(error),
+            };
+            drop(permit);
+            (index, outcome)
+        });
+    }
+    let mut results: Vec<Outcome<T>> = (0..total).map(|_| Outcome::NotStarted).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, outcome)) => results[index] = outcome,
+            Err(e) => tracing::warn!("a bulk task ended abnormally: {e}"),
+        }
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn results_keep_input_order_and_failures_do_not_stop_others() {
+        let out = block_on(run(
+            (0..20u64).collect(),
+            4,
+            Arc::new(AtomicBool::new(false)),
+            |i| async move {
+                tokio::time::sleep(Duration::from_millis((20 - i) % 7)).await;
+                if i % 5 == 0 {
+                    Err(ArmError::invalid("item", i.to_string(), "multiple of five"))
+                } else {
+                    Ok(i * 10)
+                }
+            },
+        ));
+        assert_eq!(out.len(), 20);
+        for (i, o) in out.iter().enumerate() {
+            match o {
+                Outcome::Done(v) => assert_eq!(*v, i as u64 * 10),
+                Outcome::Failed(_) => assert_eq!(i % 5, 0),
+                Outcome::NotStarted => panic!("all started"),
+            }
+        }
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (n, p) = (now.clone(), peak.clone());
+        block_on(run(
+            (0..30).collect::<Vec<u32>>(),
+            3,
+            Arc::new(AtomicBool::new(false)),
+            move |_| {
+                let (n, p) = (n.clone(), p.clone());
+                async move {
+                    let c = n.fetch_add(1, Ordering::SeqCst) + 1;
+                    p.fetch_max(c, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    n.fetch_sub(1, Ordering::SeqCst);
+                    Ok::<_, ArmError>(())
+                }
+            },
+        ));
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_stop_leaves_the_rest_not_started() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let out = block_on(run((0..10).collect::<Vec<u32>>(), 1, stop, move |i| {
+            let s = s.clone();
+            async move {
+                if i == 3 {
+                    s.store(true, Ordering::SeqCst);
+                }
+                Ok::<_, ArmError>(i)
+            }
+        }));
+        assert!(
+            matches!(out[3], Outcome::Done(3)),
+            "the in-flight item finishes"
+        );
+        assert!(out[4..].iter().all(|o| matches!(o, Outcome::NotStarted)));
+    }
+}

@@ -1,0 +1,91 @@
+//! `azid run FILE`, `azid eval EXPR`, and a script on standard input: run Rhai through the
+//! host, print what az would (the value of `eval`), the plan of a dry-run, and the outcome.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use rhai::{Array, Dynamic, Scope};
+
+use super::Printer;
+use crate::error::Error;
+use crate::host::convert;
+use crate::host::{Host, Stop};
+
+/// Exit code of a script stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED_EXIT: u8 = 130;
+
+/// A fresh scope holding the script's `ARGS`.
+pub fn scope_with_args(args: &[String]) -> Scope<'static> {
+    let mut scope = Scope::new();
+    let args: Array = args.iter().map(|a| Dynamic::from(a.clone())).collect();
+    scope.push_constant("ARGS", args);
+    scope
+}
+
+/// `azid run FILE [-- ARGS]`.
+pub fn run_file(host: &Host, path: &Path, args: &[String]) -> Result<ExitCode, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("could not read the script {}: {e}", path.display())))?;
+    let mut scope = scope_with_args(args);
+    let name = path.display().to_string();
+    finish(host, host.run(&mut scope, &name, &text).map(|_| None), None)
+}
+
+/// `azid eval EXPR`: prints the value (nothing for `()`).
+pub fn eval(host: &Host, text: &str, printer: &Printer) -> Result<ExitCode, Error> {
+    let mut scope = scope_with_args(&[]);
+    let outcome = host.run(&mut scope, "<eval>", text).map(Some);
+    finish(host, outcome, Some(printer))
+}
+
+/// A script piped to `azid`: runs it, and prints its final value as `eval` does.
+pub fn stdin(host: &Host, printer: &Printer) -> Result<ExitCode, Error> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|source| Error::Io {
+            context: "could not read the script from standard input",
+            source,
+        })?;
+    let mut scope = scope_with_args(&[]);
+    let outcome = host.run(&mut scope, "<stdin>", &text).map(Some);
+    finish(host, outcome, Some(printer))
+}
+
+/// Prints a value, the plan, or the failure, and decides the exit code.
+fn finish(
+    host: &Host,
+    outcome: Result<Option<Dynamic>, Stop>,
+    printer: Option<&Printer>,
+) -> Result<ExitCode, Error> {
+    let code = match outcome {
+        Ok(value) => {
+            if let (Some(printer), Some(value)) = (printer, value)
+                && !value.is_unit()
+            {
+                let json = convert::to_json(&value)
+                    .map_err(|e| Error::Usage(format!("the result cannot be printed: {e}")))?;
+                printer.print(&json)?;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(Stop::Exit(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(Stop::Interrupted) => {
+            let done = host.done();
+            eprintln!(
+                "interrupted: {} created, {} updated, {} deleted before the script stopped",
+                done.created, done.updated, done.deleted
+            );
+            ExitCode::from(INTERRUPTED_EXIT)
+        }
+        Err(Stop::Failed(rendered)) => {
+            eprint!("{rendered}");
+            ExitCode::FAILURE
+        }
+    };
+    if host.dry_run() {
+        print!("{}", host.take_plan());
+    }
+    Ok(code)
+}

@@ -1,0 +1,282 @@
+//! The Rhai host: builds the engine (limits, sandbox, module resolver, Ctrl-C), holds the
+//! state the registered functions share, and runs source text. Knows Rhai and calls
+//! `arm/`; it never talks HTTP itself. Rhai runs on a plain thread; every API call enters
+//! the async client through a tokio runtime handle (`block_on` on that thread, never
+//! inside an async task).
+
+pub mod api;
+pub mod convert;
+pub mod diagnostic;
+pub mod plan;
+pub mod stdlib;
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Scope};
+
+use crate::arm::{ArmClient, ArmError};
+use diagnostic::Source;
+use plan::Plan;
+
+/// Resource limits of a script (each overridable on the command line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Most operations a script may run before it is stopped.
+    pub max_operations: u64,
+    /// Deepest nesting of function calls.
+    pub max_call_depth: usize,
+    /// Longest string, in bytes.
+    pub max_string_size: usize,
+    /// Most items in one array.
+    pub max_array_size: usize,
+    /// Most entries in one map.
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 500_000_000,
+            max_call_depth: 64,
+            max_string_size: 64 * 1024 * 1024,
+            max_array_size: 1_000_000,
+            max_map_size: 100_000,
+        }
+    }
+}
+
+/// How a host is set up.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// Resource limits.
+    pub limits: Limits,
+    /// Record writes instead of sending them.
+    pub dry_run: bool,
+    /// `confirm()` answers yes.
+    pub yes: bool,
+    /// Whether a person is at a terminal (`confirm()` asks only then).
+    pub interactive: bool,
+    /// Where `import "x"` finds `x.rhai` when it is not a shipped module.
+    pub script_dir: PathBuf,
+    /// Most requests in flight for the array forms.
+    pub concurrency: usize,
+}
+
+/// Counts of writes that went through, for the report after an interruption.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    /// Identities or groups created.
+    pub created: usize,
+    /// Identities updated.
+    pub updated: usize,
+    /// Identities or groups deleted.
+    pub deleted: usize,
+}
+
+/// What the registered functions share.
+pub struct HostState {
+    /// The ARM client.
+    pub client: ArmClient,
+    /// Enters the async client from the script's thread.
+    pub runtime: tokio::runtime::Handle,
+    /// The subscription calls act in (`use_subscription` changes it).
+    pub subscription: RefCell<String>,
+    /// Dry-run on or off.
+    pub dry_run: Cell<bool>,
+    /// What a dry-run recorded.
+    pub plan: RefCell<Plan>,
+    /// `--yes`.
+    pub yes: bool,
+    /// A person is at a terminal.
+    pub interactive: bool,
+    /// Set by Ctrl-C: the script stops at its next operation and bulk calls start nothing new.
+    pub interrupted: Arc<AtomicBool>,
+    /// Group and identity names seen in results (REPL completion).
+    pub seen: RefCell<BTreeSet<String>>,
+    /// Writes done.
+    pub done: Cell<Done>,
+    /// Most requests in flight for the array forms.
+    pub concurrency: usize,
+}
+
+impl HostState {
+    /// Runs an async client call to completion from the script's thread.
+    pub fn block_on<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, ArmError>>,
+    ) -> Result<T, Box<EvalAltResult>> {
+        self.runtime.block_on(fut).map_err(convert::arm_error)
+    }
+
+    /// Notes a name for completion.
+    pub fn saw(&self, name: &str) {
+        self.seen.borrow_mut().insert(name.to_string());
+    }
+
+    /// Counts a write.
+    pub fn count(&self, f: impl FnOnce(&mut Done)) {
+        let mut d = self.done.get();
+        f(&mut d);
+        self.done.set(d);
+    }
+}
+
+/// How a script ended, other than with a value.
+#[derive(Debug)]
+pub enum Stop {
+    /// It called `exit(n)`.
+    Exit(i32),
+    /// Ctrl-C stopped it.
+    Interrupted,
+    /// It failed; the rendered diagnostic.
+    Failed(String),
+}
+
+/// An engine with the azid API, ready to run scripts.
+pub struct Host {
+    engine: Rc<Engine>,
+    state: Rc<HostState>,
+    resolver: Rc<stdlib::Resolver>,
+}
+
+/// The `ErrorTerminated` token of Ctrl-C (an `exit(n)` carries an integer instead).
+const INTERRUPTED: &str = "interrupted";
+
+impl Host {
+    /// Builds the engine; `runtime` must outlive the host.
+    pub fn new(
+        client: ArmClient,
+        subscription: String,
+        runtime: tokio::runtime::Handle,
+        options: HostOptions,
+    ) -> Self {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let state = Rc::new(HostState {
+            client,
+            runtime,
+            subscription: RefCell::new(subscription),
+            dry_run: Cell::new(options.dry_run),
+            plan: RefCell::new(Plan::default()),
+            yes: options.yes,
+            interactive: options.interactive,
+            interrupted: interrupted.clone(),
+            seen: RefCell::new(BTreeSet::new()),
+            done: Cell::new(Done::default()),
+            concurrency: options.concurrency.max(1),
+        });
+        let mut engine = Engine::new();
+        let l = &options.limits;
+        engine
+            .set_max_operations(l.max_operations)
+            .set_max_call_levels(l.max_call_depth)
+            .set_max_string_size(l.max_string_size)
+            .set_max_array_size(l.max_array_size)
+            .set_max_map_size(l.max_map_size)
+            .set_max_expr_depths(128, 64);
+        let flag = interrupted;
+        engine.on_progress(move |_| {
+            flag.load(Ordering::Relaxed)
+                .then(|| Dynamic::from(INTERRUPTED))
+        });
+        let resolver = Rc::new(stdlib::Resolver::new(&options.script_dir));
+        engine.set_module_resolver(SharedResolver(resolver.clone()));
+        api::register(&mut engine, &state);
+        Self {
+            engine: Rc::new(engine),
+            state,
+            resolver,
+        }
+    }
+
+    /// The engine (for the REPL's completion and validation).
+    pub fn engine(&self) -> Rc<Engine> {
+        self.engine.clone()
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &Rc<HostState> {
+        &self.state
+    }
+
+    /// Runs `text` in `scope`; returns its value, or how it stopped.
+    pub fn run(&self, scope: &mut Scope<'static>, name: &str, text: &str) -> Result<Dynamic, Stop> {
+        self.state.interrupted.store(false, Ordering::SeqCst);
+        let result = self
+            .engine
+            .compile_with_scope(scope, text)
+            .map_err(EvalAltResult::from)
+            .map_err(Box::new)
+            .and_then(|mut ast| {
+                ast.set_source(name);
+                self.engine.eval_ast_with_scope::<Dynamic>(scope, &ast)
+            });
+        result.map_err(|error| self.stop(&error, name, text))
+    }
+
+    /// Classifies a failure and renders it once.
+    fn stop(&self, error: &EvalAltResult, name: &str, text: &str) -> Stop {
+        let mut inner = error;
+        while let EvalAltResult::ErrorInFunctionCall(_, _, e, _)
+        | EvalAltResult::ErrorInModule(_, e, _) = inner
+        {
+            inner = e;
+        }
+        if let EvalAltResult::ErrorTerminated(token, _) = inner {
+            if let Ok(code) = token.as_int() {
+                return Stop::Exit(i32::try_from(code).unwrap_or(1));
+            }
+            return Stop::Interrupted;
+        }
+        let resolver = self.resolver.clone();
+        Stop::Failed(diagnostic::render(
+            error,
+            &Source { name, text },
+            &move |path| resolver.text(path),
+        ))
+    }
+
+    /// The flag Ctrl-C sets.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.state.interrupted.clone()
+    }
+
+    /// Turns dry-run on or off (the REPL's `:dry-run`).
+    pub fn set_dry_run(&self, on: bool) {
+        self.state.dry_run.set(on);
+    }
+
+    /// Whether dry-run is on.
+    pub fn dry_run(&self) -> bool {
+        self.state.dry_run.get()
+    }
+
+    /// Takes the recorded plan, leaving it empty.
+    pub fn take_plan(&self) -> Plan {
+        self.state.plan.take()
+    }
+
+    /// Writes done so far.
+    pub fn done(&self) -> Done {
+        self.state.done.get()
+    }
+}
+
+/// Lets the engine own a handle to the resolver the host also reads module texts from.
+struct SharedResolver(Rc<stdlib::Resolver>);
+
+impl rhai::ModuleResolver for SharedResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: rhai::Position,
+    ) -> Result<rhai::Shared<rhai::Module>, Box<EvalAltResult>> {
+        self.0.resolve(engine, source, path, pos)
+    }
+}

@@ -1,0 +1,60 @@
+//! The Rhai modules shipped in `stdlib/`, embedded in the binary, and the module resolver
+//! that serves them first and then `.rhai` files beside the script.
+
+use std::path::{Path, PathBuf};
+
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+
+/// `(name, source)` of every module in `stdlib/`.
+pub const MODULES: &[(&str, &str)] = &[("tags", include_str!("../../stdlib/tags.rhai"))];
+
+/// The source of a shipped module.
+pub fn source(name: &str) -> Option<&'static str> {
+    MODULES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// Serves `import "name"`: a shipped module, else `name.rhai` in the script's folder.
+pub struct Resolver {
+    files: FileModuleResolver,
+    dir: PathBuf,
+}
+
+impl Resolver {
+    /// Resolves files relative to `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            files: FileModuleResolver::new_with_path(dir),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The text of a module, for error messages.
+    pub fn text(&self, path: &str) -> Option<String> {
+        match source(path) {
+            Some(s) => Some(s.to_string()),
+            None => std::fs::read_to_string(self.dir.join(format!("{path}.rhai"))).ok(),
+        }
+    }
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source_path: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let Some(text) = source(path) else {
+            return self.files.resolve(engine, source_path, path, pos);
+        };
+        let mut ast = engine
+            .compile(text)
+            .map_err(|e| EvalAltResult::ErrorInModule(path.into(), e.into(), pos))?;
+        ast.set_source(path);
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(path.into(), e, pos))?;
+        Ok(module.into())
+    }
+}
