@@ -9,7 +9,7 @@ use azid::emulator::EmulatorOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::Env;
+use crate::harness::{Env, MSI};
 
 /// The examples this issue covers: identity operations and the operations list.
 const COVERED: &[&str] = &[
@@ -382,4 +382,64 @@ async fn isolation_scope_and_restrictions_follow_the_api_version() {
         new.body["properties"]["assignmentRestrictions"],
         json!({"providers": []})
     );
+}
+
+/// `az identity list-resources` POSTs listAssociatedResources at 2022-01-31-preview; the
+/// action exists only in the two previews (example: msi/2021-09-30-preview).
+#[tokio::test]
+async fn list_associated_resources_at_the_preview_versions() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "assoc").await;
+    let action = |name: &str, version: &str| {
+        format!(
+            "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}/listAssociatedResources?api-version={version}",
+            env.sub
+        )
+    };
+    let example = example("2021-09-30-preview", "IdentityListAssociatedResources");
+    let example_body = &example["responses"]["200"]["body"];
+    for version in ["2021-09-30-preview", "2022-01-31-preview"] {
+        let r = env
+            .call(Method::POST, &action("ASSOC", version), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{version}: {}", r.body);
+        let mut keys: Vec<_> = r.body.as_object().expect("object").keys().collect();
+        keys.sort();
+        let mut want: Vec<_> = example_body.as_object().expect("object").keys().collect();
+        want.sort();
+        assert_eq!(keys, want);
+        assert_eq!(r.body["totalCount"], 0);
+        assert_eq!(r.body["value"], json!([]));
+        // The same previews serve the identity itself, in the pre-2024 shape.
+        let get = env
+            .call(
+                Method::GET,
+                &env.identity_path_v("rg", "assoc", version),
+                None,
+            )
+            .await;
+        assert_eq!(get.status, StatusCode::OK);
+        assert!(get.body["properties"].get("isolationScope").is_none());
+    }
+    let stable = env.call(Method::POST, &action("assoc", MSI), None).await;
+    assert_eq!(stable.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stable.code(), "NoRegisteredProviderFound");
+    let missing = env
+        .call(Method::POST, &action("nobody", "2022-01-31-preview"), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.code(), "ResourceNotFound");
+    let no_group = env
+        .call(
+            Method::POST,
+            &action("assoc", "2022-01-31-preview").replace("/rg/", "/gone/"),
+            None,
+        )
+        .await;
+    assert_eq!(no_group.code(), "ResourceGroupNotFound");
+    let get = env
+        .call(Method::GET, &action("assoc", "2022-01-31-preview"), None)
+        .await;
+    assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
 }

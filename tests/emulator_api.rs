@@ -824,8 +824,26 @@ async fn subscriptions_metadata_and_headers() {
         )
         .await;
     assert_eq!(meta.status, StatusCode::OK);
+    // From 2022-09-01 Azure answers with the one cloud as an object; `az cloud register`
+    // asks for exactly this version and reads `suffixes` and `authentication` off the top.
+    assert!(meta.body.is_object(), "{}", meta.body);
+    assert_eq!(meta.body["resourceManager"], format!("{}/", env.emu.url()));
+    assert!(meta.body["suffixes"].is_object());
     assert_eq!(
-        meta.body[0]["resourceManager"],
+        meta.body["authentication"]["audiences"][0],
+        format!("{}/", env.emu.url())
+    );
+    // The versions in between answer with an array of clouds.
+    let clouds = env
+        .call_as(
+            None,
+            Method::GET,
+            "/metadata/endpoints?api-version=2020-06-01",
+            None,
+        )
+        .await;
+    assert_eq!(
+        clouds.body[0]["resourceManager"],
         format!("{}/", env.emu.url())
     );
     let legacy = env

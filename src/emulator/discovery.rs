@@ -102,7 +102,14 @@ pub fn msi_operations(ctx: &Ctx) -> Result<Response, ApiError> {
     json(StatusCode::OK, &json!({ "value": value }))
 }
 
-/// `GET /metadata/endpoints`: the legacy flat shape for 2015-01-01, a list of clouds otherwise.
+/// The first api-version of `/metadata/endpoints` that answers with the one cloud this ARM
+/// serves as an object; earlier versions answer with an array of clouds. The Azure CLI
+/// (`az cloud register`) asks for 2022-09-01 and indexes the answer as an object.
+const SINGLE_CLOUD_VERSION: &str = "2022-09-01";
+
+/// `GET /metadata/endpoints`. Azure answers in three shapes, by api-version: the legacy
+/// flat one for 2015-01-01, an array of clouds for the versions in between (2019-05-01,
+/// 2020-06-01), and the single cloud object from 2022-09-01 on.
 pub fn metadata_endpoints(ctx: &Ctx) -> Result<Response, ApiError> {
     if ctx.method != Method::GET {
         return Err(ApiError::method_not_allowed(ctx.method.as_str()));
@@ -119,34 +126,38 @@ pub fn metadata_endpoints(ctx: &Ctx) -> Result<Response, ApiError> {
                 "authentication": { "loginEndpoint": base, "audiences": [base, "https://management.azure.com/"] }
             }),
         ),
-        Some(_) => json(
-            StatusCode::OK,
-            &json!([{
-                "name": "AzidEmulator",
-                "portal": base,
-                "resourceManager": base,
-                "gallery": base,
-                "graph": base,
-                "graphAudience": base,
-                "microsoftGraphResourceId": base,
-                "activeDirectoryDataLake": base,
-                "batch": base,
-                "media": base,
-                "sqlManagement": base,
-                "vmImageAliasDoc": base,
-                "authentication": {
-                    "loginEndpoint": base,
-                    "audiences": [base, "https://management.azure.com/"],
-                    "tenant": "common",
-                    "identityProvider": "AAD"
-                },
-                "suffixes": {
-                    "acrLoginServer": "azurecr.io",
-                    "keyVaultDns": "vault.azure.net",
-                    "sqlServerHostname": "database.windows.net",
-                    "storage": "core.windows.net"
-                }
-            }]),
-        ),
+        // Date-shaped versions compare correctly as strings.
+        Some(v) if v >= SINGLE_CLOUD_VERSION => json(StatusCode::OK, &cloud(&base)),
+        Some(_) => json(StatusCode::OK, &json!([cloud(&base)])),
     }
+}
+
+/// The emulator as a cloud: every endpoint is the emulator itself.
+fn cloud(base: &str) -> Value {
+    json!({
+        "name": "AzidEmulator",
+        "portal": base,
+        "resourceManager": base,
+        "gallery": base,
+        "graph": base,
+        "graphAudience": base,
+        "microsoftGraphResourceId": base,
+        "activeDirectoryDataLake": base,
+        "batch": base,
+        "media": base,
+        "sqlManagement": base,
+        "vmImageAliasDoc": base,
+        "authentication": {
+            "loginEndpoint": base,
+            "audiences": [base, "https://management.azure.com/"],
+            "tenant": "common",
+            "identityProvider": "AAD"
+        },
+        "suffixes": {
+            "acrLoginServer": "azurecr.io",
+            "keyVaultDns": "vault.azure.net",
+            "sqlServerHostname": "database.windows.net",
+            "storage": "core.windows.net"
+        }
+    })
 }

@@ -249,7 +249,7 @@ pub fn render(record: &IdentityRecord, sub: &str, version: MsiVersion) -> Identi
 }
 
 /// The group must exist (ARM answers for a missing group before the provider sees the call).
-fn existing_group(tx: &Tx<'_>, sub: &str, rg: &str) -> Result<(), ApiError> {
+pub(super) fn existing_group(tx: &Tx<'_>, sub: &str, rg: &str) -> Result<(), ApiError> {
     match tx.group(sub, &key_of(rg)).map_err(ApiError::internal)? {
         Some(_) => Ok(()),
         None => Err(ApiError::group_not_found(rg)),

@@ -2,6 +2,7 @@
 //! Microsoft.ManagedIdentity, resource-group and subscription APIs as Azure does, with its
 //! state in SQLite. It shares only `crate::model` (the JSON shapes) with the client.
 
+mod associated;
 mod discovery;
 mod error;
 mod groups;

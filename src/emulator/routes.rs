@@ -28,6 +28,12 @@ pub enum Route {
         rg: String,
         name: String,
     },
+    /// `.../userAssignedIdentities/{name}/listAssociatedResources`
+    AssociatedResources {
+        sub: String,
+        rg: String,
+        name: String,
+    },
     /// `/providers/Microsoft.ManagedIdentity/operations`
     MsiOperations,
     /// `/metadata/endpoints`
@@ -129,6 +135,13 @@ fn provider_route(rest: &[&str], sub: String, rg: Option<String>) -> Route {
             rg,
             name: rest[2].to_string(),
         },
+        (4, Some(rg)) if rest[3].eq_ignore_ascii_case("listAssociatedResources") => {
+            Route::AssociatedResources {
+                sub,
+                rg,
+                name: rest[2].to_string(),
+            }
+        }
         _ => Route::NotFound,
     }
 }
@@ -169,6 +182,15 @@ mod tests {
             (
                 "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.ManagedIdentity/userAssignedIdentities/",
                 Route::IdentitiesInSubscription { sub: sub.clone() },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
+                 Microsoft.ManagedIdentity/userAssignedIdentities/id1/LISTASSOCIATEDRESOURCES",
+                Route::AssociatedResources {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    name: "id1".into(),
+                },
             ),
             (
                 "/providers/Microsoft.ManagedIdentity/operations",

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use super::error::ApiError;
 use super::routes::Route;
 use super::store::Store;
-use super::{discovery, groups, identities, subscriptions, token, validate};
+use super::{associated, discovery, groups, identities, subscriptions, token, validate};
 
 /// The largest request body the emulator reads (ARM's own limit is 4 MB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -203,6 +203,9 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
             identities::collection(state, &ctx, &sub, Some(&rg))
         }
         Route::Identity { sub, rg, name } => identities::item(state, &ctx, &sub, &rg, &name),
+        Route::AssociatedResources { sub, rg, name } => {
+            associated::list(state, &ctx, &sub, &rg, &name)
+        }
         Route::MsiOperations => discovery::msi_operations(&ctx),
         Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
             "InvalidResourceNamespace",

@@ -8,9 +8,12 @@ use serde_json::Value;
 
 use super::error::ApiError;
 
-/// Api-versions of Microsoft.ManagedIdentity the emulator serves (issue 2).
+/// Api-versions of Microsoft.ManagedIdentity the emulator serves (issue 2). The two older
+/// previews are there because `az identity list-resources` still sends 2022-01-31-preview.
 pub const MSI_API_VERSIONS: &[&str] = &[
     "2018-11-30",
+    "2021-09-30-preview",
+    "2022-01-31-preview",
     "2023-01-31",
     "2024-11-30",
     "2025-01-31-preview",
@@ -53,16 +56,29 @@ pub struct MsiVersion {
     pub assignment_restrictions: bool,
 }
 
+/// Api-versions that define `userAssignedIdentities/listAssociatedResources`: only these two
+/// previews; the stable versions do not have the action.
+pub const LIST_ASSOCIATED_API_VERSIONS: &[&str] = &["2021-09-30-preview", "2022-01-31-preview"];
+
 /// Checks the api-version of a Microsoft.ManagedIdentity request and says what it shows.
 pub fn msi_version(api_version: Option<&str>, resource_type: &str) -> Result<MsiVersion, ApiError> {
+    msi_version_of(api_version, resource_type, MSI_API_VERSIONS)
+}
+
+/// Like [`msi_version`], for an operation that only some api-versions define.
+pub fn msi_version_of(
+    api_version: Option<&str>,
+    resource_type: &str,
+    supported: &[&str],
+) -> Result<MsiVersion, ApiError> {
     let version = api_version.ok_or_else(ApiError::missing_api_version)?;
-    if !MSI_API_VERSIONS.contains(&version) {
+    if !supported.contains(&version) {
         return Err(ApiError::bad_request(
             "NoRegisteredProviderFound",
             format!(
                 "No registered resource provider found for location 'global' and API version '{version}' for type \
                  '{resource_type}'. The supported api-versions are '{}'.",
-                MSI_API_VERSIONS.join(", ")
+                supported.join(", ")
             ),
         ));
     }
