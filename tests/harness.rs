@@ -284,6 +284,7 @@ impl Drop for Spawned {
 /// The `azid` binary run once, with a clean environment (no Azure variables, a fresh HOME).
 pub struct Azid {
     cmd: Command,
+    input: Option<String>,
     _home: tempfile::TempDir,
 }
 
@@ -300,6 +301,12 @@ impl Run {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    /// Asserts a failure with this exit code and returns self.
+    pub fn fails(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "{self:?}");
+        self
     }
 
     /// Asserts success and returns self.
@@ -321,23 +328,45 @@ impl Azid {
             .env("RUST_BACKTRACE", "0")
             .args(args)
             .stdin(Stdio::null());
-        Azid { cmd, _home: home }
+        Azid {
+            cmd,
+            input: None,
+            _home: home,
+        }
     }
 
     /// `azid ARGS` aimed at a running emulator with `--endpoint`, `--auth token` and its subscription.
     pub fn at(env: &Env, args: &[&str]) -> Azid {
-        let mut azid = Azid::new(args);
-        azid.cmd
-            .args([
-                "--endpoint",
-                env.emu.url(),
-                "--auth",
-                "token",
-                "--subscription",
-                &env.sub,
-            ])
-            .env("AZID_TOKEN", env.emu.token());
-        azid
+        // The options go first, so that nothing lands after a script's `--`.
+        let mut all = vec![
+            "--endpoint",
+            env.emu.url(),
+            "--auth",
+            "token",
+            "--subscription",
+            &env.sub,
+        ];
+        all.extend_from_slice(args);
+        Azid::new(&all).env("AZID_TOKEN", env.emu.token())
+    }
+
+    /// Runs in this folder.
+    pub fn cwd(mut self, dir: &std::path::Path) -> Azid {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Feeds this text on standard input.
+    pub fn stdin(mut self, text: &str) -> Azid {
+        self.input = Some(text.to_string());
+        self.cmd.stdin(Stdio::piped());
+        self
+    }
+
+    /// Starts it without waiting (for signals); stdout and stderr are piped.
+    pub fn spawn(mut self) -> (std::process::Child, tempfile::TempDir) {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        (self.cmd.spawn().expect("azid starts"), self._home)
     }
 
     /// Sets an environment variable.
@@ -348,10 +377,25 @@ impl Azid {
 
     /// Runs to the end (off the async test's thread, so an in-process emulator keeps serving).
     pub async fn run(self) -> Run {
-        let Azid { mut cmd, _home } = self;
-        let out = tokio::task::spawn_blocking(move || cmd.output().expect("azid runs"))
-            .await
-            .expect("join");
+        let Azid {
+            mut cmd,
+            input,
+            _home,
+        } = self;
+        let out = tokio::task::spawn_blocking(move || {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("azid runs");
+            if let Some(text) = input {
+                use std::io::Write as _;
+                let mut stdin = child.stdin.take().expect("stdin is piped");
+                stdin
+                    .write_all(text.as_bytes())
+                    .expect("stdin takes the script");
+            }
+            child.wait_with_output().expect("azid ends")
+        })
+        .await
+        .expect("join");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -6,3 +6,5 @@ mod conformance;
 mod emulator_api;
 mod harness;
 mod process;
+mod repl;
+mod scripting;

@@ -47,6 +47,18 @@ impl ModuleResolver for Resolver {
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let Some(text) = source(path) else {
+            // The sandbox: a script may import its neighbours, nothing above or outside its folder.
+            let p = Path::new(path);
+            if p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err(super::convert::arm_error(crate::arm::ArmError::invalid(
+                    "import",
+                    path,
+                    "imports name a shipped module or a file beside the script, without '..' or an absolute path",
+                )));
+            }
             return self.files.resolve(engine, source_path, path, pos);
         };
         let mut ast = engine
