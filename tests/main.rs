@@ -4,5 +4,6 @@
 mod cli;
 mod conformance;
 mod emulator_api;
+mod emulator_realism;
 mod harness;
 mod process;
