@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::arm::AuthMode;
-use crate::emulator::{DEFAULT_LISTEN, DEFAULT_PAGE_SIZE};
+use crate::emulator::{DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, ThrottleProfile};
 use crate::output::Format;
 
 /// azid: create, list, audit and clean up Azure user-assigned managed identities.
@@ -362,6 +362,19 @@ pub struct EmulatorArgs {
     /// Secret expected in X-IDENTITY-HEADER by the token endpoint (default: the bearer token).
     #[arg(long, hide_env_values = true)]
     pub identity_header: Option<String>,
+    /// Delay every request by MS milliseconds, or by a uniform random MS..MS.
+    #[arg(long, value_name = "MS[..MS]")]
+    pub latency: Option<Latency>,
+    /// ARM-style throttling per subscription: off, arm (reads=250/25,writes=200/10,deletes=200/10),
+    /// or any of reads=B/R,writes=B/R,deletes=B/R (bucket size B, refill R tokens per second).
+    #[arg(long, default_value = "off", value_name = "PROFILE")]
+    pub throttle: ThrottleProfile,
+    /// Share (0 to 1) of ARM requests that fail at random: 500, 503 or a dropped connection.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = crate::emulator::parse_fault_rate)]
+    pub fault_rate: f64,
+    /// Seed of --latency and --fault-rate, to replay a run (default: random, printed on stderr).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
 }
 
 /// Parses a page size: 1 to 10,000.

@@ -192,9 +192,20 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         page_size: args.page_size,
         group_delete_delay: Duration::from_millis(args.group_delete_delay),
         identity_header: args.identity_header,
+        latency: args.latency,
+        throttle: args.throttle,
+        fault_rate: args.fault_rate,
+        seed: args.seed,
     };
+    let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {
         let emulator = Emulator::start(options).await?;
+        if random {
+            eprintln!(
+                "azid emulator: latency and faults seeded with {0} (replay with --seed {0})",
+                emulator.seed()
+            );
+        }
         let mut out = std::io::stdout().lock();
         out.write_all(emulator.banner().as_bytes())
             .and_then(|()| out.flush())

@@ -4,6 +4,7 @@
 mod cli;
 mod conformance;
 mod emulator_api;
+mod emulator_realism;
 mod harness;
 mod process;
 mod repl;

@@ -5,12 +5,14 @@
 mod associated;
 mod discovery;
 mod error;
+mod faults;
 mod groups;
 mod identities;
 mod routes;
 mod state;
 mod store;
 mod subscriptions;
+mod throttle;
 mod tls;
 mod token;
 mod validate;
@@ -21,19 +23,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use faults::Faults;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tower::ServiceExt;
 
 pub use error::ApiError;
+pub use faults::{FaultsParseError, Latency, parse_fault_rate};
 pub use routes::TOKEN_PATH;
 pub use store::StoreError;
+pub use throttle::{Limit, ThrottleParseError, ThrottleProfile};
 pub use tls::TlsError;
 
 use state::AppState;
 use store::Store;
+use throttle::{SystemClock, Throttle};
 
 /// Default listen address of `azid emulator` (documented in the README).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
@@ -61,6 +68,14 @@ pub struct EmulatorOptions {
     pub group_delete_delay: Duration,
     /// Secret of `X-IDENTITY-HEADER`; `None` uses the bearer token.
     pub identity_header: Option<String>,
+    /// Delay before each request is handled; `None` answers at once.
+    pub latency: Option<Latency>,
+    /// Token buckets per subscription and kind of request; off by default.
+    pub throttle: ThrottleProfile,
+    /// Share (0..=1) of ARM requests that fail with 500, 503 or a dropped connection.
+    pub fault_rate: f64,
+    /// Seed of latency and faults, for a replayable run; `None` picks one (see `Emulator::seed`).
+    pub seed: Option<u64>,
 }
 
 impl Default for EmulatorOptions {
@@ -75,6 +90,10 @@ impl Default for EmulatorOptions {
             page_size: DEFAULT_PAGE_SIZE,
             group_delete_delay: Duration::from_millis(500),
             identity_header: None,
+            latency: None,
+            throttle: ThrottleProfile::off(),
+            fault_rate: 0.0,
+            seed: None,
         }
     }
 }
@@ -110,6 +129,7 @@ pub struct Emulator {
     subscriptions: Vec<String>,
     tenant_id: String,
     ca_bundle: Option<PathBuf>,
+    seed: u64,
     shutdown: watch::Sender<bool>,
 }
 
@@ -128,6 +148,19 @@ impl Emulator {
                 )));
             }
         }
+        if !faults::valid_rate(options.fault_rate) {
+            return Err(EmulatorError::Invalid(format!(
+                "the fault rate {} is not a number from 0 to 1",
+                options.fault_rate
+            )));
+        }
+        if let Some(latency) = options.latency.filter(|l| l.min > l.max) {
+            return Err(EmulatorError::Invalid(format!(
+                "the latency range {:?}..{:?} ends before it starts",
+                latency.min, latency.max
+            )));
+        }
+        let seed = options.seed.unwrap_or_else(rand::random);
         let store = Store::open(options.data.as_deref())?;
         let ids = store.transaction(|tx| {
             Ok::<_, StoreError>((
@@ -136,9 +169,11 @@ impl Emulator {
                 tx.meta_or_init("signing_key", random_secret)?,
                 tx.meta_or_init("host_client_id", random_uuid)?,
                 tx.meta_or_init("host_principal_id", random_uuid)?,
+                tx.meta_or_init("owner_object_id", random_uuid)?,
             ))
         })?;
-        let (default_sub, tenant_id, signing_key, host_client_id, host_principal_id) = ids;
+        let (default_sub, tenant_id, signing_key, host_client_id, host_principal_id, owner_id) =
+            ids;
         let subscriptions = if options.subscriptions.is_empty() {
             vec![default_sub]
         } else {
@@ -192,8 +227,11 @@ impl Emulator {
             signing_key: signing_key.into_bytes(),
             host_client_id,
             host_principal_id,
+            owner_object_id: owner_id,
             scheme,
             authority: addr.to_string(),
+            faults: Faults::new(options.fault_rate, options.latency, seed),
+            throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
         });
         groups::resume_pending(&state)?;
         let (shutdown, stopped) = watch::channel(false);
@@ -211,6 +249,7 @@ impl Emulator {
             subscriptions,
             tenant_id,
             ca_bundle,
+            seed,
             shutdown,
         })
     }
@@ -255,6 +294,11 @@ impl Emulator {
         self.ca_bundle.as_deref()
     }
 
+    /// The seed of latency and faults: the one given, or the one picked at start.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// The `KEY=VALUE` lines `azid emulator` prints at start, URL first.
     pub fn banner(&self) -> String {
         let mut out = format!("URL={}\n", self.url);
@@ -283,7 +327,9 @@ fn app(state: Arc<AppState>) -> Router {
     Router::new().fallback(state::dispatch).with_state(state)
 }
 
-/// Accepts connections until shut down; every socket gets TCP_NODELAY.
+/// Accepts connections until shut down; every socket gets TCP_NODELAY. A response marked
+/// `faults::DropConnection` becomes a service error, on which hyper closes the connection
+/// without a word.
 async fn serve(
     listener: TcpListener,
     app: Router,
@@ -301,7 +347,12 @@ async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(
+            ServiceExt::<hyper::Request<hyper::body::Incoming>>::map_result(
+                app.clone(),
+                faults::drop_marked,
+            ),
+        );
         let tls = tls.clone();
         connections.spawn(async move {
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -110,6 +110,27 @@ impl Route {
         }
         Route::NotFound
     }
+
+    /// The subscription a subscription-scoped route names, as written in the path.
+    pub fn subscription(&self) -> Option<&str> {
+        match self {
+            Route::Subscription { sub }
+            | Route::Groups { sub }
+            | Route::Group { sub, .. }
+            | Route::OperationResult { sub, .. }
+            | Route::IdentitiesInSubscription { sub }
+            | Route::IdentitiesInGroup { sub, .. }
+            | Route::Identity { sub, .. }
+            | Route::AssociatedResources { sub, .. } => Some(sub),
+            Route::Subscriptions
+            | Route::MsiOperations
+            | Route::MetadataEndpoints
+            | Route::ManagedIdentityToken
+            | Route::UnknownNamespace { .. }
+            | Route::UnknownMsiType { .. }
+            | Route::NotFound => None,
+        }
+    }
 }
 
 /// Routes `{namespace}/{type}[/{name}]` below a subscription or a resource group.

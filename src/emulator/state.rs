@@ -1,5 +1,6 @@
-//! The one request path every call takes: request ids -> route -> auth -> handler, with
-//! the shared state the handlers read. Faults and throttling (issue 5) slot in after auth.
+//! The one request path every call takes: latency -> request ids -> route -> auth ->
+//! faults (before) -> throttle -> handler -> faults (after), with the shared state the
+//! handlers read. The token endpoint and cloud metadata skip auth, faults and throttling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +13,10 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use super::faults::{self, Faults, Phase};
 use super::routes::Route;
 use super::store::Store;
+use super::throttle::{self, Kind, Throttle, Verdict};
 use super::{associated, discovery, groups, identities, subscriptions, token, validate};
 
 /// The largest request body the emulator reads (ARM's own limit is 4 MB).
@@ -41,10 +44,16 @@ pub struct AppState {
     pub host_client_id: String,
     /// Principal id of that default managed identity.
     pub host_principal_id: String,
+    /// Object id of the caller holding the emulator's own bearer token (the throttling actor).
+    pub owner_object_id: String,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// The bound address, for links when a request names no host.
     pub authority: String,
+    /// Latency and fault injection.
+    pub faults: Faults,
+    /// Token buckets per subscription and kind.
+    pub throttle: Throttle,
 }
 
 /// What a handler needs of the request besides its route.
@@ -93,8 +102,9 @@ impl AppState {
             .map_or(key, String::as_str)
     }
 
-    /// Checks the Authorization header: the emulator's token or one it issued.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Checks the Authorization header (the emulator's token or one it issued) and returns
+    /// the caller's object id.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::authentication_failed(
                 "Authentication failed. The 'Authorization' header is missing.",
@@ -113,14 +123,27 @@ impl AppState {
         }
         let token = token.trim();
         if bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) {
-            return Ok(());
+            return Ok(self.owner_object_id.clone());
         }
-        token::verify(self, token).map(|_| ())
+        token::verify(self, token).map(|claims| claims.oid)
+    }
+
+    /// Takes a token from the bucket of a request to a known subscription: `None` when the
+    /// request is not subscription-scoped, names an unknown subscription (its handler answers
+    /// 404) or its kind is not limited.
+    fn spend(&self, route: &Route, method: &Method) -> Option<(String, Kind, Verdict)> {
+        let sub = self.subscription(route.subscription()?).ok()?;
+        let kind = Kind::of(method);
+        let verdict = self.throttle.take(&sub, kind)?;
+        Some((sub, kind, verdict))
     }
 }
 
 /// The axum handler for every path: adds ARM's request-id headers to whatever answers.
 pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(delay) = state.faults.delay() {
+        tokio::time::sleep(delay).await;
+    }
     let correlation = request
         .headers()
         .get("x-ms-correlation-request-id")
@@ -191,22 +214,41 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
         Route::MetadataEndpoints => return discovery::metadata_endpoints(&ctx),
         _ => {}
     }
-    state.authenticate(&ctx.headers)?;
+    let actor = state.authenticate(&ctx.headers)?;
+    let fault = state.faults.decide();
+    if let Some(f) = fault.filter(|f| f.phase == Phase::Before) {
+        return Ok(faults::respond(f.fault));
+    }
+    let spent = state.spend(&route, &ctx.method);
+    if let Some((sub, kind, Verdict::Throttled { retry_after })) = &spent {
+        let sub = state.subscription_display(sub);
+        return Ok(throttle::throttled(*kind, sub, &actor, *retry_after));
+    }
+    let mut response = operation(state, &ctx, route).unwrap_or_else(IntoResponse::into_response);
+    if let Some(f) = fault.filter(|f| f.phase == Phase::After) {
+        response = faults::respond(f.fault);
+    }
+    if let Some((_, kind, Verdict::Allowed { remaining })) = spent {
+        throttle::stamp(&mut response, kind, remaining);
+    }
+    Ok(response)
+}
+
+/// Runs the handler of an authenticated ARM route.
+fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response, ApiError> {
     match route {
-        Route::Subscriptions => subscriptions::list(state, &ctx),
-        Route::Subscription { sub } => subscriptions::get(state, &ctx, &sub),
-        Route::Groups { sub } => groups::collection(state, &ctx, &sub),
-        Route::Group { sub, rg } => groups::item(state, &ctx, &sub, &rg),
-        Route::OperationResult { sub, id } => groups::operation_result(state, &ctx, &sub, &id),
-        Route::IdentitiesInSubscription { sub } => identities::collection(state, &ctx, &sub, None),
-        Route::IdentitiesInGroup { sub, rg } => {
-            identities::collection(state, &ctx, &sub, Some(&rg))
-        }
-        Route::Identity { sub, rg, name } => identities::item(state, &ctx, &sub, &rg, &name),
+        Route::Subscriptions => subscriptions::list(state, ctx),
+        Route::Subscription { sub } => subscriptions::get(state, ctx, &sub),
+        Route::Groups { sub } => groups::collection(state, ctx, &sub),
+        Route::Group { sub, rg } => groups::item(state, ctx, &sub, &rg),
+        Route::OperationResult { sub, id } => groups::operation_result(state, ctx, &sub, &id),
+        Route::IdentitiesInSubscription { sub } => identities::collection(state, ctx, &sub, None),
+        Route::IdentitiesInGroup { sub, rg } => identities::collection(state, ctx, &sub, Some(&rg)),
+        Route::Identity { sub, rg, name } => identities::item(state, ctx, &sub, &rg, &name),
         Route::AssociatedResources { sub, rg, name } => {
-            associated::list(state, &ctx, &sub, &rg, &name)
+            associated::list(state, ctx, &sub, &rg, &name)
         }
-        Route::MsiOperations => discovery::msi_operations(&ctx),
+        Route::MsiOperations => discovery::msi_operations(ctx),
         Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
             "InvalidResourceNamespace",
             format!("The resource namespace '{namespace}' is invalid."),
