@@ -261,6 +261,9 @@ pub enum IdentityCommand {
         /// Do not prompt for confirmation (accepted for az compatibility; identity deletes never prompt).
         #[arg(short, long)]
         yes: bool,
+        /// Most deletes in flight with --ids.
+        #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: u32,
         #[command(flatten)]
         common: Common,
     },

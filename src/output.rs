@@ -44,6 +44,53 @@ pub enum OutputError {
     Write(std::io::Error),
 }
 
+/// A progress bar on stderr for bulk runs, when stderr is a terminal: done/total, rate,
+/// ETA and failures.
+pub fn progress_bar() -> Option<std::sync::Arc<dyn crate::arm::bulk::Progress>> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(std::sync::Arc::new(Bar {
+        bar: indicatif::ProgressBar::hidden(),
+        failed: Default::default(),
+    }))
+}
+
+struct Bar {
+    bar: indicatif::ProgressBar,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl crate::arm::bulk::Progress for Bar {
+    fn start(&self, total: u64) {
+        self.bar
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.bar.set_length(total);
+        let style = indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        self.bar.set_style(style);
+        self.bar.set_message("0 failed");
+    }
+
+    fn advance(&self, ok: bool) {
+        if !ok {
+            let failed = self
+                .failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            self.bar.set_message(format!("{failed} failed"));
+        }
+        self.bar.inc(1);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// An identity in the flattened shape `az identity show` prints.
 pub fn identity_json(identity: &Identity) -> Value {
     json!({

@@ -121,6 +121,8 @@ fn script(
                 script_dir
             },
             concurrency: options.concurrency.map_or(16, |c| c as usize),
+            // A bar on stderr, unless JSON was asked for explicitly (machines read that).
+            progress: common.output != Some(crate::output::Format::Json),
         },
     );
     // Ctrl-C stops the script at its next operation; requests already sent finish.

@@ -5,10 +5,15 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::Printer;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::arm::bulk::{self, Outcome, Summary};
 use crate::arm::{IdentityCreate, IdentityRef, names};
 use crate::cli::{IdentityCommand, Target};
 use crate::error::{Error, render_arm};
 use crate::output::identity_json;
+use crate::output::{self, Format};
 use crate::session::Session;
 
 /// Runs one `identity` subcommand.
@@ -82,27 +87,53 @@ pub async fn run(
             };
             out.print(&value)?;
         }
-        IdentityCommand::Delete { target, .. } => {
+        IdentityCommand::Delete {
+            target,
+            concurrency,
+            common,
+            ..
+        } => {
             let ids = targets(session, &target)?;
-            let mut failed = 0;
-            for id in &ids {
-                // One failure is reported and counted; it never stops the others.
-                if let Err(e) = client.identity_delete(id).await {
-                    failed += 1;
-                    if ids.len() == 1 {
-                        return Err(e.into());
-                    }
+            if let [id] = ids.as_slice() {
+                client.identity_delete(id).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Many ids: concurrently, every item accounted for; one failure never stops the others.
+            let before = client.stats();
+            let started = std::time::Instant::now();
+            let progress = if common.output == Some(Format::Json) {
+                None
+            } else {
+                output::progress_bar()
+            };
+            let worker = client.clone();
+            let stop = Arc::new(AtomicBool::new(false));
+            let items = bulk::run(
+                ids.clone(),
+                concurrency as usize,
+                stop,
+                progress,
+                move |id| {
+                    let client = worker.clone();
+                    async move { client.identity_delete(&id).await }
+                },
+            )
+            .await;
+            let summary = Summary::of(&items, client.stats() - before, started.elapsed());
+            for (id, item) in ids.iter().zip(&items) {
+                if let Outcome::Failed(e) = &item.outcome {
                     eprintln!(
                         "ERROR: {}/{}: {}",
                         id.resource_group,
                         id.name,
-                        render_arm(&e)
+                        render_arm(e)
                     );
                 }
             }
-            if failed > 0 {
+            eprintln!("{summary}");
+            if summary.failed + summary.skipped > 0 {
                 return Err(Error::Partial {
-                    failed,
+                    failed: summary.failed + summary.skipped,
                     total: ids.len(),
                 });
             }

@@ -65,6 +65,8 @@ pub struct HostOptions {
     pub script_dir: PathBuf,
     /// Most requests in flight for the array forms.
     pub concurrency: usize,
+    /// Show a progress bar on stderr during array calls (a terminal, and not `-o json`).
+    pub progress: bool,
 }
 
 /// Counts of writes that went through, for the report after an interruption.
@@ -100,8 +102,12 @@ pub struct HostState {
     pub seen: RefCell<BTreeSet<String>>,
     /// Writes done.
     pub done: Cell<Done>,
-    /// Most requests in flight for the array forms.
-    pub concurrency: usize,
+    /// Most requests in flight for the array forms (`set_concurrency` changes it).
+    pub concurrency: Cell<usize>,
+    /// The summary of the last array call.
+    pub last_summary: RefCell<Option<crate::arm::bulk::Summary>>,
+    /// Show a progress bar during array calls.
+    pub progress: bool,
 }
 
 impl HostState {
@@ -167,7 +173,9 @@ impl Host {
             interrupted: interrupted.clone(),
             seen: RefCell::new(BTreeSet::new()),
             done: Cell::new(Done::default()),
-            concurrency: options.concurrency.max(1),
+            concurrency: Cell::new(options.concurrency.max(1)),
+            last_summary: RefCell::new(None),
+            progress: options.progress,
         });
         let mut engine = Engine::new();
         let l = &options.limits;
