@@ -327,14 +327,14 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         });
     let s = state.clone();
     LIST.registration().register_into_engine(engine, move || {
-        let sub = s.subscription.borrow().clone();
+        let sub = s.subscription()?;
         identities(&s, s.block_on(s.client.identity_list(&sub))?)
     });
     let s = state.clone();
     LIST_RG
         .registration()
         .register_into_engine(engine, move |rg: &str| {
-            let sub = s.subscription.borrow().clone();
+            let sub = s.subscription()?;
             identities(&s, s.block_on(s.client.identity_list_group(&sub, rg))?)
         });
     let s = state.clone();
@@ -388,7 +388,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     GROUP_LIST
         .registration()
         .register_into_engine(engine, move || -> Res<Array> {
-            let sub = s.subscription.borrow().clone();
+            let sub = s.subscription()?;
             let groups = s.block_on(s.client.group_list(&sub))?;
             groups
                 .iter()
@@ -402,7 +402,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     GROUP_SHOW
         .registration()
         .register_into_engine(engine, move |name: &str| -> Res<Dynamic> {
-            let sub = s.subscription.borrow().clone();
+            let sub = s.subscription()?;
             match s.runtime.block_on(s.client.group_show(&sub, name)) {
                 Ok(g) => {
                     s.saw(&g.name);
@@ -419,7 +419,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     let s = state.clone();
     SUBSCRIPTION
         .registration()
-        .register_into_engine(engine, move || s.subscription.borrow().clone());
+        .register_into_engine(engine, move || s.subscription());
     let s = state.clone();
     USE_SUBSCRIPTION
         .registration()
@@ -487,7 +487,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
 }
 
 fn identity_ref(s: &HostState, rg: &str, name: &str) -> Res<IdentityRef> {
-    IdentityRef::new(&s.subscription.borrow(), rg, name).map_err(arm_error)
+    IdentityRef::new(&s.subscription()?, rg, name).map_err(arm_error)
 }
 
 /// An identity as the map scripts see: the fields of `az identity show`.
@@ -609,7 +609,7 @@ fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array>
         .collect::<Res<_>>()?;
     // The group's location is read once, not once per identity.
     if create.location.is_none() {
-        let sub = s.subscription.borrow().clone();
+        let sub = s.subscription()?;
         names::group_name(rg).map_err(arm_error)?;
         create.location = Some(s.block_on(s.client.group_show(&sub, rg))?.location);
     }
@@ -841,7 +841,7 @@ fn summary_map(summary: &Summary) -> Map {
 }
 
 fn group_create(s: &HostState, name: &str, location: &str) -> Res<Dynamic> {
-    let sub = s.subscription.borrow().clone();
+    let sub = s.subscription()?;
     names::group_name(name).map_err(arm_error)?;
     names::location(location).map_err(arm_error)?;
     if s.dry_run.get() {
@@ -879,7 +879,7 @@ fn group_create(s: &HostState, name: &str, location: &str) -> Res<Dynamic> {
 }
 
 fn group_delete(s: &HostState, name: &str) -> Res<bool> {
-    let sub = s.subscription.borrow().clone();
+    let sub = s.subscription()?;
     if s.dry_run.get() {
         names::group_name(name).map_err(arm_error)?;
         return match s.runtime.block_on(s.client.group_show(&sub, name)) {

@@ -86,7 +86,7 @@ pub struct HostState {
     pub client: ArmClient,
     /// Enters the async client from the script's thread.
     pub runtime: tokio::runtime::Handle,
-    /// The subscription calls act in (`use_subscription` changes it).
+    /// The subscription calls act in (`use_subscription` changes it); empty until one is known.
     pub subscription: RefCell<String>,
     /// Dry-run on or off.
     pub dry_run: Cell<bool>,
@@ -111,6 +111,20 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// The current subscription, or the error saying how to set one.
+    pub fn subscription(&self) -> Result<String, Box<EvalAltResult>> {
+        let sub = self.subscription.borrow();
+        if sub.is_empty() {
+            return Err(convert::arm_error(ArmError::invalid(
+                "subscription",
+                "",
+                "no subscription is set: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, choose a default with \
+                 `az account set`, or call use_subscription(id)",
+            )));
+        }
+        Ok(sub.clone())
+    }
+
     /// Runs an async client call to completion from the script's thread.
     pub fn block_on<T>(
         &self,
