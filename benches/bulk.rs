@@ -151,13 +151,10 @@ fn main() {
             &["--concurrency", "64"],
         );
     }
-    let before = peak_rss_children();
-    let (out, took) = eval(
+    let (out, took, peak) = eval_measured(
         &s,
         r#"let l = identity_list("rg"); [l.len(), l.filter(|i| i.name.ends_with("7")).len()]"#,
-        &[],
     );
-    let peak = peak_rss_children().max(before);
     println!(
         "3. 20,000 identities, page size 100: identity_list(rg).len() = {} and a filter ({} match) in {:.2} s; peak RSS {:.0} MB",
         out[0],
