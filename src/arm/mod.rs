@@ -5,12 +5,15 @@
 mod auth;
 pub mod bulk;
 mod error;
+pub mod federated;
 mod group;
 mod identity;
 pub mod names;
 mod pacing;
 mod pager;
+pub mod resources;
 mod retry;
+pub mod roles;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +78,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     pacer: Pacer,
     stats: Counters,
+    credential_writes: federated::WriteLocks,
 }
 
 /// Running totals of a client's traffic.
@@ -165,6 +169,7 @@ impl ArmClient {
                 clock: Arc::new(TokioClock),
                 pacer: Pacer::default(),
                 stats: Counters::default(),
+                credential_writes: federated::WriteLocks::default(),
             }),
         })
     }

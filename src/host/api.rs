@@ -45,7 +45,7 @@ impl FnDoc {
         )
     }
 
-    fn registration(&self) -> FuncRegistration {
+    pub(crate) fn registration(&self) -> FuncRegistration {
         let mut info: Vec<&str> = self.params.to_vec();
         info.push(self.returns);
         FuncRegistration::new(self.name)
@@ -731,7 +731,7 @@ fn delete_one(s: &HostState, id: &IdentityRef) -> Res<bool> {
 }
 
 /// The identity a map (`#{id}`) or an id string names.
-fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
+pub(crate) fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
     if let Some(map) = item.read_lock::<Map>() {
         let id = map
             .get("id")

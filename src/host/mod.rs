@@ -8,6 +8,7 @@ pub mod api;
 pub mod convert;
 pub mod diagnostic;
 pub mod plan;
+pub mod relations;
 pub mod stdlib;
 
 use std::cell::{Cell, RefCell};
@@ -22,6 +23,11 @@ use rhai::{Dynamic, Engine, EvalAltResult, Scope};
 use crate::arm::{ArmClient, ArmError};
 use diagnostic::Source;
 use plan::Plan;
+
+/// Every registered function's documentation: the API table and the relations functions.
+pub fn all_docs() -> impl Iterator<Item = &'static api::FnDoc> {
+    api::DOCS.iter().chain(relations::DOCS)
+}
 
 /// Resource limits of a script (each overridable on the command line).
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +214,7 @@ impl Host {
         let resolver = Rc::new(stdlib::Resolver::new(&options.script_dir));
         engine.set_module_resolver(SharedResolver(resolver.clone()));
         api::register(&mut engine, &state);
+        relations::register(&mut engine, &state);
         Self {
             engine: Rc::new(engine),
             state,
