@@ -113,9 +113,27 @@ async fn a_rerun_after_the_emulator_crashed_converges() {
         ])
         .env("AZID_TOKEN", "t")
     };
+    let list = format!(
+        "{url}/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities?api-version=2024-11-30"
+    );
     let (child, _home) = run(url).spawn();
     // Let part of the batch land, then crash the emulator under it.
-    std::thread::sleep(Duration::from_millis(300));
+    let http = reqwest::Client::new();
+    for _ in 0..400 {
+        let landed = match http.get(&list).bearer_auth("t").send().await {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|v| v["value"].as_array().map(Vec::len))
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        if landed >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     first.kill9();
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("ends"))
         .await
@@ -197,7 +215,13 @@ async fn ctrl_c_during_a_bulk_delete_accounts_for_every_item() {
         ],
     )
     .spawn();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Interrupt once the deletes are under way (polling, so a slow machine does not matter).
+    for _ in 0..400 {
+        if env.all_identity_names().await.len() <= 110 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let pid = child.id().to_string();
     assert!(
         std::process::Command::new("kill")
