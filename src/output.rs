@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::model::{Identity, ResourceGroup};
+use crate::model::{FederatedCredential, Identity, ResourceGroup, RoleAssignment};
 
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -104,6 +104,43 @@ pub fn identity_json(identity: &Identity) -> Value {
         "tags": identity.tags,
         "tenantId": identity.properties.tenant_id,
         "type": identity.kind,
+    })
+}
+
+/// A credential in the flattened shape `az identity federated-credential show` prints.
+pub fn credential_json(c: &FederatedCredential) -> Value {
+    json!({
+        "audiences": c.properties.audiences,
+        "id": c.id,
+        "issuer": c.properties.issuer,
+        "name": c.name,
+        "resourceGroup": resource_group_of(&c.id),
+        "subject": c.properties.subject,
+        "type": c.kind,
+    })
+}
+
+/// A role assignment, flattened, with the built-in role's name when it is one.
+pub fn assignment_json(a: &RoleAssignment) -> Value {
+    let guid = a
+        .properties
+        .role_definition_id
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let role = crate::arm::roles::BUILT_IN_ROLES
+        .iter()
+        .find(|(_, g)| g.eq_ignore_ascii_case(guid))
+        .map(|(n, _)| *n);
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "principalId": a.properties.principal_id,
+        "principalType": a.properties.principal_type,
+        "role": role,
+        "roleDefinitionId": a.properties.role_definition_id,
+        "scope": a.properties.scope,
+        "type": a.kind,
     })
 }
 

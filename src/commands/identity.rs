@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::arm::bulk::{self, Outcome, Summary};
+use crate::arm::federated::CredentialSpec;
 use crate::arm::{IdentityCreate, IdentityRef, names};
-use crate::cli::{IdentityCommand, Target};
+use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
-use crate::output::identity_json;
 use crate::output::{self, Format};
+use crate::output::{credential_json, identity_json};
 use crate::session::Session;
 
 /// Runs one `identity` subcommand.
@@ -53,6 +54,16 @@ pub async fn run(
             out.print(&Value::Array(
                 identities.iter().map(identity_json).collect(),
             ))?;
+        }
+        IdentityCommand::ListResources { target, .. } => {
+            let mut found = Vec::new();
+            for id in targets(session, &target)? {
+                found.extend(client.identity_resources(&id).await?);
+            }
+            out.print(&serde_json::json!(found))?;
+        }
+        IdentityCommand::FederatedCredential(command) => {
+            return credential(session, command, out).await;
         }
         IdentityCommand::Show { target, .. } => {
             let ids = targets(session, &target)?;
@@ -137,6 +148,59 @@ pub async fn run(
                     total: ids.len(),
                 });
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `azid identity federated-credential ...`, as az.
+async fn credential(
+    session: &Session,
+    command: CredentialCommand,
+    out: &Printer,
+) -> Result<ExitCode, Error> {
+    let client = &session.client;
+    let identity = |rg: &str, name: &str| IdentityRef::new(&session.subscription, rg, name);
+    let spec = |s: CredentialSpecArgs| CredentialSpec {
+        issuer: s.issuer,
+        subject: s.subject,
+        audiences: s.audiences,
+    };
+    match command {
+        CredentialCommand::Create {
+            credential: c,
+            spec: s,
+            ..
+        }
+        | CredentialCommand::Update {
+            credential: c,
+            spec: s,
+            ..
+        } => {
+            let id = identity(&c.resource_group, &c.identity_name)?;
+            let (made, _) = client.credential_put(&id, &c.name, spec(s)).await?;
+            out.print(&credential_json(&made))?;
+        }
+        CredentialCommand::Show { credential: c, .. } => {
+            let id = identity(&c.resource_group, &c.identity_name)?;
+            match client.credential_show(&id, &c.name).await {
+                Ok(found) => out.print(&credential_json(&found))?,
+                Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        CredentialCommand::Delete { credential: c, .. } => {
+            let id = identity(&c.resource_group, &c.identity_name)?;
+            client.credential_delete(&id, &c.name).await?;
+        }
+        CredentialCommand::List {
+            identity_name,
+            resource_group,
+            ..
+        } => {
+            let id = identity(&resource_group, &identity_name)?;
+            let all = client.credential_list(&id).await?;
+            out.print(&Value::Array(all.iter().map(credential_json).collect()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

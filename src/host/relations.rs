@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::HostState;
 use super::api::FnDoc;
@@ -12,8 +12,7 @@ use super::convert::{self, arm_error, usage_error};
 use super::plan::Change;
 use crate::arm::federated::{self, CredentialSpec, MAX_PER_IDENTITY};
 use crate::arm::{IdentityRef, roles};
-use crate::model::{FederatedCredential, RoleAssignment};
-use crate::output;
+use crate::output::{self, assignment_json, credential_json};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -162,43 +161,6 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
 
 fn credential_id(id: &IdentityRef, name: &str) -> String {
     format!("{}/federatedIdentityCredentials/{name}", id.id())
-}
-
-/// A credential in the flattened shape `az identity federated-credential show` prints.
-pub fn credential_json(c: &FederatedCredential) -> Value {
-    json!({
-        "audiences": c.properties.audiences,
-        "id": c.id,
-        "issuer": c.properties.issuer,
-        "name": c.name,
-        "resourceGroup": output::resource_group_of(&c.id),
-        "subject": c.properties.subject,
-        "type": c.kind,
-    })
-}
-
-/// A role assignment, flattened, with the built-in role's name when it is one.
-pub fn assignment_json(a: &RoleAssignment) -> Value {
-    let guid = a
-        .properties
-        .role_definition_id
-        .rsplit('/')
-        .next()
-        .unwrap_or("");
-    let role = roles::BUILT_IN_ROLES
-        .iter()
-        .find(|(_, g)| g.eq_ignore_ascii_case(guid))
-        .map(|(n, _)| *n);
-    json!({
-        "id": a.id,
-        "name": a.name,
-        "principalId": a.properties.principal_id,
-        "principalType": a.properties.principal_type,
-        "role": role,
-        "roleDefinitionId": a.properties.role_definition_id,
-        "scope": a.properties.scope,
-        "type": a.kind,
-    })
 }
 
 fn credential_create(s: &HostState, identity: &Dynamic, name: &str, opts: &Map) -> Res<Dynamic> {
