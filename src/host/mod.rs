@@ -8,6 +8,7 @@ pub mod api;
 pub mod convert;
 pub mod diagnostic;
 pub mod plan;
+pub mod references;
 pub mod relations;
 pub mod stdlib;
 
