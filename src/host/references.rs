@@ -195,6 +195,7 @@ mod tests {
                     principal_id: "p".into(),
                     principal_type: None,
                     scope: Some("/subscriptions/s".into()),
+                    ..RoleAssignmentProperties::default()
                 },
             }],
         }

@@ -13,7 +13,7 @@ pub use group::{ResourceGroup, ResourceGroupProperties};
 pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
 pub use page::Page;
 pub use relations::{
-    AssociatedResource, FederatedCredential, FederatedCredentialProperties, GenericResource,
-    ResourceIdentity, RoleAssignment, RoleAssignmentProperties,
+    AssociatedResource, AssociatedResources, FederatedCredential, FederatedCredentialProperties,
+    GenericResource, ResourceIdentity, RoleAssignment, RoleAssignmentProperties,
 };
 pub use subscription::{Subscription, SubscriptionPolicies};

@@ -1,5 +1,6 @@
 //! What an identity is related to: its federated credentials, the resources that carry it,
-//! and role assignments of its principal.
+//! and role assignments of its principal. The emulator renders the same shapes (issue 7), so
+//! fields only it fills are optional and left out when empty.
 
 use std::collections::BTreeMap;
 
@@ -25,10 +26,19 @@ pub struct FederatedCredential {
 pub struct FederatedCredentialProperties {
     /// The token issuer (a URL).
     pub issuer: String,
-    /// The subject the issuer puts in its tokens.
+    /// The subject the issuer puts in its tokens; empty (and left out) only beside a
+    /// `claimsMatchingExpression`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subject: String,
     /// Accepted audiences.
     pub audiences: Vec<String>,
+    /// `{value, languageVersion}` (api-version 2025-01-31-preview and later previews).
+    #[serde(
+        rename = "claimsMatchingExpression",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub claims_matching_expression: Option<Value>,
 }
 
 /// A resource of any type, as ARM's generic resource APIs return it.
@@ -42,14 +52,17 @@ pub struct GenericResource {
     #[serde(rename = "type")]
     pub kind: String,
     /// Region, where the type has one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Tags.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
     /// Managed identities of the resource.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<ResourceIdentity>,
+    /// Every other top-level key (`properties`, `sku`, `kind`...), as the resource holds it.
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, Value>,
 }
 
 /// The `identity` block of a resource.
@@ -58,9 +71,36 @@ pub struct ResourceIdentity {
     /// `SystemAssigned`, `UserAssigned`, both, or `None`.
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
+    /// Object id of the system-assigned identity, when there is one.
+    #[serde(
+        rename = "principalId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub principal_id: Option<String>,
+    /// Tenant of the system-assigned identity, when there is one.
+    #[serde(rename = "tenantId", default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
     /// Identity resource id -> its principal and client ids (or `{}` when it is gone).
-    #[serde(rename = "userAssignedIdentities", default)]
+    #[serde(
+        rename = "userAssignedIdentities",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_assigned: Option<BTreeMap<String, Value>>,
+}
+
+/// One page of a `listAssociatedResources` answer (AssociatedResourcesListResult).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociatedResources {
+    /// Matches over all pages (a JSON number).
+    pub total_count: u64,
+    /// The resources on this page.
+    pub value: Vec<AssociatedResource>,
+    /// Absolute URL of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
 }
 
 /// One resource that a `listAssociatedResources` answer names.
@@ -98,7 +138,7 @@ pub struct RoleAssignment {
 }
 
 /// The `properties` of a role assignment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAssignmentProperties {
     /// `.../providers/Microsoft.Authorization/roleDefinitions/{guid}`.
@@ -111,4 +151,25 @@ pub struct RoleAssignmentProperties {
     /// The scope it applies at.
     #[serde(default)]
     pub scope: Option<String>,
+    /// Free text, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// ABAC condition (`null` when none).
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// Version of the condition (`null` when none).
+    #[serde(default)]
+    pub condition_version: Option<String>,
+    /// RFC 3339 time of creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_on: Option<String>,
+    /// RFC 3339 time of the last change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_on: Option<String>,
+    /// Object id of the creator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Object id of the last writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }
