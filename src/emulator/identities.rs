@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::state::{AppState, Ctx, empty, json, next_link, skip_after};
+use super::state::{AppState, Ctx, empty, json, next_link, now_ms, skip_after};
 use super::store::{IdentityRecord, Tx, key_of};
 use super::validate::{self, MsiVersion};
 use crate::model::{AssignmentRestrictions, Identity, IdentityProperties, Page};
@@ -90,9 +90,9 @@ pub fn item(
                         ),
                     ));
                 }
-                let (tenant_id, principal_id, client_id) = match &existing {
-                    Some(old) => (old.tenant_id.clone(), old.principal_id.clone(), old.client_id.clone()),
-                    None => (state.tenant_id.clone(), new_uuid(), new_uuid()),
+                let (tenant_id, principal_id, client_id, created_ms) = match &existing {
+                    Some(old) => (old.tenant_id.clone(), old.principal_id.clone(), old.client_id.clone(), old.created_ms),
+                    None => (state.tenant_id.clone(), new_uuid(), new_uuid(), now_ms()),
                 };
                 let record = IdentityRecord {
                     name: name.to_string(),
@@ -104,6 +104,7 @@ pub fn item(
                     client_id,
                     isolation_scope: props.isolation_scope.clone().unwrap_or_else(|| "None".into()),
                     restricted_providers: props.providers.clone().unwrap_or_default(),
+                    created_ms,
                 };
                 tx.put_identity(&sub_key, &record).map_err(ApiError::internal)?;
                 Ok((record, existing.is_none()))
@@ -257,7 +258,7 @@ pub(super) fn existing_group(tx: &Tx<'_>, sub: &str, rg: &str) -> Result<(), Api
 }
 
 /// The group must exist and not be on its way out.
-fn writable_group(tx: &Tx<'_>, sub: &str, rg: &str) -> Result<(), ApiError> {
+pub(super) fn writable_group(tx: &Tx<'_>, sub: &str, rg: &str) -> Result<(), ApiError> {
     match tx.group(sub, &key_of(rg)).map_err(ApiError::internal)? {
         Some(g) if g.deleting => Err(ApiError::group_being_deleted(rg)),
         Some(_) => Ok(()),

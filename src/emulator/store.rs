@@ -10,6 +10,11 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+mod assignments;
+mod relations;
+pub use assignments::*;
+pub use relations::*;
+
 /// A failure of the store itself (not of the request).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,6 +51,10 @@ pub struct IdentityRecord {
     /// `assignmentRestrictions.providers`.
     #[serde(default)]
     pub restricted_providers: Vec<String>,
+    /// When it was created (milliseconds since the Unix epoch; 0 in data files older than
+    /// issue 7): role assignments to its principal wait for the replication delay from here.
+    #[serde(default)]
+    pub created_ms: i64,
 }
 
 /// A stored resource group.
@@ -119,6 +128,7 @@ impl Store {
         };
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(relations::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -196,8 +206,9 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Removes a group and everything in it.
+    /// Removes a group and everything in it (see `cascade_group`).
     pub fn remove_group(&self, sub: &str, key: &str) -> Result<(), StoreError> {
+        self.cascade_group(sub, key)?;
         self.tx.execute(
             "DELETE FROM identities WHERE sub = ?1 AND grp = ?2",
             params![sub, key],
@@ -284,12 +295,13 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Removes an identity; says whether it existed.
+    /// Removes an identity and what goes with it (see `cascade_identity`); says whether it existed.
     pub fn remove_identity(&self, sub: &str, group: &str, key: &str) -> Result<bool, StoreError> {
         let n = self
             .tx
             .prepare_cached("DELETE FROM identities WHERE sub = ?1 AND grp = ?2 AND key = ?3")?
             .execute(params![sub, group, key])?;
+        self.cascade_identity(sub, group, key)?;
         Ok(n > 0)
     }
 
@@ -435,6 +447,7 @@ mod tests {
             client_id: format!("c-{name}"),
             isolation_scope: "None".into(),
             restricted_providers: vec![],
+            created_ms: 0,
         }
     }
 
