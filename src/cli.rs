@@ -459,6 +459,14 @@ pub struct EmulatorArgs {
     /// How long, in milliseconds, an accepted resource-group delete runs before the group is gone.
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pub group_delete_delay: u64,
+    /// How long, in milliseconds, a write to an identity's federated credentials is processed;
+    /// a second write to the same identity meanwhile gets 409, as in Azure.
+    #[arg(long, default_value_t = 30, value_name = "MS")]
+    pub fic_write_delay: u64,
+    /// How long, in milliseconds, a new identity's principal is unknown to role assignments
+    /// (400 PrincipalNotFound), as Azure's directory replication makes it; 0 for none.
+    #[arg(long, default_value_t = 5000, value_name = "MS")]
+    pub replication_delay: u64,
     /// Secret expected in X-IDENTITY-HEADER by the token endpoint (default: the bearer token).
     #[arg(long, hide_env_values = true)]
     pub identity_header: Option<String>,

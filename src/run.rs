@@ -193,6 +193,8 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         ca_path: args.ca_file,
         page_size: args.page_size,
         group_delete_delay: Duration::from_millis(args.group_delete_delay),
+        fic_write_delay: Duration::from_millis(args.fic_write_delay),
+        replication_delay: Duration::from_millis(args.replication_delay),
         identity_header: args.identity_header,
         latency: args.latency,
         throttle: args.throttle,

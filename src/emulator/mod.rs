@@ -1,11 +1,18 @@
 //! The ARM-compatible emulator: an HTTP(S) server on loopback that answers the
-//! Microsoft.ManagedIdentity, resource-group and subscription APIs as Azure does, with its
-//! state in SQLite. It shares only `crate::model` (the JSON shapes) with the client.
+//! Microsoft.ManagedIdentity, resource-group and subscription APIs as Azure does, plus what
+//! identities relate to (issue 7: federated credentials, resources that carry identities, role
+//! assignments), with its state in SQLite. It shares only `crate::model` (the JSON shapes)
+//! with the client.
 
+mod assignment_input;
+mod assignments;
 mod associated;
 mod discovery;
 mod error;
 mod faults;
+mod fics;
+mod generic;
+mod generic_identity;
 mod groups;
 mod identities;
 mod routes;
@@ -46,6 +53,10 @@ use throttle::{SystemClock, Throttle};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
 /// Default most items per list page.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Default processing time of a federated-credential write (issue 7).
+pub const DEFAULT_FIC_WRITE_DELAY: Duration = Duration::from_millis(30);
+/// Default directory replication delay of a new principal (issue 7).
+pub const DEFAULT_REPLICATION_DELAY: Duration = Duration::from_secs(5);
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -66,6 +77,12 @@ pub struct EmulatorOptions {
     pub page_size: usize,
     /// How long an accepted resource-group delete runs before the group is gone.
     pub group_delete_delay: Duration,
+    /// How long a write to an identity's federated credentials is processed; another write to
+    /// the same identity meanwhile gets 409 (issue 7).
+    pub fic_write_delay: Duration,
+    /// How long a new identity's principal stays unknown to role assignments (400
+    /// PrincipalNotFound), as Azure's directory replication makes it (issue 7).
+    pub replication_delay: Duration,
     /// Secret of `X-IDENTITY-HEADER`; `None` uses the bearer token.
     pub identity_header: Option<String>,
     /// Delay before each request is handled; `None` answers at once.
@@ -89,6 +106,8 @@ impl Default for EmulatorOptions {
             ca_path: None,
             page_size: DEFAULT_PAGE_SIZE,
             group_delete_delay: Duration::from_millis(500),
+            fic_write_delay: DEFAULT_FIC_WRITE_DELAY,
+            replication_delay: DEFAULT_REPLICATION_DELAY,
             identity_header: None,
             latency: None,
             throttle: ThrottleProfile::off(),
@@ -224,6 +243,8 @@ impl Emulator {
             subscriptions: subscriptions.clone(),
             page_size: options.page_size,
             group_delete_delay: options.group_delete_delay,
+            fic_writes: fics::FicWrites::new(options.fic_write_delay),
+            replication_delay: options.replication_delay,
             signing_key: signing_key.into_bytes(),
             host_client_id,
             host_principal_id,

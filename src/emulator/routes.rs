@@ -34,6 +34,47 @@ pub enum Route {
         rg: String,
         name: String,
     },
+    /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials` (issue 7)
+    FederatedCredentials {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials/{fic}` (issue 7)
+    FederatedCredential {
+        sub: String,
+        rg: String,
+        name: String,
+        fic: String,
+    },
+    /// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{namespace}/{type}` of any other
+    /// namespace (issue 7)
+    GenericResources {
+        sub: String,
+        rg: String,
+        namespace: String,
+        kind: String,
+    },
+    /// `.../providers/{namespace}/{type}/{name}` of any other namespace (issue 7)
+    GenericResource {
+        sub: String,
+        rg: String,
+        namespace: String,
+        kind: String,
+        name: String,
+    },
+    /// `/subscriptions/{sub}[/resourceGroups/{rg}]/resources` (issue 7)
+    Resources { sub: String, rg: Option<String> },
+    /// `/subscriptions/{sub}/providers/{namespace}`: a provider's types and api-versions (issue 7)
+    Provider { sub: String, namespace: String },
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments`, the scope decoded (issue 7)
+    RoleAssignments { sub: String, scope: Vec<String> },
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` (issue 7)
+    RoleAssignment {
+        sub: String,
+        scope: Vec<String>,
+        name: String,
+    },
     /// `/providers/Microsoft.ManagedIdentity/operations`
     MsiOperations,
     /// `/metadata/endpoints`
@@ -84,6 +125,9 @@ impl Route {
         if !is(0, "subscriptions") {
             return Route::NotFound;
         }
+        if let Some(route) = role_assignment_route(&s) {
+            return route;
+        }
         match s.len() {
             1 => return Route::Subscriptions,
             2 => return Route::Subscription { sub: own(1) },
@@ -94,6 +138,12 @@ impl Route {
             match s.len() {
                 3 => return Route::Groups { sub },
                 4 => return Route::Group { sub, rg: own(3) },
+                5 if is(4, "resources") => {
+                    return Route::Resources {
+                        sub,
+                        rg: Some(own(3)),
+                    };
+                }
                 _ => {}
             }
             if is(4, "providers") && s.len() >= 6 {
@@ -101,6 +151,15 @@ impl Route {
                 return provider_route(&s[5..], sub, Some(rg));
             }
             return Route::NotFound;
+        }
+        if is(2, "resources") && s.len() == 3 {
+            return Route::Resources { sub, rg: None };
+        }
+        if is(2, "providers") && s.len() == 4 {
+            return Route::Provider {
+                sub,
+                namespace: own(3),
+            };
         }
         if is(2, "operationresults") && s.len() == 4 {
             return Route::OperationResult { sub, id: own(3) };
@@ -115,6 +174,14 @@ impl Route {
     pub fn subscription(&self) -> Option<&str> {
         match self {
             Route::Subscription { sub }
+            | Route::FederatedCredentials { sub, .. }
+            | Route::FederatedCredential { sub, .. }
+            | Route::GenericResources { sub, .. }
+            | Route::GenericResource { sub, .. }
+            | Route::Resources { sub, .. }
+            | Route::Provider { sub, .. }
+            | Route::RoleAssignments { sub, .. }
+            | Route::RoleAssignment { sub, .. }
             | Route::Groups { sub }
             | Route::Group { sub, .. }
             | Route::OperationResult { sub, .. }
@@ -136,6 +203,9 @@ impl Route {
 /// Routes `{namespace}/{type}[/{name}]` below a subscription or a resource group.
 fn provider_route(rest: &[&str], sub: String, rg: Option<String>) -> Route {
     if !rest[0].eq_ignore_ascii_case(MSI_NAMESPACE) {
+        if let Some(rg) = rg.filter(|_| valid_namespace(rest[0])) {
+            return generic_route(rest, sub, rg);
+        }
         return Route::UnknownNamespace {
             namespace: rest[0].to_string(),
         };
@@ -163,8 +233,82 @@ fn provider_route(rest: &[&str], sub: String, rg: Option<String>) -> Route {
                 name: rest[2].to_string(),
             }
         }
+        (4, Some(rg)) if rest[3].eq_ignore_ascii_case(FIC_SEGMENT) => Route::FederatedCredentials {
+            sub,
+            rg,
+            name: rest[2].to_string(),
+        },
+        (5, Some(rg)) if rest[3].eq_ignore_ascii_case(FIC_SEGMENT) => Route::FederatedCredential {
+            sub,
+            rg,
+            name: rest[2].to_string(),
+            fic: rest[4].to_string(),
+        },
         _ => Route::NotFound,
     }
+}
+
+/// The path segment of federated identity credentials below an identity.
+const FIC_SEGMENT: &str = "federatedIdentityCredentials";
+
+/// The namespace of role assignments; its other types are not served.
+const AUTHORIZATION: &str = "Microsoft.Authorization";
+
+/// A provider namespace as ARM accepts it: dot-separated words of letters and digits
+/// (`Microsoft.Compute`, `Sendgrid.Email`); anything else stays `InvalidResourceNamespace`.
+fn valid_namespace(namespace: &str) -> bool {
+    let mut parts = namespace.split('.');
+    namespace.contains('.')
+        && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// `{namespace}/{type}[/{name}]` of any namespace but the two served here (issue 7). Child
+/// types (`.../{type}/{name}/{child}/...`) are not served.
+fn generic_route(rest: &[&str], sub: String, rg: String) -> Route {
+    if rest[0].eq_ignore_ascii_case(AUTHORIZATION) {
+        return Route::NotFound;
+    }
+    let namespace = rest[0].to_string();
+    match rest.len() {
+        2 => Route::GenericResources {
+            sub,
+            rg,
+            namespace,
+            kind: rest[1].to_string(),
+        },
+        3 => Route::GenericResource {
+            sub,
+            rg,
+            namespace,
+            kind: rest[1].to_string(),
+            name: rest[2].to_string(),
+        },
+        _ => Route::NotFound,
+    }
+}
+
+/// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]` below a subscription
+/// (issue 7); the handler checks the scope itself.
+fn role_assignment_route(s: &[&str]) -> Option<Route> {
+    let n = s.len();
+    let is = |i: usize, word: &str| s[i].eq_ignore_ascii_case(word);
+    let own = |range: std::ops::Range<usize>| s[range].iter().map(|x| x.to_string()).collect();
+    if n >= 5 && is(n - 3, "providers") && is(n - 2, AUTHORIZATION) && is(n - 1, "roleAssignments")
+    {
+        return Some(Route::RoleAssignments {
+            sub: s[1].to_string(),
+            scope: own(0..n - 3),
+        });
+    }
+    if n >= 6 && is(n - 4, "providers") && is(n - 3, AUTHORIZATION) && is(n - 2, "roleAssignments")
+    {
+        return Some(Route::RoleAssignment {
+            sub: s[1].to_string(),
+            scope: own(0..n - 4),
+            name: s[n - 1].to_string(),
+        });
+    }
+    None
 }
 
 #[cfg(test)]
@@ -221,8 +365,105 @@ mod tests {
             ("/msi/token", Route::ManagedIdentityToken),
             (
                 "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.Compute/vms/x",
+                Route::GenericResource {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    namespace: "Microsoft.Compute".into(),
+                    kind: "vms".into(),
+                    name: "x".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.Web/sites",
+                Route::GenericResources {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    namespace: "Microsoft.Web".into(),
+                    kind: "sites".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/NoDots/things",
+                Route::UnknownNamespace {
+                    namespace: "NoDots".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Compute/vms",
                 Route::UnknownNamespace {
                     namespace: "Microsoft.Compute".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.Authorization/locks",
+                Route::NotFound,
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
+                 Microsoft.ManagedIdentity/userAssignedIdentities/id1/FederatedIdentityCredentials",
+                Route::FederatedCredentials {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    name: "id1".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
+                 Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f1",
+                Route::FederatedCredential {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    name: "id1".into(),
+                    fic: "f1".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Web",
+                Route::Provider {
+                    sub: sub.clone(),
+                    namespace: "Microsoft.Web".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resources",
+                Route::Resources {
+                    sub: sub.clone(),
+                    rg: None,
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/resources",
+                Route::Resources {
+                    sub: sub.clone(),
+                    rg: Some("rg".into()),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/providers/microsoft.authorization/ROLEASSIGNMENTS",
+                Route::RoleAssignments {
+                    sub: sub.clone(),
+                    scope: vec!["subscriptions".into(), sub.clone()],
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Web/\
+                 sites/app/providers/Microsoft.Authorization/roleAssignments/abc",
+                Route::RoleAssignment {
+                    sub: sub.clone(),
+                    scope: [
+                        "subscriptions",
+                        &sub,
+                        "resourceGroups",
+                        "rg",
+                        "providers",
+                        "Microsoft.Web",
+                        "sites",
+                        "app",
+                    ]
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect(),
+                    name: "abc".into(),
                 },
             ),
             ("/nothing", Route::NotFound),

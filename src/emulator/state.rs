@@ -38,6 +38,10 @@ pub struct AppState {
     pub page_size: usize,
     /// How long an accepted resource-group delete takes to finish.
     pub group_delete_delay: Duration,
+    /// Federated-credential writes in flight, per identity (issue 7).
+    pub fic_writes: super::fics::FicWrites,
+    /// How long a new principal stays unknown to role assignments (issue 7).
+    pub replication_delay: Duration,
     /// HMAC key of the tokens the token endpoint issues.
     pub signing_key: Vec<u8>,
     /// Client id of the default managed identity of the token endpoint.
@@ -224,7 +228,11 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
         let sub = state.subscription_display(sub);
         return Ok(throttle::throttled(*kind, sub, &actor, *retry_after));
     }
-    let mut response = operation(state, &ctx, route).unwrap_or_else(IntoResponse::into_response);
+    // Issue 7: a federated-credential write holds its identity while it is processed.
+    let held = state.fic_writes.hold(&ctx, &route).await;
+    let mut response = held
+        .and_then(|_held| operation(state, &ctx, route))
+        .unwrap_or_else(IntoResponse::into_response);
     if let Some(f) = fault.filter(|f| f.phase == Phase::After) {
         response = faults::respond(f.fault);
     }
@@ -242,6 +250,40 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         Route::Groups { sub } => groups::collection(state, ctx, &sub),
         Route::Group { sub, rg } => groups::item(state, ctx, &sub, &rg),
         Route::OperationResult { sub, id } => groups::operation_result(state, ctx, &sub, &id),
+        Route::FederatedCredentials { sub, rg, name } => {
+            super::fics::collection(state, ctx, &sub, &rg, &name)
+        }
+        Route::FederatedCredential { sub, rg, name, fic } => {
+            super::fics::item(state, ctx, &sub, &rg, &name, &fic)
+        }
+        Route::GenericResources {
+            sub,
+            rg,
+            namespace,
+            kind,
+        } => super::generic::collection(state, ctx, &generic_place(&sub, &rg, &namespace, &kind)),
+        Route::GenericResource {
+            sub,
+            rg,
+            namespace,
+            kind,
+            name,
+        } => super::generic::item(
+            state,
+            ctx,
+            &generic_place(&sub, &rg, &namespace, &kind),
+            &name,
+        ),
+        Route::Resources { sub, rg } => super::generic::list(state, ctx, &sub, rg.as_deref()),
+        Route::Provider { sub, namespace } => {
+            super::generic::provider(state, ctx, &sub, &namespace)
+        }
+        Route::RoleAssignments { sub, scope } => {
+            super::assignments::collection(state, ctx, &sub, &scope)
+        }
+        Route::RoleAssignment { sub, scope, name } => {
+            super::assignments::item(state, ctx, &sub, &scope, &name)
+        }
         Route::IdentitiesInSubscription { sub } => identities::collection(state, ctx, &sub, None),
         Route::IdentitiesInGroup { sub, rg } => identities::collection(state, ctx, &sub, Some(&rg)),
         Route::Identity { sub, rg, name } => identities::item(state, ctx, &sub, &rg, &name),
@@ -343,4 +385,28 @@ pub fn skip_after(ctx: &Ctx) -> Result<String, ApiError> {
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// A nextLink like [`next_link`] that also carries the request's `$top` (issue 7's lists).
+pub fn next_link_with_top(ctx: &Ctx, after: &str, top: Option<usize>) -> String {
+    let mut link = next_link(ctx, after);
+    if let Some(top) = top {
+        link.push_str(&format!("&%24top={top}"));
+    }
+    link
+}
+
+/// Where a generic resource route points (issue 7).
+fn generic_place<'a>(
+    sub: &'a str,
+    rg: &'a str,
+    namespace: &'a str,
+    kind: &'a str,
+) -> super::generic::Place<'a> {
+    super::generic::Place {
+        sub,
+        rg,
+        namespace,
+        kind,
+    }
 }

@@ -43,12 +43,17 @@ fn check(ctx: &Ctx) -> Result<(), ApiError> {
     validate::api_version(ctx.api_version(), SUBSCRIPTIONS_API_VERSIONS)
 }
 
+/// The display name of a known subscription, as `GET /subscriptions` shows it.
+pub fn display_name(sub: &str) -> String {
+    format!("azid emulator {}", &sub[..8.min(sub.len())])
+}
+
 fn render(state: &AppState, sub: &str) -> Subscription {
     Subscription {
         id: format!("/subscriptions/{sub}"),
         subscription_id: sub.to_string(),
         tenant_id: state.tenant_id.clone(),
-        display_name: format!("azid emulator {}", &sub[..8.min(sub.len())]),
+        display_name: display_name(sub),
         state: "Enabled".into(),
         authorization_source: "RoleBased".into(),
         managed_by_tenants: Vec::new(),

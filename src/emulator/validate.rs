@@ -278,6 +278,57 @@ pub fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// Api-versions that define federated identity credentials: 2022-01-31-preview and later.
+pub const FIC_API_VERSIONS: &[&str] = &[
+    "2022-01-31-preview",
+    "2023-01-31",
+    "2024-11-30",
+    "2025-01-31-preview",
+    "2025-05-31-preview",
+    "2026-05-31",
+];
+
+/// Federated identity credential names (the spec's path pattern
+/// `^[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}$`), with the message Azure documents.
+pub fn fic_name(name: &str) -> Result<(), ApiError> {
+    let len = name.chars().count();
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if (3..=120).contains(&len) && first_ok && rest_ok {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        "InvalidResourceName",
+        format!(
+            "Federated Identity Credential name '{name}' is invalid. The name can be between 3 and 120 characters \
+             long, must start with a letter or number, and may contain only letters, numbers, hyphens and \
+             underscores."
+        ),
+    ))
+}
+
+/// Reads `$top`: absent, or a whole number from 1.
+pub fn top(value: Option<&str>) -> Result<Option<usize>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(ApiError::bad_request(
+            "InvalidQueryParameterValue",
+            format!(
+                "The value '{value}' of the query parameter '$top' is invalid. It must be a whole number from 1."
+            ),
+        )),
+    }
+}
+
+/// Checks that a value is a GUID (role assignment names, principal ids).
+pub fn is_guid(value: &str) -> bool {
+    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +418,21 @@ mod tests {
         );
         assert!(tags(&body(serde_json::json!({ "tags": { "k": 1 } }))).is_err());
         assert_eq!(tags(&body(serde_json::json!({}))).unwrap(), None);
+    }
+
+    #[test]
+    fn fic_names() {
+        for ok in ["abc", "a-_", "0ab", &"x".repeat(120)] {
+            assert!(fic_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "-ab", "_ab", "a.b", "a b", &"x".repeat(121), ""] {
+            assert!(fic_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(top(Some("5")).unwrap(), Some(5));
+        assert_eq!(top(None).unwrap(), None);
+        for bad in ["0", "-1", "x", ""] {
+            assert!(top(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]
