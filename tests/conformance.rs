@@ -244,6 +244,116 @@ async fn examples_2026_05_31() {
     replay("2026-05-31").await;
 }
 
+/// The federated identity credential examples (issue 7), replayed like the identity ones.
+const FIC_COVERED: &[&str] = &[
+    "FederatedIdentityCredentialCreate",
+    "FederatedIdentityCredentialGet",
+    "FederatedIdentityCredentialList",
+    "FederatedIdentityCredentialDelete",
+];
+
+async fn replay_credentials(version: &str) {
+    // One item per page, so the list example (which carries a nextLink) is met field for field.
+    let env = Env::with(EmulatorOptions {
+        page_size: 1,
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let mut covered = Vec::new();
+    env.group("rgName").await;
+    env.identity("rgName", "resourceName").await;
+    let base = format!(
+        "/subscriptions/{}/resourceGroups/rgName/providers/Microsoft.ManagedIdentity/userAssignedIdentities/resourceName/federatedIdentityCredentials",
+        env.sub
+    );
+    let path = |name: &str| format!("{base}/{name}?api-version={version}");
+
+    let create = example(version, "FederatedIdentityCredentialCreate");
+    assert_eq!(create["parameters"]["api-version"], version);
+    let body = create["parameters"]["parameters"].clone();
+    for status in [StatusCode::CREATED, StatusCode::OK] {
+        let r = env
+            .call(Method::PUT, &path("ficResourceName"), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, status, "{}", r.body);
+        let expected = expected_body(&create, status);
+        same_shape(
+            expected,
+            &r.body,
+            &format!("FederatedIdentityCredentialCreate {status}"),
+        );
+        assert_eq!(
+            r.body["properties"], expected["properties"],
+            "what was sent comes back"
+        );
+        assert!(
+            r.body["id"]
+                .as_str()
+                .is_some_and(|id| id.contains("/resourcegroups/rgName/")
+                    && id.ends_with("/federatedIdentityCredentials/ficResourceName")),
+            "{}",
+            r.body["id"]
+        );
+    }
+    covered.push("FederatedIdentityCredentialCreate");
+
+    let get = example(version, "FederatedIdentityCredentialGet");
+    let r = env.call(Method::GET, &path("ficResourceName"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    same_shape(
+        expected_body(&get, StatusCode::OK),
+        &r.body,
+        "FederatedIdentityCredentialGet",
+    );
+    covered.push("FederatedIdentityCredentialGet");
+
+    // A second credential, so the list has a next page as the example does.
+    let mut second = body.clone();
+    second["properties"]["subject"] = json!("system:serviceaccount:ns:other");
+    let r = env.call(Method::PUT, &path("second"), Some(second)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let list = example(version, "FederatedIdentityCredentialList");
+    let top = list["parameters"]["top"].as_str().expect("top");
+    let r = env
+        .call(
+            Method::GET,
+            &format!("{base}?api-version={version}&$top={top}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    same_shape(
+        expected_body(&list, StatusCode::OK),
+        &r.body,
+        "FederatedIdentityCredentialList",
+    );
+    covered.push("FederatedIdentityCredentialList");
+
+    let delete = example(version, "FederatedIdentityCredentialDelete");
+    for status in [StatusCode::OK, StatusCode::NO_CONTENT] {
+        assert!(delete["responses"].get(status.as_str()).is_some());
+        let r = env
+            .call(Method::DELETE, &path("ficResourceName"), None)
+            .await;
+        assert_eq!((r.status, r.body), (status, Value::Null));
+    }
+    covered.push("FederatedIdentityCredentialDelete");
+    assert_eq!(
+        covered, FIC_COVERED,
+        "every credential example was replayed"
+    );
+}
+
+#[tokio::test]
+async fn credential_examples_2024_11_30() {
+    replay_credentials("2024-11-30").await;
+}
+
+#[tokio::test]
+async fn credential_examples_2026_05_31() {
+    replay_credentials("2026-05-31").await;
+}
+
 #[tokio::test]
 async fn resource_group_examples() {
     let env = Env::start().await;
@@ -422,6 +532,27 @@ async fn list_associated_resources_at_the_preview_versions() {
         assert_eq!(get.status, StatusCode::OK);
         assert!(get.body["properties"].get("isolationScope").is_none());
     }
+    // With a resource carrying the identity (the example's type), an item matches the example's.
+    let identity = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/assoc",
+        env.sub
+    );
+    let account = env
+        .call(
+            Method::PUT,
+            &format!(
+                "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/test1?api-version=2024-10-01",
+                env.sub
+            ),
+            Some(json!({"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {identity: {}}}})),
+        )
+        .await;
+    assert_eq!(account.status, StatusCode::CREATED, "{}", account.body);
+    let r = env
+        .call(Method::POST, &action("assoc", "2021-09-30-preview"), None)
+        .await;
+    assert_eq!(r.body["totalCount"], 1);
+    same_shape(example_body, &r.body, "IdentityListAssociatedResources");
     let stable = env.call(Method::POST, &action("assoc", MSI), None).await;
     assert_eq!(stable.status, StatusCode::BAD_REQUEST);
     assert_eq!(stable.code(), "NoRegisteredProviderFound");

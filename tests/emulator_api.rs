@@ -574,8 +574,16 @@ async fn bad_input_is_refused_and_changes_nothing() {
         ),
         (
             Method::GET,
+            format!("/subscriptions/{sub}/providers/Microsoft.Nope/things?api-version={MSI}"),
+            None,
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceNamespace",
+        ),
+        // Below a group any dotted namespace is a generic resource type (issue 7); others are not.
+        (
+            Method::GET,
             format!(
-                "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Nope/things?api-version={MSI}"
+                "/subscriptions/{sub}/resourceGroups/rg/providers/NoDots/things?api-version={MSI}"
             ),
             None,
             StatusCode::BAD_REQUEST,

@@ -39,10 +39,12 @@ impl Reply {
 }
 
 impl Env {
-    /// A fresh emulator with test-friendly options (group deletes finish at once).
+    /// A fresh emulator with test-friendly options (group deletes finish at once, new
+    /// principals are assignable at once).
     pub async fn start() -> Env {
         Env::with(EmulatorOptions {
             group_delete_delay: Duration::ZERO,
+            replication_delay: Duration::ZERO,
             ..EmulatorOptions::default()
         })
         .await

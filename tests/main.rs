@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod emulator_api;
 mod emulator_realism;
+mod emulator_relations;
 mod harness;
 mod process;
 mod repl;
