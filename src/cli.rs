@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::arm::AuthMode;
-use crate::emulator::{DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, ThrottleProfile};
+use crate::emulator::{Caller, DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, ThrottleProfile};
 use crate::output::Format;
 
 /// azid: create, list, audit and clean up Azure user-assigned managed identities.
@@ -375,6 +375,12 @@ pub struct EmulatorArgs {
     /// Seed of --latency and --fault-rate, to replay a run (default: random, printed on stderr).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Give a bearer token (or, when TOKEN is a UUID, a managed identity's client id) a role:
+    /// owner, contributor, reader, managed-identity-contributor or managed-identity-operator,
+    /// at SCOPE (/subscriptions/ID or /subscriptions/ID/resourceGroups/NAME; default: every
+    /// subscription). Repeatable. Requests outside the role get 403 AuthorizationFailed.
+    #[arg(long = "caller", value_name = "TOKEN=ROLE[@SCOPE]")]
+    pub callers: Vec<Caller>,
 }
 
 /// Parses a page size: 1 to 10,000.

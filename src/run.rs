@@ -196,6 +196,7 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         throttle: args.throttle,
         fault_rate: args.fault_rate,
         seed: args.seed,
+        callers: args.callers,
     };
     let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {

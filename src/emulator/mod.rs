@@ -8,6 +8,8 @@ mod error;
 mod faults;
 mod groups;
 mod identities;
+mod permissions;
+mod rbac;
 mod routes;
 mod state;
 mod store;
@@ -33,6 +35,7 @@ use tower::ServiceExt;
 
 pub use error::ApiError;
 pub use faults::{FaultsParseError, Latency, parse_fault_rate};
+pub use rbac::{Caller, Role, Scope};
 pub use routes::TOKEN_PATH;
 pub use store::StoreError;
 pub use throttle::{Limit, ThrottleParseError, ThrottleProfile};
@@ -76,6 +79,8 @@ pub struct EmulatorOptions {
     pub fault_rate: f64,
     /// Seed of latency and faults, for a replayable run; `None` picks one (see `Emulator::seed`).
     pub seed: Option<u64>,
+    /// Roles of other bearer tokens and managed identities (`--caller`); none by default.
+    pub callers: Vec<Caller>,
 }
 
 impl Default for EmulatorOptions {
@@ -94,6 +99,7 @@ impl Default for EmulatorOptions {
             throttle: ThrottleProfile::off(),
             fault_rate: 0.0,
             seed: None,
+            callers: Vec::new(),
         }
     }
 }
@@ -184,6 +190,8 @@ impl Emulator {
             .identity_header
             .clone()
             .unwrap_or_else(|| token.clone());
+        let rbac = rbac::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
+            .map_err(EmulatorError::Invalid)?;
 
         let listener =
             TcpListener::bind(options.listen)
@@ -227,7 +235,7 @@ impl Emulator {
             signing_key: signing_key.into_bytes(),
             host_client_id,
             host_principal_id,
-            owner_object_id: owner_id,
+            rbac,
             scheme,
             authority: addr.to_string(),
             faults: Faults::new(options.fault_rate, options.latency, seed),

@@ -5,10 +5,12 @@ mod error;
 mod group;
 mod identity;
 mod page;
+mod permission;
 mod subscription;
 
 pub use error::{ErrorBody, ErrorResponse};
 pub use group::{ResourceGroup, ResourceGroupProperties};
 pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
 pub use page::Page;
+pub use permission::Permission;
 pub use subscription::{Subscription, SubscriptionPolicies};
