@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::rbac;
+use super::roles::GROUP_READ;
 use super::state::{AppState, Ctx, empty, json, next_link, now_ms, skip_after};
 use super::store::{GroupRecord, Operation, StoreError, key_of};
 use super::validate::{self, RESOURCES_API_VERSIONS};
@@ -37,7 +37,7 @@ pub fn collection(state: &Arc<AppState>, ctx: &Ctx, sub: &str) -> Result<Respons
             .filter(|g| {
                 ctx.caller
                     .as_ref()
-                    .is_none_or(|c| c.can(rbac::GROUP_READ, &sub_key, Some(&key_of(&g.name))))
+                    .is_none_or(|c| c.can(GROUP_READ, &sub_key, Some(&key_of(&g.name))))
             })
             .map(|g| render(g, sub_display))
             .collect(),

@@ -3,6 +3,7 @@
 //! state in SQLite. It shares only `crate::model` (the JSON shapes) with the client.
 
 mod associated;
+mod callers;
 mod discovery;
 mod error;
 mod faults;
@@ -10,6 +11,7 @@ mod groups;
 mod identities;
 mod permissions;
 mod rbac;
+mod roles;
 mod routes;
 mod state;
 mod store;
@@ -33,9 +35,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+pub use callers::{Caller, Scope};
 pub use error::ApiError;
 pub use faults::{FaultsParseError, Latency, parse_fault_rate};
-pub use rbac::{Caller, Role, Scope};
+pub use roles::Role;
 pub use routes::TOKEN_PATH;
 pub use store::StoreError;
 pub use throttle::{Limit, ThrottleParseError, ThrottleProfile};
@@ -190,7 +193,7 @@ impl Emulator {
             .identity_header
             .clone()
             .unwrap_or_else(|| token.clone());
-        let rbac = rbac::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
+        let rbac = callers::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
             .map_err(EmulatorError::Invalid)?;
 
         let listener =

@@ -13,9 +13,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use super::callers::{Principal, Rbac};
 use super::error::ApiError;
 use super::faults::{self, Faults, Phase};
-use super::rbac::{self, Principal, Rbac};
+use super::rbac;
 use super::routes::Route;
 use super::store::Store;
 use super::throttle::{self, Kind, Throttle, Verdict};
