@@ -6,6 +6,7 @@ mod conformance;
 mod emulator_api;
 mod emulator_realism;
 mod harness;
+mod permissions;
 mod process;
 mod repl;
 mod scripting;

@@ -9,6 +9,7 @@ mod group;
 mod identity;
 pub mod names;
 mod pager;
+pub mod permissions;
 mod retry;
 
 use std::sync::Arc;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
 use serde_json::{Value, json};
 
-use super::HostState;
 use super::convert::{self, arm_error, error_map, usage_error};
 use super::plan::Change;
+use super::{HostState, access};
 use crate::arm::bulk::{self, Outcome};
 use crate::arm::{
     ArmClient, ArmError, GroupCreate, GroupDeleted, IdentityCreate, IdentityRef, names,
@@ -200,6 +200,22 @@ doc!(
     r#"use_subscription(subscription())"#
 );
 doc!(
+    PERMISSIONS,
+    "permissions",
+    ["scope: &str"],
+    "Array",
+    "What the caller may do at a scope (subscription, group or resource id): one #{actions, notActions, dataActions, notDataActions} per role that applies.",
+    r#"permissions("/subscriptions/" + subscription() + "/resourceGroups/rg").map(|p| p.actions)"#
+);
+doc!(
+    CAN,
+    "can",
+    ["action: &str", "scope: &str"],
+    "bool",
+    "Whether the caller's roles at a scope allow an ARM action (wildcards matched as ARM does).",
+    r#"can("Microsoft.ManagedIdentity/userAssignedIdentities/delete", "/subscriptions/" + subscription() + "/resourceGroups/rg")"#
+);
+doc!(
     TABLE,
     "table",
     ["rows: Array"],
@@ -267,6 +283,8 @@ pub const DOCS: &[FnDoc] = &[
     GROUP_DELETE,
     SUBSCRIPTION,
     USE_SUBSCRIPTION,
+    PERMISSIONS,
+    CAN,
     TABLE,
     TABLE_COLS,
     TO_JSON,
@@ -409,6 +427,15 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
             names::subscription_id(id).map_err(arm_error)?;
             *s.subscription.borrow_mut() = id.to_string();
             Ok(id.to_string())
+        });
+    let s = state.clone();
+    PERMISSIONS
+        .registration()
+        .register_into_engine(engine, move |scope: &str| access::list(&s, scope));
+    let s = state.clone();
+    CAN.registration()
+        .register_into_engine(engine, move |action: &str, scope: &str| {
+            access::can(&s, action, scope)
         });
     TABLE
         .registration()

@@ -4,6 +4,7 @@
 //! the async client through a tokio runtime handle (`block_on` on that thread, never
 //! inside an async task).
 
+pub mod access;
 pub mod api;
 pub mod convert;
 pub mod diagnostic;
@@ -255,9 +256,12 @@ impl Host {
         self.state.dry_run.get()
     }
 
-    /// Takes the recorded plan, leaving it empty.
+    /// Takes the recorded plan, leaving it empty, with the changes the caller's permissions
+    /// would refuse marked (issue 8; one permissions lookup per resource group).
     pub fn take_plan(&self) -> Plan {
-        self.state.plan.take()
+        let mut plan = self.state.plan.take();
+        access::check_plan(&self.state, &mut plan);
+        plan
     }
 
     /// Writes done so far.
