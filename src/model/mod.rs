@@ -6,6 +6,7 @@ mod group;
 mod identity;
 mod page;
 mod permission;
+mod relations;
 mod subscription;
 
 pub use error::{ErrorBody, ErrorResponse};
@@ -13,4 +14,8 @@ pub use group::{ResourceGroup, ResourceGroupProperties};
 pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
 pub use page::Page;
 pub use permission::Permission;
+pub use relations::{
+    AssociatedResource, FederatedCredential, FederatedCredentialProperties, GenericResource,
+    ResourceIdentity, RoleAssignment, RoleAssignmentProperties,
+};
 pub use subscription::{Subscription, SubscriptionPolicies};
