@@ -68,8 +68,10 @@ pub fn check_plan(s: &HostState, plan: &mut Plan) {
     }
 }
 
-/// The ARM action a planned change needs and the resource group scope where it is checked:
-/// `{namespace}/{type}/write|delete` for a resource, `.../resourceGroups/write|delete` for a group.
+/// The ARM action a planned change needs and the scope where it is checked (the resource's
+/// group, or the subscription for what sits above groups): `.../resourceGroups/write|delete`
+/// for a group; `{namespace}/{type}[/{child type}...]/write|delete` for a resource, its last
+/// provider deciding (so a role assignment needs `Microsoft.Authorization/roleAssignments/write`).
 fn needed(change: Change, id: &str) -> Option<(String, String)> {
     let verb = match change {
         Change::Create | Change::Update => "write",
@@ -77,15 +79,33 @@ fn needed(change: Change, id: &str) -> Option<(String, String)> {
     };
     let parts: Vec<&str> = id.split('/').collect();
     let is = |i: usize, word: &str| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(word));
-    if !(is(1, "subscriptions") && is(3, "resourcegroups")) {
+    if !(parts.len() >= 3 && parts[0].is_empty() && is(1, "subscriptions")) {
         return None;
     }
-    let scope = format!("/subscriptions/{}/resourceGroups/{}", parts[2], parts[4]);
+    let in_group = is(3, "resourcegroups") && parts.len() >= 5;
+    let scope = if in_group {
+        format!("/subscriptions/{}/resourceGroups/{}", parts[2], parts[4])
+    } else {
+        format!("/subscriptions/{}", parts[2])
+    };
     scope_path(&scope).ok()?;
-    let action = match parts.len() {
-        5 => format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}"),
-        9 if is(5, "providers") => format!("{}/{}/{verb}", parts[6], parts[7]),
-        _ => return None,
+    let action = match parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("providers"))
+    {
+        None if in_group && parts.len() == 5 => {
+            format!("Microsoft.Resources/subscriptions/resourceGroups/{verb}")
+        }
+        None => return None,
+        Some(at) => {
+            // {namespace}/{type}/{name}[/{type}/{name}...]: the namespace and every type.
+            let rest = &parts[at + 1..];
+            if rest.len() < 3 || rest.len().is_multiple_of(2) {
+                return None;
+            }
+            let types: Vec<&str> = rest[1..].iter().step_by(2).copied().collect();
+            format!("{}/{}/{verb}", rest[0], types.join("/"))
+        }
     };
     Some((action, scope))
 }
