@@ -432,6 +432,31 @@ async fn the_dry_run_of_that_cleanup_flags_every_line() {
             ),
         ]
     );
+
+    // A Managed Identity Contributor may not hand out roles: the plan says so before ARM does.
+    let run = Azid::at(
+        &env,
+        &[
+            "--dry-run",
+            "eval",
+            &format!(
+                r#"role_assign(identity_show("rg", "ci-1"), "Reader", "{}"); ()"#,
+                group_scope("rg")
+            ),
+        ],
+    )
+    .env("AZID_TOKEN", "mic")
+    .run()
+    .await
+    .ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "  ! would fail: AuthorizationFailed (no Microsoft.Authorization/roleAssignments/write at {})\n",
+            group_scope("rg")
+        )),
+        "{}",
+        run.stdout
+    );
 }
 
 #[tokio::test]
