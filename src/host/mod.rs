@@ -7,8 +7,12 @@
 pub mod api;
 pub mod convert;
 pub mod diagnostic;
+pub mod files;
 pub mod plan;
 pub mod stdlib;
+pub mod text;
+pub mod time;
+pub mod workflows;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -65,6 +69,10 @@ pub struct HostOptions {
     pub script_dir: PathBuf,
     /// Most requests in flight for the array forms.
     pub concurrency: usize,
+    /// What `read_*` and `write_text` may reach (`--allow-read`, `--allow-write`).
+    pub permissions: files::Permissions,
+    /// The client talks to the emulator this process started (`--local`).
+    pub local: bool,
 }
 
 /// Counts of writes that went through, for the report after an interruption.
@@ -102,6 +110,10 @@ pub struct HostState {
     pub done: Cell<Done>,
     /// Most requests in flight for the array forms.
     pub concurrency: usize,
+    /// What `read_*` and `write_text` may reach.
+    pub permissions: files::Permissions,
+    /// Running against `--local`.
+    pub local: bool,
 }
 
 impl HostState {
@@ -168,6 +180,8 @@ impl Host {
             seen: RefCell::new(BTreeSet::new()),
             done: Cell::new(Done::default()),
             concurrency: options.concurrency.max(1),
+            permissions: options.permissions,
+            local: options.local,
         });
         let mut engine = Engine::new();
         let l = &options.limits;
