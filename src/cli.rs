@@ -106,7 +106,16 @@ pub struct Common {
     pub ca_bundle: Option<PathBuf>,
     /// Run against an emulator started inside this process, with its state in DIR
     /// (default: azid's folder in the user's data directory).
-    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    // A bare `--local` arrives as "" (the default folder): clap's own PathBuf parser refuses
+    // empty values, which made a bare `--local` a usage error.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        value_parser = parse_local_dir
+    )]
     pub local: Option<PathBuf>,
     /// Where the token comes from.
     #[arg(long, value_enum, value_name = "SOURCE")]
@@ -384,6 +393,11 @@ pub struct EmulatorArgs {
     /// Seed of --latency and --fault-rate, to replay a run (default: random, printed on stderr).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+}
+
+/// Reads `--local`'s folder; empty (a bare `--local`) stands for the default one.
+pub fn parse_local_dir(value: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(value))
 }
 
 /// Parses a page size: 1 to 10,000.
