@@ -324,7 +324,17 @@ fn read_csv(p: &Permissions, path: &str) -> Result<Array, FileError> {
     let text = read_text(p, path)?;
     let bad = |e: csv::Error| FileError::Csv {
         path: path.to_string(),
-        message: e.to_string(),
+        message: match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                pos,
+                expected_len,
+                len,
+            } => format!(
+                "line {}: {len} fields, but the header has {expected_len}",
+                pos.as_ref().map_or(0, csv::Position::line)
+            ),
+            _ => e.to_string(),
+        },
     };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::Headers)
