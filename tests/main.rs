@@ -3,9 +3,12 @@
 
 mod cli;
 mod conformance;
+mod demo;
 mod emulator_api;
 mod emulator_realism;
+mod files;
 mod harness;
 mod process;
 mod repl;
 mod scripting;
+mod workflows;
