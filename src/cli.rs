@@ -201,7 +201,15 @@ impl Command {
                 | IdentityCommand::List { common, .. }
                 | IdentityCommand::Show { common, .. }
                 | IdentityCommand::Update { common, .. }
-                | IdentityCommand::Delete { common, .. },
+                | IdentityCommand::Delete { common, .. }
+                | IdentityCommand::ListResources { common, .. }
+                | IdentityCommand::FederatedCredential(
+                    CredentialCommand::Create { common, .. }
+                    | CredentialCommand::Update { common, .. }
+                    | CredentialCommand::Show { common, .. }
+                    | CredentialCommand::Delete { common, .. }
+                    | CredentialCommand::List { common, .. },
+                ),
             ) => common,
             Command::Group(
                 GroupCommand::Create { common, .. }
@@ -272,6 +280,16 @@ pub enum IdentityCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// List the resources an identity is attached to.
+    ListResources {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage the federated identity credentials of an identity.
+    #[command(subcommand)]
+    FederatedCredential(CredentialCommand),
     /// Delete identities.
     Delete {
         #[command(flatten)]
@@ -279,9 +297,91 @@ pub enum IdentityCommand {
         /// Do not prompt for confirmation (accepted for az compatibility; identity deletes never prompt).
         #[arg(short, long)]
         yes: bool,
+        /// Most deletes in flight with --ids.
+        #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: u32,
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `azid identity federated-credential ...`
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Create a federated credential.
+    Create {
+        #[command(flatten)]
+        credential: CredentialArgs,
+        #[command(flatten)]
+        spec: CredentialSpecArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Replace a federated credential's issuer, subject and audiences.
+    Update {
+        #[command(flatten)]
+        credential: CredentialArgs,
+        #[command(flatten)]
+        spec: CredentialSpecArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Show a federated credential.
+    Show {
+        #[command(flatten)]
+        credential: CredentialArgs,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Delete a federated credential.
+    Delete {
+        #[command(flatten)]
+        credential: CredentialArgs,
+        /// Accepted for az compatibility.
+        #[arg(short, long)]
+        yes: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List an identity's federated credentials.
+    List {
+        /// The identity.
+        #[arg(long)]
+        identity_name: String,
+        /// Resource group.
+        #[arg(short = 'g', long)]
+        resource_group: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Which credential: `--identity-name ID -g RG -n NAME`.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialArgs {
+    /// The identity.
+    #[arg(long)]
+    pub identity_name: String,
+    /// Resource group.
+    #[arg(short = 'g', long)]
+    pub resource_group: String,
+    /// Credential name.
+    #[arg(short, long)]
+    pub name: String,
+}
+
+/// What a credential says.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialSpecArgs {
+    /// Token issuer URL, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long)]
+    pub issuer: String,
+    /// Subject of the issuer's tokens, e.g. repo:org/app:ref:refs/heads/main.
+    #[arg(long)]
+    pub subject: String,
+    /// Accepted audiences (default api://AzureADTokenExchange).
+    #[arg(long, num_args = 1..)]
+    pub audiences: Vec<String>,
 }
 
 /// Which identities a command acts on: `-g RG -n NAME`, or `--ids ID...`.

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use crate::model::{Identity, ResourceGroup};
+use crate::model::{FederatedCredential, Identity, ResourceGroup, RoleAssignment};
 
 /// `-o/--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -44,6 +44,53 @@ pub enum OutputError {
     Write(std::io::Error),
 }
 
+/// A progress bar on stderr for bulk runs, when stderr is a terminal: done/total, rate,
+/// ETA and failures.
+pub fn progress_bar() -> Option<std::sync::Arc<dyn crate::arm::bulk::Progress>> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(std::sync::Arc::new(Bar {
+        bar: indicatif::ProgressBar::hidden(),
+        failed: Default::default(),
+    }))
+}
+
+struct Bar {
+    bar: indicatif::ProgressBar,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl crate::arm::bulk::Progress for Bar {
+    fn start(&self, total: u64) {
+        self.bar
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.bar.set_length(total);
+        let style = indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {per_sec} ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        self.bar.set_style(style);
+        self.bar.set_message("0 failed");
+    }
+
+    fn advance(&self, ok: bool) {
+        if !ok {
+            let failed = self
+                .failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            self.bar.set_message(format!("{failed} failed"));
+        }
+        self.bar.inc(1);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// An identity in the flattened shape `az identity show` prints.
 pub fn identity_json(identity: &Identity) -> Value {
     json!({
@@ -57,6 +104,43 @@ pub fn identity_json(identity: &Identity) -> Value {
         "tags": identity.tags,
         "tenantId": identity.properties.tenant_id,
         "type": identity.kind,
+    })
+}
+
+/// A credential in the flattened shape `az identity federated-credential show` prints.
+pub fn credential_json(c: &FederatedCredential) -> Value {
+    json!({
+        "audiences": c.properties.audiences,
+        "id": c.id,
+        "issuer": c.properties.issuer,
+        "name": c.name,
+        "resourceGroup": resource_group_of(&c.id),
+        "subject": c.properties.subject,
+        "type": c.kind,
+    })
+}
+
+/// A role assignment, flattened, with the built-in role's name when it is one.
+pub fn assignment_json(a: &RoleAssignment) -> Value {
+    let guid = a
+        .properties
+        .role_definition_id
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let role = crate::arm::roles::BUILT_IN_ROLES
+        .iter()
+        .find(|(_, g)| g.eq_ignore_ascii_case(guid))
+        .map(|(n, _)| *n);
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "principalId": a.properties.principal_id,
+        "principalType": a.properties.principal_type,
+        "role": role,
+        "roleDefinitionId": a.properties.role_definition_id,
+        "scope": a.properties.scope,
+        "type": a.kind,
     })
 }
 

@@ -22,8 +22,7 @@ use serde_json::Value;
 
 use crate::commands::script::scope_with_args;
 use crate::error::Error;
-use crate::host::api::DOCS;
-use crate::host::{Host, Stop, convert};
+use crate::host::{Host, Stop, all_docs, convert};
 use crate::output::{self, Format};
 
 /// A `:` command: name, argument, what it does.
@@ -153,7 +152,7 @@ impl Completer for ReplHelper {
         if word.is_empty() {
             return Ok((pos, Vec::new()));
         }
-        let mut cands: Vec<String> = DOCS.iter().map(|d| d.name.to_string()).collect();
+        let mut cands: Vec<String> = all_docs().map(|d| d.name.to_string()).collect();
         cands.extend(known.vars.keys().cloned());
         cands.extend(KEYWORDS.iter().map(|k| k.to_string()));
         cands.sort();
@@ -179,7 +178,7 @@ impl Hinter for ReplHelper {
             let start = head
                 .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .map_or(0, |i| i + 1);
-            if let Some(doc) = DOCS.iter().find(|d| d.name == &head[start..]) {
+            if let Some(doc) = all_docs().find(|d| d.name == &head[start..]) {
                 return Some(format!("{})", doc.params.join(", ")));
             }
         }
@@ -355,7 +354,7 @@ fn command(host: &Host, scope: &mut Scope<'static>, line: &str, colour: bool) ->
 /// The list `:help` prints.
 pub fn help_all() -> String {
     let mut out = String::from("Functions (:help NAME for details and an example):\n");
-    for doc in DOCS {
+    for doc in all_docs() {
         out.push_str(&format!("  {}\n", doc.signature()));
     }
     out.push_str("Constants:\n  ARGS: Array  the script's arguments\nCommands:\n");
@@ -374,7 +373,7 @@ pub fn help_one(name: &str) -> Option<String> {
     {
         return Some(format!("{} {}  {}\n", c.name, c.args, c.help));
     }
-    let docs: Vec<_> = DOCS.iter().filter(|d| d.name == name).collect();
+    let docs: Vec<_> = all_docs().filter(|d| d.name == name).collect();
     if docs.is_empty() {
         return None;
     }

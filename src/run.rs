@@ -60,7 +60,7 @@ fn azure(top: Common, mut command: Command) -> Result<ExitCode, Error> {
     };
     let var = |k: &str| std::env::var(k).ok();
     runtime()?.block_on(async {
-        let session = Session::connect(&config, &var).await?;
+        let session = Session::connect(&config, &var, false).await?;
         match command {
             Command::Identity(c) => commands::identity::run(&session, c, &printer).await,
             Command::Group(c) => commands::group::run(&session, c, &printer).await,
@@ -94,7 +94,7 @@ fn script(
     };
     let var = |k: &str| std::env::var(k).ok();
     let runtime = runtime()?;
-    let session = runtime.block_on(Session::connect(&config, &var))?;
+    let session = runtime.block_on(Session::connect(&config, &var, true))?;
     let interactive = std::io::stdin().is_terminal();
     let script_dir = match &command {
         Some(Command::Run { file, .. }) => {
@@ -127,6 +127,8 @@ fn script(
             concurrency: options.concurrency.map_or(16, |c| c as usize),
             permissions,
             local: session.emulator().is_some(),
+            // A bar on stderr, unless JSON was asked for explicitly (machines read that).
+            progress: common.output != Some(crate::output::Format::Json),
         },
     );
     // Ctrl-C stops the script at its next operation; requests already sent finish.

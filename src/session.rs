@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::arm::{ArmClient, ClientOptions, Credential, RetryPolicy};
-use crate::config::{Config, Target, resolve_subscription};
+use crate::config::{Config, ConfigError, Target, resolve_subscription};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::Error;
 
@@ -19,10 +19,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects as `config` says, reading the environment through `var`.
+    /// Connects as `config` says, reading the environment through `var`; a missing
+    /// subscription is an error unless `lazy` (scripts), where it is empty until set.
     pub async fn connect(
         config: &Config,
         var: &dyn Fn(&str) -> Option<String>,
+        lazy: bool,
     ) -> Result<Self, Error> {
         let mut options = ClientOptions {
             retry: RetryPolicy {
@@ -73,7 +75,12 @@ impl Session {
                     })?;
                     options.extra_roots.push(pem);
                 }
-                let subscription = resolve_subscription(config.subscription.as_deref(), var)?;
+                let subscription = match resolve_subscription(config.subscription.as_deref(), var) {
+                    Ok(sub) => sub,
+                    // Scripts may set one later (use_subscription), or need none at all.
+                    Err(ConfigError::NoSubscription) if lazy => String::new(),
+                    Err(e) => return Err(e.into()),
+                };
                 let credential = Credential::select(*auth, var)?;
                 let client = ArmClient::new(endpoint, credential, options)?;
                 Ok(Self {

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives a real emulator over HTTP on loopback
 //! (in-process through the library, or the `azid` binary as a child process).
 
+mod bulk;
 mod cli;
 mod conformance;
 mod demo;

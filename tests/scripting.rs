@@ -185,7 +185,8 @@ async fn array_forms_return_one_result_per_item_in_order() {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(keys, ["error", "id", "name", "ok", "status"]);
+        assert_eq!(keys, ["attempts", "error", "id", "name", "ok", "status"]);
+        assert_eq!(r["attempts"], 1);
     }
     assert_eq!(env.all_identity_names().await, ["a-1", "app-1", "b-2"]);
 

@@ -34,13 +34,90 @@ impl<T> Outcome<T> {
     }
 }
 
+/// One item's end: its outcome and how many HTTP attempts it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item<T> {
+    /// How it ended.
+    pub outcome: Outcome<T>,
+    /// Requests sent for it, retries included (0 when not started).
+    pub attempts: u32,
+}
+
+/// What a bulk run did, for the script and the CLI.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Items that succeeded.
+    pub done: usize,
+    /// Items that failed.
+    pub failed: usize,
+    /// Items never sent (the run was stopped).
+    pub skipped: usize,
+    /// 429 answers seen.
+    pub throttled: u64,
+    /// Attempts beyond the first, over all items.
+    pub retries: u64,
+    /// Wall time.
+    pub elapsed: std::time::Duration,
+}
+
+impl Summary {
+    /// Counts the items; `stats` is the client's traffic during the run.
+    pub fn of<T>(items: &[Item<T>], stats: super::Stats, elapsed: std::time::Duration) -> Self {
+        let count = |f: fn(&Outcome<T>) -> bool| items.iter().filter(|i| f(&i.outcome)).count();
+        Summary {
+            done: count(|o| matches!(o, Outcome::Done(_))),
+            failed: count(|o| matches!(o, Outcome::Failed(_))),
+            skipped: count(|o| matches!(o, Outcome::NotStarted)),
+            throttled: stats.throttled,
+            retries: stats.retries,
+            elapsed,
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} done, {} failed, {} skipped; {} throttled (429), {} retries; {:.2} s",
+            self.done,
+            self.failed,
+            self.skipped,
+            self.throttled,
+            self.retries,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+impl<T> Item<T> {
+    /// The same item with the success value mapped.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Item<U> {
+        Item {
+            outcome: self.outcome.map(f),
+            attempts: self.attempts,
+        }
+    }
+}
+
+/// Hears about progress (a progress bar, for instance); called from worker tasks.
+pub trait Progress: Send + Sync {
+    /// The run starts with this many items.
+    fn start(&self, total: u64);
+    /// One more item ended.
+    fn advance(&self, ok: bool);
+    /// The run ended.
+    fn finish(&self);
+}
+
 /// Runs `work(item)` for every item, at most `concurrency` at once; results in input order.
 pub async fn run<I, T, F, Fut>(
     items: Vec<I>,
     concurrency: usize,
     stop: Arc<AtomicBool>,
+    progress: Option<Arc<dyn Progress>>,
     work: F,
-) -> Vec<Outcome<T>>
+) -> Vec<Item<T>>
 where
     I: Send + 'static,
     T: Send + 'static,
@@ -48,6 +125,9 @@ where
     Fut: Future<Output = Result<T, ArmError>> + Send + 'static,
 {
     let total = items.len();
+    if let Some(p) = &progress {
+        p.start(total as u64);
+    }
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let work = Arc::new(work);
     let mut tasks = JoinSet::new();
@@ -59,22 +139,34 @@ where
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let work = work.clone();
-        tasks.spawn(async move {
+        let (work, progress) = (work.clone(), progress.clone());
+        tasks.spawn(super::ATTEMPTS.scope(std::cell::Cell::new(0), async move {
             let outcome = match work(item).await {
                 Ok(value) => Outcome::Done(value),
                 Err(error) => Outcome::Failed(error),
             };
             drop(permit);
-            (index, outcome)
-        });
+            if let Some(p) = &progress {
+                p.advance(matches!(outcome, Outcome::Done(_)));
+            }
+            let attempts = super::ATTEMPTS.with(std::cell::Cell::get);
+            (index, Item { outcome, attempts })
+        }));
     }
-    let mut results: Vec<Outcome<T>> = (0..total).map(|_| Outcome::NotStarted).collect();
+    let mut results: Vec<Item<T>> = (0..total)
+        .map(|_| Item {
+            outcome: Outcome::NotStarted,
+            attempts: 0,
+        })
+        .collect();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((index, outcome)) => results[index] = outcome,
+            Ok((index, item)) => results[index] = item,
             Err(e) => tracing::warn!("a bulk task ended abnormally: {e}"),
         }
+    }
+    if let Some(p) = &progress {
+        p.finish();
     }
     results
 }
@@ -100,9 +192,10 @@ mod tests {
             (0..20u64).collect(),
             4,
             Arc::new(AtomicBool::new(false)),
-            |i| async move {
+            None,
+            |i: u64| async move {
                 tokio::time::sleep(Duration::from_millis((20 - i) % 7)).await;
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     Err(ArmError::invalid("item", i.to_string(), "multiple of five"))
                 } else {
                     Ok(i * 10)
@@ -111,7 +204,7 @@ mod tests {
         ));
         assert_eq!(out.len(), 20);
         for (i, o) in out.iter().enumerate() {
-            match o {
+            match &o.outcome {
                 Outcome::Done(v) => assert_eq!(*v, i as u64 * 10),
                 Outcome::Failed(_) => assert_eq!(i % 5, 0),
                 Outcome::NotStarted => panic!("all started"),
@@ -128,6 +221,7 @@ mod tests {
             (0..30).collect::<Vec<u32>>(),
             3,
             Arc::new(AtomicBool::new(false)),
+            None,
             move |_| {
                 let (n, p) = (n.clone(), p.clone());
                 async move {
@@ -146,19 +240,29 @@ mod tests {
     fn a_stop_leaves_the_rest_not_started() {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
-        let out = block_on(run((0..10).collect::<Vec<u32>>(), 1, stop, move |i| {
-            let s = s.clone();
-            async move {
-                if i == 3 {
-                    s.store(true, Ordering::SeqCst);
+        let out = block_on(run(
+            (0..10).collect::<Vec<u32>>(),
+            1,
+            stop,
+            None,
+            move |i| {
+                let s = s.clone();
+                async move {
+                    if i == 3 {
+                        s.store(true, Ordering::SeqCst);
+                    }
+                    Ok::<_, ArmError>(i)
                 }
-                Ok::<_, ArmError>(i)
-            }
-        }));
+            },
+        ));
         assert!(
-            matches!(out[3], Outcome::Done(3)),
+            matches!(out[3].outcome, Outcome::Done(3)),
             "the in-flight item finishes"
         );
-        assert!(out[4..].iter().all(|o| matches!(o, Outcome::NotStarted)));
+        assert!(
+            out[4..]
+                .iter()
+                .all(|o| matches!(o.outcome, Outcome::NotStarted) && o.attempts == 0)
+        );
     }
 }

@@ -83,7 +83,11 @@ impl ArmError {
     /// Whether sending the same idempotent request again may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Api { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+            Self::Api { status, code, .. } => {
+                matches!(status, 429 | 500 | 502 | 503 | 504)
+                    // Another client's credential write to the same identity: try again shortly.
+                    || (*status == 409 && code == "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity")
+            }
             Self::Transport { .. } => true,
             _ => false,
         }

@@ -5,13 +5,18 @@
 mod auth;
 pub mod bulk;
 mod error;
+pub mod federated;
 mod group;
 mod identity;
 pub mod names;
+mod pacing;
 mod pager;
+pub mod resources;
 mod retry;
+pub mod roles;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -26,6 +31,7 @@ pub use identity::{IdentityCreate, IdentityRef};
 pub use pager::check_origin;
 pub use retry::{Clock, RetryPolicy, TokioClock};
 
+use pacing::{Kind, Pacer};
 use retry::{Failure, retry, retry_after};
 
 /// The public Azure endpoint.
@@ -70,6 +76,44 @@ struct Inner {
     credential: Credential,
     options: ClientOptions,
     clock: Arc<dyn Clock>,
+    pacer: Pacer,
+    stats: Counters,
+    credential_writes: federated::WriteLocks,
+}
+
+/// Running totals of a client's traffic.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    throttled: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// A snapshot of a client's traffic so far; subtract two to measure a stretch of work.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// HTTP requests sent (every attempt counts).
+    pub requests: u64,
+    /// Answers that were 429.
+    pub throttled: u64,
+    /// Attempts beyond the first.
+    pub retries: u64,
+}
+
+impl std::ops::Sub for Stats {
+    type Output = Stats;
+    fn sub(self, earlier: Stats) -> Stats {
+        Stats {
+            requests: self.requests.saturating_sub(earlier.requests),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+            retries: self.retries.saturating_sub(earlier.retries),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Attempts made by the requests of the current bulk item (see `bulk::run`).
+    pub(crate) static ATTEMPTS: std::cell::Cell<u32>;
 }
 
 /// A successful response, read whole.
@@ -123,6 +167,9 @@ impl ArmClient {
                 credential,
                 options,
                 clock: Arc::new(TokioClock),
+                pacer: Pacer::default(),
+                stats: Counters::default(),
+                credential_writes: federated::WriteLocks::default(),
             }),
         })
     }
@@ -135,6 +182,16 @@ impl ArmClient {
     /// The options the client was built with.
     pub fn options(&self) -> &ClientOptions {
         &self.inner.options
+    }
+
+    /// Traffic so far (requests, 429s, retries).
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.stats;
+        Stats {
+            requests: c.requests.load(Ordering::Relaxed),
+            throttled: c.throttled.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+        }
     }
 
     /// The credential's name, for messages.
@@ -174,7 +231,12 @@ impl ArmClient {
         .await;
         if attempts > 1 {
             tracing::debug!(attempts, "request finished after retries");
+            inner
+                .stats
+                .retries
+                .fetch_add(u64::from(attempts - 1), Ordering::Relaxed);
         }
+        let _ = ATTEMPTS.try_with(|a| a.set(a.get() + attempts));
         result
     }
 
@@ -210,8 +272,15 @@ impl ArmClient {
             attempt,
             "request: {method} {url}\n  Authorization: Bearer ***REDACTED***"
         );
+        // Wait for the bucket (and any shared Retry-After pause) before sending.
+        let kind = Kind::of(&method);
+        while let Some(wait) = inner.pacer.decide(kind, Instant::now()) {
+            inner.clock.sleep(wait).await;
+        }
+        inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let response = request.send().await.map_err(|e| {
+            inner.pacer.observe(kind, Instant::now(), None, None);
             tracing::info!(
                 "{method} {url} -> no response after {} ms: {e}",
                 started.elapsed().as_millis()
@@ -231,6 +300,17 @@ impl ArmClient {
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let throttled_for =
+            (status == 429).then(|| retry_after(&headers).unwrap_or(Duration::from_secs(1)));
+        if throttled_for.is_some() {
+            inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        inner.pacer.observe(
+            kind,
+            Instant::now(),
+            kind.remaining(&headers),
+            throttled_for,
+        );
         let request_id = headers
             .get("x-ms-request-id")
             .and_then(|v| v.to_str().ok())

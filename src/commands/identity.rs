@@ -5,10 +5,16 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::Printer;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::arm::bulk::{self, Outcome, Summary};
+use crate::arm::federated::CredentialSpec;
 use crate::arm::{IdentityCreate, IdentityRef, names};
-use crate::cli::{IdentityCommand, Target};
+use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
-use crate::output::identity_json;
+use crate::output::{self, Format};
+use crate::output::{credential_json, identity_json};
 use crate::session::Session;
 
 /// Runs one `identity` subcommand.
@@ -49,6 +55,16 @@ pub async fn run(
                 identities.iter().map(identity_json).collect(),
             ))?;
         }
+        IdentityCommand::ListResources { target, .. } => {
+            let mut found = Vec::new();
+            for id in targets(session, &target)? {
+                found.extend(client.identity_resources(&id).await?);
+            }
+            out.print(&serde_json::json!(found))?;
+        }
+        IdentityCommand::FederatedCredential(command) => {
+            return credential(session, command, out).await;
+        }
         IdentityCommand::Show { target, .. } => {
             let ids = targets(session, &target)?;
             let mut shown = Vec::new();
@@ -82,30 +98,109 @@ pub async fn run(
             };
             out.print(&value)?;
         }
-        IdentityCommand::Delete { target, .. } => {
+        IdentityCommand::Delete {
+            target,
+            concurrency,
+            common,
+            ..
+        } => {
             let ids = targets(session, &target)?;
-            let mut failed = 0;
-            for id in &ids {
-                // One failure is reported and counted; it never stops the others.
-                if let Err(e) = client.identity_delete(id).await {
-                    failed += 1;
-                    if ids.len() == 1 {
-                        return Err(e.into());
-                    }
+            if let [id] = ids.as_slice() {
+                client.identity_delete(id).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Many ids: concurrently, every item accounted for; one failure never stops the others.
+            let before = client.stats();
+            let started = std::time::Instant::now();
+            let progress = if common.output == Some(Format::Json) {
+                None
+            } else {
+                output::progress_bar()
+            };
+            let worker = client.clone();
+            let stop = Arc::new(AtomicBool::new(false));
+            let items = bulk::run(
+                ids.clone(),
+                concurrency as usize,
+                stop,
+                progress,
+                move |id| {
+                    let client = worker.clone();
+                    async move { client.identity_delete(&id).await }
+                },
+            )
+            .await;
+            let summary = Summary::of(&items, client.stats() - before, started.elapsed());
+            for (id, item) in ids.iter().zip(&items) {
+                if let Outcome::Failed(e) = &item.outcome {
                     eprintln!(
                         "ERROR: {}/{}: {}",
                         id.resource_group,
                         id.name,
-                        render_arm(&e)
+                        render_arm(e)
                     );
                 }
             }
-            if failed > 0 {
+            eprintln!("{summary}");
+            if summary.failed + summary.skipped > 0 {
                 return Err(Error::Partial {
-                    failed,
+                    failed: summary.failed + summary.skipped,
                     total: ids.len(),
                 });
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `azid identity federated-credential ...`, as az.
+async fn credential(
+    session: &Session,
+    command: CredentialCommand,
+    out: &Printer,
+) -> Result<ExitCode, Error> {
+    let client = &session.client;
+    let identity = |rg: &str, name: &str| IdentityRef::new(&session.subscription, rg, name);
+    let spec = |s: CredentialSpecArgs| CredentialSpec {
+        issuer: s.issuer,
+        subject: s.subject,
+        audiences: s.audiences,
+    };
+    match command {
+        CredentialCommand::Create {
+            credential: c,
+            spec: s,
+            ..
+        }
+        | CredentialCommand::Update {
+            credential: c,
+            spec: s,
+            ..
+        } => {
+            let id = identity(&c.resource_group, &c.identity_name)?;
+            let (made, _) = client.credential_put(&id, &c.name, spec(s)).await?;
+            out.print(&credential_json(&made))?;
+        }
+        CredentialCommand::Show { credential: c, .. } => {
+            let id = identity(&c.resource_group, &c.identity_name)?;
+            match client.credential_show(&id, &c.name).await {
+                Ok(found) => out.print(&credential_json(&found))?,
+                Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        CredentialCommand::Delete { credential: c, .. } => {
+            let id = identity(&c.resource_group, &c.identity_name)?;
+            client.credential_delete(&id, &c.name).await?;
+        }
+        CredentialCommand::List {
+            identity_name,
+            resource_group,
+            ..
+        } => {
+            let id = identity(&resource_group, &identity_name)?;
+            let all = client.credential_list(&id).await?;
+            out.print(&Value::Array(all.iter().map(credential_json).collect()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

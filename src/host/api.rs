@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::HostState;
 use super::convert::{self, arm_error, error_map, usage_error};
 use super::plan::Change;
-use crate::arm::bulk::{self, Outcome};
+use crate::arm::bulk::{self, Item, Outcome, Summary};
 use crate::arm::{
     ArmClient, ArmError, GroupCreate, GroupDeleted, IdentityCreate, IdentityRef, names,
 };
@@ -241,6 +241,22 @@ doc!(
     r#"if confirm("Delete everything?") { print("going ahead") }"#
 );
 doc!(
+    BULK_SUMMARY,
+    "bulk_summary",
+    [],
+    "Map",
+    "The summary of the last array call: #{done, failed, skipped, throttled, retries, elapsed_ms}, or () before any.",
+    r#"identity_create("rg", ["b-1", "b-2"], #{}); bulk_summary().done"#
+);
+doc!(
+    SET_CONCURRENCY,
+    "set_concurrency",
+    ["n: i64"],
+    "i64",
+    "Sets how many requests the array calls keep in flight (1 to 256); returns it.",
+    r#"set_concurrency(4)"#
+);
+doc!(
     EXIT,
     "exit",
     ["code: i64"],
@@ -273,6 +289,8 @@ pub const DOCS: &[FnDoc] = &[
     TO_JSON,
     PARSE_JSON,
     CONFIRM,
+    BULK_SUMMARY,
+    SET_CONCURRENCY,
     EXIT,
     super::time::NOW,
     super::time::PARSE_DATE,
@@ -322,14 +340,14 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         });
     let s = state.clone();
     LIST.registration().register_into_engine(engine, move || {
-        let sub = s.subscription.borrow().clone();
+        let sub = s.subscription()?;
         identities(&s, s.block_on(s.client.identity_list(&sub))?)
     });
     let s = state.clone();
     LIST_RG
         .registration()
         .register_into_engine(engine, move |rg: &str| {
-            let sub = s.subscription.borrow().clone();
+            let sub = s.subscription()?;
             identities(&s, s.block_on(s.client.identity_list_group(&sub, rg))?)
         });
     let s = state.clone();
@@ -383,7 +401,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     GROUP_LIST
         .registration()
         .register_into_engine(engine, move || -> Res<Array> {
-            let sub = s.subscription.borrow().clone();
+            let sub = s.subscription()?;
             let groups = s.block_on(s.client.group_list(&sub))?;
             groups
                 .iter()
@@ -397,7 +415,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     GROUP_SHOW
         .registration()
         .register_into_engine(engine, move |name: &str| -> Res<Dynamic> {
-            let sub = s.subscription.borrow().clone();
+            let sub = s.subscription()?;
             match s.runtime.block_on(s.client.group_show(&sub, name)) {
                 Ok(g) => {
                     s.saw(&g.name);
@@ -414,7 +432,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     let s = state.clone();
     SUBSCRIPTION
         .registration()
-        .register_into_engine(engine, move || s.subscription.borrow().clone());
+        .register_into_engine(engine, move || s.subscription());
     let s = state.clone();
     USE_SUBSCRIPTION
         .registration()
@@ -450,6 +468,25 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
             convert::to_dynamic(&value)
         });
     let s = state.clone();
+    BULK_SUMMARY
+        .registration()
+        .register_into_engine(engine, move || -> Dynamic {
+            s.last_summary
+                .borrow()
+                .as_ref()
+                .map_or(Dynamic::UNIT, |sum| summary_map(sum).into())
+        });
+    let s = state.clone();
+    SET_CONCURRENCY
+        .registration()
+        .register_into_engine(engine, move |n: i64| -> Res<i64> {
+            if !(1..=256).contains(&n) {
+                return Err(usage_error(format!("the concurrency is 1 to 256, not {n}")));
+            }
+            s.concurrency.set(n as usize);
+            Ok(n)
+        });
+    let s = state.clone();
     CONFIRM
         .registration()
         .register_into_engine(engine, move |question: &str| confirm(&s, question));
@@ -464,7 +501,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
 }
 
 fn identity_ref(s: &HostState, rg: &str, name: &str) -> Res<IdentityRef> {
-    IdentityRef::new(&s.subscription.borrow(), rg, name).map_err(arm_error)
+    IdentityRef::new(&s.subscription()?, rg, name).map_err(arm_error)
 }
 
 /// An identity as the map scripts see: the fields of `az identity show`.
@@ -571,7 +608,7 @@ async fn would_create(
 }
 
 fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array> {
-    let create = Arc::new(creation(opts)?);
+    let mut create = creation(opts)?;
     // Every name is checked before the first request.
     let ids: Vec<IdentityRef> = names
         .iter()
@@ -584,20 +621,24 @@ fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array>
             identity_ref(s, rg, &name)
         })
         .collect::<Res<_>>()?;
+    // The group's location is read once, not once per identity.
+    if create.location.is_none() {
+        let sub = s.subscription()?;
+        names::group_name(rg).map_err(arm_error)?;
+        create.location = Some(s.block_on(s.client.group_show(&sub, rg))?.location);
+    }
+    let create = Arc::new(create);
     let client = s.client.clone();
     if s.dry_run.get() {
-        let outcomes = s.runtime.block_on(bulk::run(
-            ids.clone(),
-            s.concurrency,
-            s.interrupted.clone(),
-            move |id| would_create(client.clone(), id, create.clone()),
-        ));
+        let items = bulk_run(s, ids.clone(), move |id| {
+            would_create(client.clone(), id, create.clone())
+        });
         let mut plan = s.plan.borrow_mut();
         return Ok(ids
             .iter()
-            .zip(outcomes)
-            .map(|(id, o)| {
-                if let Outcome::Done((_, created)) = &o {
+            .zip(items)
+            .map(|(id, item)| {
+                if let Outcome::Done((_, created)) = &item.outcome {
                     plan.record(
                         if *created {
                             Change::Create
@@ -607,24 +648,19 @@ fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array>
                         id.id(),
                     );
                 }
-                result_map(id, o.map(|(_, created)| if created { 201 } else { 200 }))
+                result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
             })
             .collect());
     }
-    let outcomes = s.runtime.block_on(bulk::run(
-        ids.clone(),
-        s.concurrency,
-        s.interrupted.clone(),
-        move |id| {
-            let (client, create) = (client.clone(), create.clone());
-            async move { client.identity_put(&id, &create).await }
-        },
-    ));
+    let items = bulk_run(s, ids.clone(), move |id| {
+        let (client, create) = (client.clone(), create.clone());
+        async move { client.identity_put(&id, &create).await }
+    });
     Ok(ids
         .iter()
-        .zip(outcomes)
-        .map(|(id, o)| {
-            if let Outcome::Done((identity, created)) = &o {
+        .zip(items)
+        .map(|(id, item)| {
+            if let Outcome::Done((identity, created)) = &item.outcome {
                 s.saw(&identity.name);
                 s.count(|d| {
                     if *created {
@@ -634,9 +670,39 @@ fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array>
                     }
                 });
             }
-            result_map(id, o.map(|(_, created)| if created { 201 } else { 200 }))
+            result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
         })
         .collect())
+}
+
+/// Runs a bulk call on the runtime with the host's concurrency, stop flag and progress bar,
+/// and keeps its summary for `bulk_summary()`.
+fn bulk_run<T, F, Fut>(s: &HostState, ids: Vec<IdentityRef>, work: F) -> Vec<Item<T>>
+where
+    T: Send + 'static,
+    F: Fn(IdentityRef) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
+{
+    let before = s.client.stats();
+    let started = std::time::Instant::now();
+    let progress = if s.progress {
+        output::progress_bar()
+    } else {
+        None
+    };
+    let items = s.runtime.block_on(bulk::run(
+        ids,
+        s.concurrency.get(),
+        s.interrupted.clone(),
+        progress,
+        work,
+    ));
+    *s.last_summary.borrow_mut() = Some(Summary::of(
+        &items,
+        s.client.stats() - before,
+        started.elapsed(),
+    ));
+    items
 }
 
 fn update(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res<Dynamic> {
@@ -679,7 +745,7 @@ fn delete_one(s: &HostState, id: &IdentityRef) -> Res<bool> {
 }
 
 /// The identity a map (`#{id}`) or an id string names.
-fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
+pub(crate) fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
     if let Some(map) = item.read_lock::<Map>() {
         let id = map
             .get("id")
@@ -703,61 +769,51 @@ fn delete_many(s: &HostState, items: &Array) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
     let client = s.client.clone();
     if s.dry_run.get() {
-        let outcomes = s.runtime.block_on(bulk::run(
-            ids.clone(),
-            s.concurrency,
-            s.interrupted.clone(),
-            move |id| {
-                let client = client.clone();
-                async move { probe(&client, &id).await.map(|found| found.is_some()) }
-            },
-        ));
+        let results = bulk_run(s, ids.clone(), move |id| {
+            let client = client.clone();
+            async move { probe(&client, &id).await.map(|found| found.is_some()) }
+        });
         let mut plan = s.plan.borrow_mut();
         return Ok(ids
             .iter()
-            .zip(outcomes)
-            .map(|(id, o)| {
-                if let Outcome::Done(true) = o {
+            .zip(results)
+            .map(|(id, item)| {
+                if let Outcome::Done(true) = item.outcome {
                     plan.record(Change::Delete, id.id());
                 }
-                result_map(id, o.map(|existed| if existed { 200 } else { 204 }))
+                result_map(id, item.map(|existed| if existed { 200 } else { 204 }))
             })
             .collect());
     }
-    let outcomes = s.runtime.block_on(bulk::run(
-        ids.clone(),
-        s.concurrency,
-        s.interrupted.clone(),
-        move |id| {
-            let client = client.clone();
-            async move { client.identity_delete(&id).await }
-        },
-    ));
+    let results = bulk_run(s, ids.clone(), move |id| {
+        let client = client.clone();
+        async move { client.identity_delete(&id).await }
+    });
     Ok(ids
         .iter()
-        .zip(outcomes)
-        .map(|(id, o)| {
-            if let Outcome::Done(true) = o {
+        .zip(results)
+        .map(|(id, item)| {
+            if let Outcome::Done(true) = item.outcome {
                 s.count(|d| d.deleted += 1);
             }
-            result_map(id, o.map(|deleted| if deleted { 200 } else { 204 }))
+            result_map(id, item.map(|deleted| if deleted { 200 } else { 204 }))
         })
         .collect())
 }
 
-/// `#{id, name, ok, status, error}` for one item of an array call.
-fn result_map(id: &IdentityRef, outcome: Outcome<u16>) -> Dynamic {
+/// `#{id, name, ok, status, error, attempts}` for one item of an array call.
+fn result_map(id: &IdentityRef, item: Item<u16>) -> Dynamic {
     let mut map = Map::new();
     map.insert("id".into(), id.id().into());
     map.insert("name".into(), id.name.clone().into());
-    let (ok, status, error) = match outcome {
+    let (ok, status, error) = match item.outcome {
         Outcome::Done(status) => (true, Dynamic::from_int(i64::from(status)), Dynamic::UNIT),
-        Outcome::Failed(e) => (
-            false,
-            e.status()
-                .map_or(Dynamic::UNIT, |s| Dynamic::from_int(i64::from(s))),
-            error_map(&e).into(),
-        ),
+        Outcome::Failed(e) => {
+            let status = e
+                .status()
+                .map_or(Dynamic::UNIT, |s| Dynamic::from_int(i64::from(s)));
+            (false, status, error_map(&e).into())
+        }
         Outcome::NotStarted => {
             let mut e = Map::new();
             e.insert("code".into(), "NotStarted".into());
@@ -772,11 +828,34 @@ fn result_map(id: &IdentityRef, outcome: Outcome<u16>) -> Dynamic {
     map.insert("ok".into(), ok.into());
     map.insert("status".into(), status);
     map.insert("error".into(), error);
+    map.insert(
+        "attempts".into(),
+        Dynamic::from_int(i64::from(item.attempts)),
+    );
     map.into()
 }
 
+/// A bulk summary as scripts see it.
+fn summary_map(summary: &Summary) -> Map {
+    let mut map = Map::new();
+    for (k, v) in [
+        ("done", summary.done),
+        ("failed", summary.failed),
+        ("skipped", summary.skipped),
+        ("throttled", summary.throttled as usize),
+        ("retries", summary.retries as usize),
+    ] {
+        map.insert(k.into(), Dynamic::from_int(v as i64));
+    }
+    map.insert(
+        "elapsed_ms".into(),
+        Dynamic::from_int(summary.elapsed.as_millis() as i64),
+    );
+    map
+}
+
 fn group_create(s: &HostState, name: &str, location: &str) -> Res<Dynamic> {
-    let sub = s.subscription.borrow().clone();
+    let sub = s.subscription()?;
     names::group_name(name).map_err(arm_error)?;
     names::location(location).map_err(arm_error)?;
     if s.dry_run.get() {
@@ -814,7 +893,7 @@ fn group_create(s: &HostState, name: &str, location: &str) -> Res<Dynamic> {
 }
 
 fn group_delete(s: &HostState, name: &str) -> Res<bool> {
-    let sub = s.subscription.borrow().clone();
+    let sub = s.subscription()?;
     if s.dry_run.get() {
         names::group_name(name).map_err(arm_error)?;
         return match s.runtime.block_on(s.client.group_show(&sub, name)) {

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod diagnostic;
 pub mod files;
 pub mod plan;
+pub mod relations;
 pub mod stdlib;
 pub mod text;
 pub mod time;
@@ -26,6 +27,11 @@ use rhai::{Dynamic, Engine, EvalAltResult, Scope};
 use crate::arm::{ArmClient, ArmError};
 use diagnostic::Source;
 use plan::Plan;
+
+/// Every registered function's documentation: the API table and the relations functions.
+pub fn all_docs() -> impl Iterator<Item = &'static api::FnDoc> {
+    api::DOCS.iter().chain(relations::DOCS)
+}
 
 /// Resource limits of a script (each overridable on the command line).
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +75,8 @@ pub struct HostOptions {
     pub script_dir: PathBuf,
     /// Most requests in flight for the array forms.
     pub concurrency: usize,
+    /// Show a progress bar on stderr during array calls (a terminal, and not `-o json`).
+    pub progress: bool,
     /// What `read_*` and `write_text` may reach (`--allow-read`, `--allow-write`).
     pub permissions: files::Permissions,
     /// The client talks to the emulator this process started (`--local`).
@@ -92,7 +100,7 @@ pub struct HostState {
     pub client: ArmClient,
     /// Enters the async client from the script's thread.
     pub runtime: tokio::runtime::Handle,
-    /// The subscription calls act in (`use_subscription` changes it).
+    /// The subscription calls act in (`use_subscription` changes it); empty until one is known.
     pub subscription: RefCell<String>,
     /// Dry-run on or off.
     pub dry_run: Cell<bool>,
@@ -108,8 +116,12 @@ pub struct HostState {
     pub seen: RefCell<BTreeSet<String>>,
     /// Writes done.
     pub done: Cell<Done>,
-    /// Most requests in flight for the array forms.
-    pub concurrency: usize,
+    /// Most requests in flight for the array forms (`set_concurrency` changes it).
+    pub concurrency: Cell<usize>,
+    /// The summary of the last array call.
+    pub last_summary: RefCell<Option<crate::arm::bulk::Summary>>,
+    /// Show a progress bar during array calls.
+    pub progress: bool,
     /// What `read_*` and `write_text` may reach.
     pub permissions: files::Permissions,
     /// Running against `--local`.
@@ -117,6 +129,20 @@ pub struct HostState {
 }
 
 impl HostState {
+    /// The current subscription, or the error saying how to set one.
+    pub fn subscription(&self) -> Result<String, Box<EvalAltResult>> {
+        let sub = self.subscription.borrow();
+        if sub.is_empty() {
+            return Err(convert::arm_error(ArmError::invalid(
+                "subscription",
+                "",
+                "no subscription is set: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, choose a default with \
+                 `az account set`, or call use_subscription(id)",
+            )));
+        }
+        Ok(sub.clone())
+    }
+
     /// Runs an async client call to completion from the script's thread.
     pub fn block_on<T>(
         &self,
@@ -179,7 +205,9 @@ impl Host {
             interrupted: interrupted.clone(),
             seen: RefCell::new(BTreeSet::new()),
             done: Cell::new(Done::default()),
-            concurrency: options.concurrency.max(1),
+            concurrency: Cell::new(options.concurrency.max(1)),
+            last_summary: RefCell::new(None),
+            progress: options.progress,
             permissions: options.permissions,
             local: options.local,
         });
@@ -200,6 +228,7 @@ impl Host {
         let resolver = Rc::new(stdlib::Resolver::new(&options.script_dir));
         engine.set_module_resolver(SharedResolver(resolver.clone()));
         api::register(&mut engine, &state);
+        relations::register(&mut engine, &state);
         Self {
             engine: Rc::new(engine),
             state,

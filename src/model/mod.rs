@@ -5,10 +5,15 @@ mod error;
 mod group;
 mod identity;
 mod page;
+mod relations;
 mod subscription;
 
 pub use error::{ErrorBody, ErrorResponse};
 pub use group::{ResourceGroup, ResourceGroupProperties};
 pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
 pub use page::Page;
+pub use relations::{
+    AssociatedResource, FederatedCredential, FederatedCredentialProperties, GenericResource,
+    ResourceIdentity, RoleAssignment, RoleAssignmentProperties,
+};
 pub use subscription::{Subscription, SubscriptionPolicies};
