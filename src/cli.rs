@@ -62,10 +62,10 @@ pub struct LimitArgs {
     /// Longest string, in bytes [default: 67108864].
     #[arg(long, value_name = "BYTES")]
     pub max_string_size: Option<usize>,
-    /// Most items in one array [default: 1000000].
+    /// Most items in one value, counted over nested arrays [default: 5000000].
     #[arg(long, value_name = "N")]
     pub max_array_size: Option<usize>,
-    /// Most entries in one map [default: 100000].
+    /// Most map entries in one value, counted over nested maps [default: 5000000].
     #[arg(long, value_name = "N")]
     pub max_map_size: Option<usize>,
 }

@@ -79,6 +79,8 @@ struct Inner {
     pacer: Pacer,
     stats: Counters,
     credential_writes: federated::WriteLocks,
+    /// Resource type -> the api-version its provider offers (see `resource_api_version`).
+    api_versions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Running totals of a client's traffic.
@@ -170,6 +172,7 @@ impl ArmClient {
                 pacer: Pacer::default(),
                 stats: Counters::default(),
                 credential_writes: federated::WriteLocks::default(),
+                api_versions: Default::default(),
             }),
         })
     }

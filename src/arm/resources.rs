@@ -15,7 +15,88 @@ pub const RESOURCES_LIST_API_VERSION: &str = "2021-04-01";
 /// The preview api-version that serves `listAssociatedResources`.
 pub const ASSOCIATED_API_VERSION: &str = "2022-01-31-preview";
 
+/// The api-version of the providers API.
+pub const PROVIDERS_API_VERSION: &str = "2021-04-01";
+
+/// A resource provider's registration, as `GET /subscriptions/{s}/providers/{namespace}` returns it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Provider {
+    #[serde(default)]
+    resource_types: Vec<ProviderType>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProviderType {
+    resource_type: String,
+    #[serde(default)]
+    api_versions: Vec<String>,
+}
+
+/// `(subscription, namespace, type)` of a resource id such as
+/// `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app`.
+fn provider_of(resource_id: &str) -> Result<(String, String, String), ArmError> {
+    let parts: Vec<&str> = resource_id.split('/').collect();
+    let providers = parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("providers"));
+    match (parts.get(2), providers) {
+        (Some(sub), Some(i)) if parts.len() > i + 3 => {
+            // Nested types (`servers/databases`) interleave names: take every other segment.
+            let types: Vec<&str> = parts[i + 2..].iter().step_by(2).copied().collect();
+            Ok((sub.to_string(), parts[i + 1].to_string(), types.join("/")))
+        }
+        _ => Err(ArmError::invalid(
+            "resource id",
+            resource_id,
+            "a resource id ends in /providers/{namespace}/{type}/{name}",
+        )),
+    }
+}
+
 impl ArmClient {
+    /// The newest stable api-version ARM offers for a resource's type (read once per type).
+    pub async fn resource_api_version(&self, resource_id: &str) -> Result<String, ArmError> {
+        let (sub, namespace, kind) = provider_of(resource_id)?;
+        let key = format!("{namespace}/{kind}").to_lowercase();
+        if let Some(v) = self
+            .inner
+            .api_versions
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Ok(v);
+        }
+        let url = self.url(
+            &format!("/subscriptions/{}/providers/{}", seg(&sub), seg(&namespace)),
+            PROVIDERS_API_VERSION,
+        );
+        let provider: Provider = self.get_json(url).await?;
+        let versions = provider
+            .resource_types
+            .iter()
+            .find(|t| t.resource_type.eq_ignore_ascii_case(&kind))
+            .map(|t| t.api_versions.clone())
+            .unwrap_or_default();
+        let newest_stable = versions
+            .iter()
+            .filter(|v| !v.contains("preview"))
+            .max()
+            .or_else(|| versions.iter().max());
+        let Some(version) = newest_stable.cloned() else {
+            return Err(ArmError::Decode {
+                status: 200,
+                message: format!("provider {namespace} lists no api-version for type {kind}"),
+            });
+        };
+        if let Ok(mut m) = self.inner.api_versions.lock() {
+            m.insert(key, version.clone());
+        }
+        Ok(version)
+    }
+
     /// Every resource of the subscription (all pages), with its identity block.
     pub async fn resources_list(
         &self,
@@ -78,5 +159,30 @@ impl ArmClient {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_and_type_of_a_resource_id() {
+        let (sub, ns, kind) =
+            provider_of("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app")
+                .unwrap();
+        assert_eq!(
+            (sub.as_str(), ns.as_str(), kind.as_str()),
+            ("s", "Microsoft.Web", "sites")
+        );
+        let (_, ns, kind) = provider_of(
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Sql/servers/a/databases/b",
+        )
+        .unwrap();
+        assert_eq!(
+            (ns.as_str(), kind.as_str()),
+            ("Microsoft.Sql", "servers/databases")
+        );
+        assert!(provider_of("/subscriptions/s/resourceGroups/rg").is_err());
     }
 }

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod diagnostic;
 pub mod files;
 pub mod plan;
+pub mod references;
 pub mod relations;
 pub mod stdlib;
 pub mod text;
@@ -54,8 +55,8 @@ impl Default for Limits {
             max_operations: 500_000_000,
             max_call_depth: 64,
             max_string_size: 64 * 1024 * 1024,
-            max_array_size: 1_000_000,
-            max_map_size: 100_000,
+            max_array_size: 5_000_000,
+            max_map_size: 5_000_000,
         }
     }
 }
