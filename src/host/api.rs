@@ -45,6 +45,7 @@ impl FnDoc {
         )
     }
 
+    /// The registration of the function, with its parameter names and doc comment.
     pub(crate) fn registration(&self) -> FuncRegistration {
         let mut info: Vec<&str> = self.params.to_vec();
         info.push(self.returns);
@@ -309,6 +310,18 @@ pub const DOCS: &[FnDoc] = &[
     BULK_SUMMARY,
     SET_CONCURRENCY,
     EXIT,
+    super::time::NOW,
+    super::time::PARSE_DATE,
+    super::time::DAYS_BETWEEN,
+    super::text::MATCHES,
+    super::text::MATCHES_GLOB,
+    super::files::READ_TEXT,
+    super::files::READ_CSV,
+    super::files::READ_JSON,
+    super::files::WRITE_TEXT,
+    super::workflows::IS_LOCAL,
+    super::workflows::IS_DRY_RUN,
+    super::workflows::EPRINT,
 ];
 
 /// What `generated` fields hold in a dry-run.
@@ -511,6 +524,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
                     .into(),
             )
         });
+    super::workflows::register(engine, state);
 }
 
 fn identity_ref(s: &HostState, rg: &str, name: &str) -> Res<IdentityRef> {
