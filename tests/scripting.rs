@@ -652,3 +652,24 @@ async fn ctrl_c_stops_at_the_next_operation_and_reports() {
         "the report matches the emulator"
     );
 }
+
+#[tokio::test]
+async fn a_dry_run_create_in_a_missing_group_fails_like_the_real_one() {
+    let env = fixture().await;
+    let run = Azid::at(
+        &env,
+        &[
+            "eval",
+            r#"identity_create("nogroup", "x-1", #{location: "westus"})"#,
+            "--dry-run",
+        ],
+    )
+    .run()
+    .await
+    .fails(1);
+    assert!(
+        run.stderr.contains("(ResourceGroupNotFound)"),
+        "{}",
+        run.stderr
+    );
+}

@@ -610,14 +610,13 @@ async fn would_create(
         }
         return Ok((output::identity_json(&existing), false));
     }
+    // The real PUT would fail in a missing group, so the plan fails the same way.
+    let group = client
+        .group_show(&id.subscription, &id.resource_group)
+        .await?;
     let location = match &create.location {
         Some(l) => l.to_lowercase().replace(' ', ""),
-        None => {
-            client
-                .group_show(&id.subscription, &id.resource_group)
-                .await?
-                .location
-        }
+        None => group.location,
     };
     let value = json!({
         "clientId": KNOWN_AFTER_APPLY,
