@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::arm::AuthMode;
-use crate::emulator::{DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, ThrottleProfile};
+use crate::emulator::{Caller, DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, ThrottleProfile};
 use crate::output::Format;
 
 /// azid: create, list, audit and clean up Azure user-assigned managed identities.
@@ -39,6 +39,12 @@ pub struct ScriptOptions {
     /// Most requests in flight for the array forms (identity_create(rg, [names]), identity_delete([...])).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: Option<u32>,
+    /// Let scripts read files inside PATH (a file or a folder; repeatable). Without it they read nothing.
+    #[arg(long, value_name = "PATH")]
+    pub allow_read: Vec<PathBuf>,
+    /// Let scripts create and replace files inside PATH (a file or a folder; repeatable). Without it they write nothing.
+    #[arg(long, value_name = "PATH")]
+    pub allow_write: Vec<PathBuf>,
     /// Script limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -66,12 +72,15 @@ pub struct LimitArgs {
 
 impl ScriptOptions {
     /// These options, with `later` (given after the subcommand) taking precedence.
+    /// The allowed paths of both are kept.
     pub fn merge(self, later: ScriptOptions) -> ScriptOptions {
         let (a, b) = (self.limits, later.limits);
         ScriptOptions {
             dry_run: later.dry_run || self.dry_run,
             yes: later.yes || self.yes,
             concurrency: later.concurrency.or(self.concurrency),
+            allow_read: [self.allow_read, later.allow_read].concat(),
+            allow_write: [self.allow_write, later.allow_write].concat(),
             limits: LimitArgs {
                 max_operations: b.max_operations.or(a.max_operations),
                 max_call_depth: b.max_call_depth.or(a.max_call_depth),
@@ -97,7 +106,16 @@ pub struct Common {
     pub ca_bundle: Option<PathBuf>,
     /// Run against an emulator started inside this process, with its state in DIR
     /// (default: azid's folder in the user's data directory).
-    #[arg(long, value_name = "DIR", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    // A bare `--local` arrives as "" (the default folder): clap's own PathBuf parser refuses
+    // empty values, which made a bare `--local` a usage error.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        value_parser = parse_local_dir
+    )]
     pub local: Option<PathBuf>,
     /// Where the token comes from.
     #[arg(long, value_enum, value_name = "SOURCE")]
@@ -483,6 +501,17 @@ pub struct EmulatorArgs {
     /// Seed of --latency and --fault-rate, to replay a run (default: random, printed on stderr).
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Give a bearer token (or, when TOKEN is a UUID, a managed identity's client id) a role:
+    /// owner, contributor, reader, managed-identity-contributor or managed-identity-operator,
+    /// at SCOPE (/subscriptions/ID or /subscriptions/ID/resourceGroups/NAME; default: every
+    /// subscription). Repeatable. Requests outside the role get 403 AuthorizationFailed.
+    #[arg(long = "caller", value_name = "TOKEN=ROLE[@SCOPE]")]
+    pub callers: Vec<Caller>,
+}
+
+/// Reads `--local`'s folder; empty (a bare `--local`) stands for the default one.
+pub fn parse_local_dir(value: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(value))
 }
 
 /// Parses a page size: 1 to 10,000.

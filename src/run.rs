@@ -12,6 +12,7 @@ use crate::commands::{self, Printer};
 use crate::config::Config;
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::Error;
+use crate::host::files::Permissions;
 use crate::host::{Host, HostOptions, Limits};
 use crate::session::Session;
 
@@ -83,6 +84,9 @@ fn script(
         None => (top, top_script),
     };
     let config = Config::resolve(&common)?;
+    // Checked before anything is sent: a bad --allow-read is a usage error.
+    let permissions = Permissions::new(&options.allow_read, &options.allow_write)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     init_logging(config.verbosity);
     let printer = Printer {
         format: config.output,
@@ -121,6 +125,8 @@ fn script(
                 script_dir
             },
             concurrency: options.concurrency.map_or(16, |c| c as usize),
+            permissions,
+            local: session.emulator().is_some(),
             // A bar on stderr, unless JSON was asked for explicitly (machines read that).
             progress: common.output != Some(crate::output::Format::Json),
         },
@@ -200,6 +206,7 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         throttle: args.throttle,
         fault_rate: args.fault_rate,
         seed: args.seed,
+        callers: args.callers,
     };
     let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {

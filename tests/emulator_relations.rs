@@ -1599,3 +1599,98 @@ async fn every_relationship_doc_example_runs() {
         assert_eq!(run.code, 0, "{}: {}\n{run:?}", doc.name, doc.example);
     }
 }
+
+/// With issue 8's callers, the relationship routes need the actions Azure's roles grant:
+/// credentials come with Managed Identity Contributor, a resource's writes and role
+/// assignments do not; a Reader reads all of it; Contributor may not assign roles.
+#[tokio::test]
+async fn callers_need_the_actions_of_their_roles() {
+    let sub = "00000000-0000-0000-0000-0000000000bb";
+    let callers = [
+        "reader=reader",
+        "mic=managed-identity-contributor",
+        "contrib=contributor",
+    ];
+    let env = Env::with(EmulatorOptions {
+        group_delete_delay: Duration::ZERO,
+        replication_delay: Duration::ZERO,
+        subscriptions: vec![sub.into()],
+        callers: callers.iter().map(|c| c.parse().expect("caller")).collect(),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    env.group("rg").await;
+    let p = principal(&env.identity("rg", "app-1").await);
+    let rg_scope = format!("/subscriptions/{sub}/resourceGroups/rg");
+    let as_ = |token: &'static str, method: Method, path: String, body: Option<Value>| {
+        let env = &env;
+        async move { env.call_as(Some(token), method, &path, body).await }
+    };
+    let denied = |r: &crate::harness::Reply, action: &str| {
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "AuthorizationFailed"),
+            "{}",
+            r.body
+        );
+        let message = r.body["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(action), "{message}");
+    };
+
+    let r = as_(
+        "mic",
+        Method::PUT,
+        fic(&env, "rg", "app-1", "gh-main"),
+        fic_body("s"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = as_(
+        "reader",
+        Method::PUT,
+        fic(&env, "rg", "app-1", "gh-other"),
+        fic_body("t"),
+    )
+    .await;
+    denied(&r, "federatedIdentityCredentials/write");
+    let r = as_("reader", Method::GET, fics(&env, "rg", "app-1"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let vm = resource(&env, "rg", VM, "vm");
+    let r = as_("mic", Method::PUT, vm.clone(), Some(carrying(&[]))).await;
+    denied(&r, "Microsoft.Compute/virtualMachines/write");
+    let r = as_("contrib", Method::PUT, vm.clone(), Some(carrying(&[]))).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(
+        as_("reader", Method::GET, vm.clone(), None).await.status,
+        StatusCode::OK
+    );
+    let r = as_("reader", Method::DELETE, vm, None).await;
+    denied(&r, "Microsoft.Compute/virtualMachines/delete");
+
+    let r = as_(
+        "contrib",
+        Method::PUT,
+        assignment(&rg_scope, &guid()),
+        role_body(&env, &p, READER),
+    )
+    .await;
+    denied(&r, "Microsoft.Authorization/roleAssignments/write");
+    let r = env
+        .call(
+            Method::PUT,
+            &assignment(&rg_scope, &guid()),
+            role_body(&env, &p, READER),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let owner = r.body["properties"]["createdBy"].clone();
+    assert!(
+        owner.as_str().is_some_and(|o| !o.is_empty()),
+        "createdBy names the caller"
+    );
+    let (listed, _) = env.list_all(&assignments(&rg_scope)).await;
+    assert_eq!(listed.len(), 1);
+    let r = as_("reader", Method::GET, assignments(&rg_scope), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+}

@@ -4,10 +4,14 @@
 mod bulk;
 mod cli;
 mod conformance;
+mod demo;
 mod emulator_api;
 mod emulator_realism;
 mod emulator_relations;
+mod files;
 mod harness;
+mod permissions;
 mod process;
 mod repl;
 mod scripting;
+mod workflows;

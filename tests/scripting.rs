@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::harness::{Azid, Env};
 
 /// A group `rg` in eastus holding `app-1` (tagged owner=me): what the doc examples expect.
-async fn fixture() -> Env {
+pub(crate) async fn fixture() -> Env {
     let env = Env::start().await;
     env.group("rg").await;
     let r = env
@@ -27,11 +27,43 @@ async fn eval(env: &Env, script: &str) -> Value {
     Azid::at(env, &["eval", script]).run().await.ok().json()
 }
 
+/// A folder for the file functions' examples: `identities.csv` and `policy.json`, which the
+/// examples may read, and room to write (the examples run there with `--allow-read .` and
+/// `--allow-write .`).
+pub(crate) fn example_files() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("identities.csv"),
+        "name,resourceGroup,location,tags\napp-7,rg,eastus,owner=me\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("policy.json"),
+        r#"{"required": ["owner", "env"]}"#,
+    )
+    .expect("write");
+    dir
+}
+
 #[tokio::test]
 async fn every_doc_example_runs() {
     for doc in DOCS {
         let env = fixture().await;
-        let run = Azid::at(&env, &["eval", doc.example]).run().await;
+        let files = example_files();
+        let run = Azid::at(
+            &env,
+            &[
+                "--allow-read",
+                ".",
+                "--allow-write",
+                ".",
+                "eval",
+                doc.example,
+            ],
+        )
+        .cwd(files.path())
+        .run()
+        .await;
         assert_eq!(run.code, 0, "{}: {}\n{run:?}", doc.signature(), doc.example);
     }
 }
@@ -618,5 +650,26 @@ async fn ctrl_c_stops_at_the_next_operation_and_reports() {
         created,
         env.all_identity_names().await.len(),
         "the report matches the emulator"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_create_in_a_missing_group_fails_like_the_real_one() {
+    let env = fixture().await;
+    let run = Azid::at(
+        &env,
+        &[
+            "eval",
+            r#"identity_create("nogroup", "x-1", #{location: "westus"})"#,
+            "--dry-run",
+        ],
+    )
+    .run()
+    .await
+    .fails(1);
+    assert!(
+        run.stderr.contains("(ResourceGroupNotFound)"),
+        "{}",
+        run.stderr
     );
 }

@@ -11,6 +11,7 @@ mod identity;
 pub mod names;
 mod pacing;
 mod pager;
+pub mod permissions;
 pub mod resources;
 mod retry;
 pub mod roles;

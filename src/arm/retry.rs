@@ -232,6 +232,31 @@ mod tests {
     }
 
     #[test]
+    fn issue_8_authorization_failed_is_sent_once() {
+        // A 403 will not turn into a 200 by asking again, however ARM words it.
+        let denied = ArmError::Api {
+            status: 403,
+            code: "AuthorizationFailed".into(),
+            message: "The client 'c' with object id 'o' does not have authorization ...".into(),
+            request_id: Some("r".into()),
+        };
+        assert!(!denied.is_retryable());
+        let clock = Recorder::default();
+        let (out, tries) = block_on(retry(&policy(), &clock, |_| {
+            let error = denied.clone();
+            async move {
+                Err::<(), _>(Failure {
+                    error,
+                    retry_after: Some(Duration::from_secs(1)),
+                })
+            }
+        }));
+        assert_eq!(out.unwrap_err().code(), "AuthorizationFailed");
+        assert_eq!(tries, 1);
+        assert!(clock.0.lock().unwrap().is_empty(), "no wait, no second try");
+    }
+
+    #[test]
     fn retry_after_headers() {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "12".parse().unwrap());

@@ -113,7 +113,7 @@ pub fn item(
             }
             let body = validate::json_object(&ctx.body, false)?;
             let input = Input::read(&body)?;
-            let actor = actor(state);
+            let actor = actor(ctx);
             let record = state.store.transaction(|tx| {
                 let scope = resolve(state, tx, sub, scope)?;
                 let role_guid = input.role_guid.to_ascii_lowercase();
@@ -191,10 +191,12 @@ pub fn item(
     }
 }
 
-/// The object id recorded as `createdBy`/`updatedBy`: the holder of the emulator's token.
-// After issue 8 (callers with their own tokens) this becomes the request's caller.
-fn actor(state: &AppState) -> String {
-    state.owner_object_id.clone()
+/// The object id recorded as `createdBy`/`updatedBy`: the request's caller (issue 8).
+fn actor(ctx: &Ctx) -> String {
+    ctx.caller
+        .as_ref()
+        .map(|c| c.object_id.clone())
+        .unwrap_or_default()
 }
 
 fn version(ctx: &Ctx) -> Result<(), ApiError> {

@@ -47,6 +47,24 @@ impl ApiError {
         )
     }
 
+    /// 403 AuthorizationFailed: the caller's roles do not grant `action` at `scope` (issue 8).
+    pub fn authorization_failed(
+        client_id: &str,
+        object_id: &str,
+        action: &str,
+        scope: &str,
+    ) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            format!(
+                "The client '{client_id}' with object id '{object_id}' does not have authorization to perform \
+                 action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, \
+                 please refresh your credentials."
+            ),
+        )
+    }
+
     /// 400 MissingApiVersionParameter.
     pub fn missing_api_version() -> Self {
         Self::bad_request(

@@ -10,12 +10,14 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::roles::GROUP_READ;
 use super::state::{AppState, Ctx, empty, json, next_link, now_ms, skip_after};
 use super::store::{GroupRecord, Operation, StoreError, key_of};
 use super::validate::{self, RESOURCES_API_VERSIONS};
 use crate::model::{Page, ResourceGroup, ResourceGroupProperties};
 
-/// `/subscriptions/{sub}/resourcegroups`: GET lists.
+/// `/subscriptions/{sub}/resourcegroups`: GET lists the groups the caller may read (issue 8:
+/// a role on one group shows that group; a page may come out shorter than the page size).
 pub fn collection(state: &Arc<AppState>, ctx: &Ctx, sub: &str) -> Result<Response, ApiError> {
     if ctx.method != Method::GET {
         return Err(ApiError::method_not_allowed(ctx.method.as_str()));
@@ -32,6 +34,11 @@ pub fn collection(state: &Arc<AppState>, ctx: &Ctx, sub: &str) -> Result<Respons
         value: listing
             .items
             .iter()
+            .filter(|g| {
+                ctx.caller
+                    .as_ref()
+                    .is_none_or(|c| c.can(GROUP_READ, &sub_key, Some(&key_of(&g.name))))
+            })
             .map(|g| render(g, sub_display))
             .collect(),
         next_link: listing.next_after.map(|after| next_link(ctx, &after)),

@@ -7,6 +7,7 @@
 mod assignment_input;
 mod assignments;
 mod associated;
+mod callers;
 mod discovery;
 mod error;
 mod faults;
@@ -15,6 +16,9 @@ mod generic;
 mod generic_identity;
 mod groups;
 mod identities;
+mod permissions;
+mod rbac;
+mod roles;
 mod routes;
 mod state;
 mod store;
@@ -38,8 +42,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+pub use callers::{Caller, Scope};
 pub use error::ApiError;
 pub use faults::{FaultsParseError, Latency, parse_fault_rate};
+pub use roles::Role;
 pub use routes::TOKEN_PATH;
 pub use store::StoreError;
 pub use throttle::{Limit, ThrottleParseError, ThrottleProfile};
@@ -93,6 +99,8 @@ pub struct EmulatorOptions {
     pub fault_rate: f64,
     /// Seed of latency and faults, for a replayable run; `None` picks one (see `Emulator::seed`).
     pub seed: Option<u64>,
+    /// Roles of other bearer tokens and managed identities (`--caller`); none by default.
+    pub callers: Vec<Caller>,
 }
 
 impl Default for EmulatorOptions {
@@ -113,6 +121,7 @@ impl Default for EmulatorOptions {
             throttle: ThrottleProfile::off(),
             fault_rate: 0.0,
             seed: None,
+            callers: Vec::new(),
         }
     }
 }
@@ -203,6 +212,8 @@ impl Emulator {
             .identity_header
             .clone()
             .unwrap_or_else(|| token.clone());
+        let rbac = callers::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
+            .map_err(EmulatorError::Invalid)?;
 
         let listener =
             TcpListener::bind(options.listen)
@@ -248,7 +259,7 @@ impl Emulator {
             signing_key: signing_key.into_bytes(),
             host_client_id,
             host_principal_id,
-            owner_object_id: owner_id,
+            rbac,
             scheme,
             authority: addr.to_string(),
             faults: Faults::new(options.fault_rate, options.latency, seed),

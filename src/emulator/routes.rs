@@ -75,6 +75,9 @@ pub enum Route {
         scope: Vec<String>,
         name: String,
     },
+    /// `{scope}/providers/Microsoft.Authorization/permissions` at a subscription, a resource
+    /// group or an identity (issue 8).
+    Permissions { sub: String, rg: Option<String> },
     /// `/providers/Microsoft.ManagedIdentity/operations`
     MsiOperations,
     /// `/metadata/endpoints`
@@ -95,6 +98,9 @@ pub const TOKEN_PATH: &str = "/msi/token";
 /// The provider namespace served here.
 pub const MSI_NAMESPACE: &str = "Microsoft.ManagedIdentity";
 
+/// The namespace of the permissions API.
+const AUTHORIZATION_NAMESPACE: &str = "Microsoft.Authorization";
+
 impl Route {
     /// Parses a raw (still percent-encoded) request path.
     pub fn parse(path: &str) -> Route {
@@ -112,6 +118,14 @@ impl Route {
 
         if is(0, "metadata") && is(1, "endpoints") && s.len() == 2 {
             return Route::MetadataEndpoints;
+        }
+        let n = s.len();
+        if n >= 5
+            && is(n - 3, "providers")
+            && is(n - 2, AUTHORIZATION_NAMESPACE)
+            && is(n - 1, "permissions")
+        {
+            return permissions_route(&s[..n - 3]);
         }
         if is(0, "providers") && s.len() >= 2 {
             return match s.len() {
@@ -188,7 +202,8 @@ impl Route {
             | Route::IdentitiesInSubscription { sub }
             | Route::IdentitiesInGroup { sub, .. }
             | Route::Identity { sub, .. }
-            | Route::AssociatedResources { sub, .. } => Some(sub),
+            | Route::AssociatedResources { sub, .. }
+            | Route::Permissions { sub, .. } => Some(sub),
             Route::Subscriptions
             | Route::MsiOperations
             | Route::MetadataEndpoints
@@ -197,6 +212,31 @@ impl Route {
             | Route::UnknownMsiType { .. }
             | Route::NotFound => None,
         }
+    }
+}
+
+/// Routes the scope before `/providers/Microsoft.Authorization/permissions`: a subscription,
+/// a resource group, or an identity (whose permissions are its group's).
+fn permissions_route(scope: &[&str]) -> Route {
+    let is = |i: usize, word: &str| scope.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
+    let ok = is(0, "subscriptions")
+        && match scope.len() {
+            2 => true,
+            4 => is(2, "resourcegroups"),
+            8 => {
+                is(2, "resourcegroups")
+                    && is(4, "providers")
+                    && is(5, MSI_NAMESPACE)
+                    && is(6, "userAssignedIdentities")
+            }
+            _ => false,
+        };
+    if !ok {
+        return Route::NotFound;
+    }
+    Route::Permissions {
+        sub: scope[1].to_string(),
+        rg: scope.get(3).map(|rg| rg.to_string()),
     }
 }
 
@@ -362,6 +402,26 @@ mod tests {
                 Route::MsiOperations,
             ),
             ("/metadata/endpoints", Route::MetadataEndpoints),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/permissions",
+                Route::Permissions {
+                    sub: sub.clone(),
+                    rg: None,
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
+                 Microsoft.ManagedIdentity/userAssignedIdentities/id1/providers/microsoft.authorization/PERMISSIONS",
+                Route::Permissions {
+                    sub: sub.clone(),
+                    rg: Some("rg".into()),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Compute/\
+                 vms/x/providers/Microsoft.Authorization/permissions",
+                Route::NotFound,
+            ),
             ("/msi/token", Route::ManagedIdentityToken),
             (
                 "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.Compute/vms/x",

@@ -1,6 +1,7 @@
 //! The one request path every call takes: latency -> request ids -> route -> auth ->
-//! faults (before) -> throttle -> handler -> faults (after), with the shared state the
-//! handlers read. The token endpoint and cloud metadata skip auth, faults and throttling.
+//! authorisation (`rbac`) -> faults (before) -> throttle -> handler -> faults (after), with the
+//! shared state the handlers read. The token endpoint and cloud metadata skip auth, faults
+//! and throttling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,12 +13,16 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use super::callers::{Principal, Rbac};
 use super::error::ApiError;
 use super::faults::{self, Faults, Phase};
+use super::rbac;
 use super::routes::Route;
 use super::store::Store;
 use super::throttle::{self, Kind, Throttle, Verdict};
-use super::{associated, discovery, groups, identities, subscriptions, token, validate};
+use super::{
+    associated, discovery, groups, identities, permissions, subscriptions, token, validate,
+};
 
 /// The largest request body the emulator reads (ARM's own limit is 4 MB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -48,8 +53,8 @@ pub struct AppState {
     pub host_client_id: String,
     /// Principal id of that default managed identity.
     pub host_principal_id: String,
-    /// Object id of the caller holding the emulator's own bearer token (the throttling actor).
-    pub owner_object_id: String,
+    /// Who holds which role where: the emulator's own token and the `--caller` grants.
+    pub rbac: Rbac,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// The bound address, for links when a request names no host.
@@ -74,6 +79,8 @@ pub struct Ctx {
     pub headers: HeaderMap,
     /// Request body.
     pub body: Bytes,
+    /// Who sent it; `None` on the two routes reached without a bearer token.
+    pub caller: Option<Principal>,
 }
 
 impl Ctx {
@@ -106,9 +113,9 @@ impl AppState {
             .map_or(key, String::as_str)
     }
 
-    /// Checks the Authorization header (the emulator's token or one it issued) and returns
-    /// the caller's object id.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+    /// Checks the Authorization header (the emulator's token, a `--caller` token, or one the
+    /// token endpoint issued) and returns the caller.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::authentication_failed(
                 "Authentication failed. The 'Authorization' header is missing.",
@@ -127,9 +134,12 @@ impl AppState {
         }
         let token = token.trim();
         if bool::from(token.as_bytes().ct_eq(self.token.as_bytes())) {
-            return Ok(self.owner_object_id.clone());
+            return Ok(self.rbac.owner());
         }
-        token::verify(self, token).map(|claims| claims.oid)
+        if let Some(caller) = self.rbac.bearer(token) {
+            return Ok(caller);
+        }
+        token::verify(self, token).map(|claims| self.rbac.issued(&claims.appid, &claims.oid))
     }
 
     /// Takes a token from the bucket of a request to a known subscription: `None` when the
@@ -203,13 +213,14 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
             format!("The request body could not be read: {e}"),
         )
     })?;
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         method: parts.method,
         path: parts.uri.path().to_string(),
         query,
         base_url,
         headers: parts.headers,
         body,
+        caller: None,
     };
 
     // These two are reached without an ARM bearer token, as in Azure.
@@ -218,7 +229,11 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
         Route::MetadataEndpoints => return discovery::metadata_endpoints(&ctx),
         _ => {}
     }
-    let actor = state.authenticate(&ctx.headers)?;
+    let caller = state.authenticate(&ctx.headers)?;
+    // A request the caller's roles do not allow is answered here and changes nothing.
+    rbac::authorize(state, &caller, &route, &ctx.method)?;
+    let actor = caller.object_id.clone();
+    ctx.caller = Some(caller);
     let fault = state.faults.decide();
     if let Some(f) = fault.filter(|f| f.phase == Phase::Before) {
         return Ok(faults::respond(f.fault));
@@ -290,6 +305,7 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         Route::AssociatedResources { sub, rg, name } => {
             associated::list(state, ctx, &sub, &rg, &name)
         }
+        Route::Permissions { sub, rg } => permissions::list(state, ctx, &sub, rg.as_deref()),
         Route::MsiOperations => discovery::msi_operations(ctx),
         Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
             "InvalidResourceNamespace",

@@ -11,12 +11,13 @@ use super::state::{AppState, Ctx, json};
 use super::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
 use crate::model::{Subscription, SubscriptionPolicies};
 
-/// `GET /subscriptions`.
+/// `GET /subscriptions`: the ones where the caller holds some role (issue 8).
 pub fn list(state: &Arc<AppState>, ctx: &Ctx) -> Result<Response, ApiError> {
     check(ctx)?;
     let value: Vec<Subscription> = state
         .subscriptions
         .iter()
+        .filter(|s| ctx.caller.as_ref().is_none_or(|c| c.has_role_in(s)))
         .map(|s| render(state, s))
         .collect();
     let count = value.len();

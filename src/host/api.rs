@@ -10,9 +10,9 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
 use serde_json::{Value, json};
 
-use super::HostState;
 use super::convert::{self, arm_error, error_map, usage_error};
 use super::plan::Change;
+use super::{HostState, access};
 use crate::arm::bulk::{self, Item, Outcome, Summary};
 use crate::arm::{
     ArmClient, ArmError, GroupCreate, GroupDeleted, IdentityCreate, IdentityRef, names,
@@ -45,6 +45,7 @@ impl FnDoc {
         )
     }
 
+    /// The registration of the function, with its parameter names and doc comment.
     pub(crate) fn registration(&self) -> FuncRegistration {
         let mut info: Vec<&str> = self.params.to_vec();
         info.push(self.returns);
@@ -200,6 +201,22 @@ doc!(
     r#"use_subscription(subscription())"#
 );
 doc!(
+    PERMISSIONS,
+    "permissions",
+    ["scope: &str"],
+    "Array",
+    "What the caller may do at a scope (subscription, group or resource id): one #{actions, notActions, dataActions, notDataActions} per role that applies.",
+    r#"permissions("/subscriptions/" + subscription() + "/resourceGroups/rg").map(|p| p.actions)"#
+);
+doc!(
+    CAN,
+    "can",
+    ["action: &str", "scope: &str"],
+    "bool",
+    "Whether the caller's roles at a scope allow an ARM action (wildcards matched as ARM does).",
+    r#"can("Microsoft.ManagedIdentity/userAssignedIdentities/delete", "/subscriptions/" + subscription() + "/resourceGroups/rg")"#
+);
+doc!(
     TABLE,
     "table",
     ["rows: Array"],
@@ -283,6 +300,8 @@ pub const DOCS: &[FnDoc] = &[
     GROUP_DELETE,
     SUBSCRIPTION,
     USE_SUBSCRIPTION,
+    PERMISSIONS,
+    CAN,
     TABLE,
     TABLE_COLS,
     TO_JSON,
@@ -291,6 +310,18 @@ pub const DOCS: &[FnDoc] = &[
     BULK_SUMMARY,
     SET_CONCURRENCY,
     EXIT,
+    super::time::NOW,
+    super::time::PARSE_DATE,
+    super::time::DAYS_BETWEEN,
+    super::text::MATCHES,
+    super::text::MATCHES_GLOB,
+    super::files::READ_TEXT,
+    super::files::READ_CSV,
+    super::files::READ_JSON,
+    super::files::WRITE_TEXT,
+    super::workflows::IS_LOCAL,
+    super::workflows::IS_DRY_RUN,
+    super::workflows::EPRINT,
 ];
 
 /// What `generated` fields hold in a dry-run.
@@ -428,6 +459,15 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
             *s.subscription.borrow_mut() = id.to_string();
             Ok(id.to_string())
         });
+    let s = state.clone();
+    PERMISSIONS
+        .registration()
+        .register_into_engine(engine, move |scope: &str| access::list(&s, scope));
+    let s = state.clone();
+    CAN.registration()
+        .register_into_engine(engine, move |action: &str, scope: &str| {
+            access::can(&s, action, scope)
+        });
     TABLE
         .registration()
         .register_into_engine(engine, |rows: Array| table(&rows, None));
@@ -484,6 +524,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
                     .into(),
             )
         });
+    super::workflows::register(engine, state);
 }
 
 fn identity_ref(s: &HostState, rg: &str, name: &str) -> Res<IdentityRef> {
@@ -569,14 +610,13 @@ async fn would_create(
         }
         return Ok((output::identity_json(&existing), false));
     }
+    // The real PUT would fail in a missing group, so the plan fails the same way.
+    let group = client
+        .group_show(&id.subscription, &id.resource_group)
+        .await?;
     let location = match &create.location {
         Some(l) => l.to_lowercase().replace(' ', ""),
-        None => {
-            client
-                .group_show(&id.subscription, &id.resource_group)
-                .await?
-                .location
-        }
+        None => group.location,
     };
     let value = json!({
         "clientId": KNOWN_AFTER_APPLY,

@@ -30,8 +30,8 @@ pub fn render(
             module_source,
         );
     }
-    let (inner, called_from) = innermost(error);
-    let pos = if inner.position().is_none() {
+    let (inner, called_from, elsewhere) = innermost(error, source.name);
+    let pos = if inner.position().is_none() || elsewhere {
         called_from
     } else {
         inner.position()
@@ -58,17 +58,24 @@ pub fn render(
 }
 
 /// The error inside calls of script-defined functions, with the outermost call site as a
-/// fallback position.
-fn innermost(error: &EvalAltResult) -> (&EvalAltResult, Position) {
+/// fallback position. When the failing function lives in an imported module (a stdlib
+/// module such as `cleanup`), its positions point into another text: the call site in this
+/// one is returned instead, flagged by the `true`.
+fn innermost<'a>(error: &'a EvalAltResult, name: &str) -> (&'a EvalAltResult, Position, bool) {
     let mut current = error;
     let mut pos = error.position();
-    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, call) = current {
+    let mut elsewhere = false;
+    while let EvalAltResult::ErrorInFunctionCall(_, fn_source, inner, call) = current {
+        if !elsewhere && !fn_source.is_empty() && fn_source != name {
+            elsewhere = true;
+            pos = *call;
+        }
         if pos.is_none() {
             pos = *call;
         }
         current = inner;
     }
-    (current, pos)
+    (current, pos, elsewhere)
 }
 
 /// `(Code) message` for raised ARM errors (`#{code, message}` maps), the text otherwise.

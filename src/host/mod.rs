@@ -4,13 +4,18 @@
 //! the async client through a tokio runtime handle (`block_on` on that thread, never
 //! inside an async task).
 
+pub mod access;
 pub mod api;
 pub mod convert;
 pub mod diagnostic;
+pub mod files;
 pub mod plan;
 pub mod references;
 pub mod relations;
 pub mod stdlib;
+pub mod text;
+pub mod time;
+pub mod workflows;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -74,6 +79,10 @@ pub struct HostOptions {
     pub concurrency: usize,
     /// Show a progress bar on stderr during array calls (a terminal, and not `-o json`).
     pub progress: bool,
+    /// What `read_*` and `write_text` may reach (`--allow-read`, `--allow-write`).
+    pub permissions: files::Permissions,
+    /// The client talks to the emulator this process started (`--local`).
+    pub local: bool,
 }
 
 /// Counts of writes that went through, for the report after an interruption.
@@ -115,6 +124,10 @@ pub struct HostState {
     pub last_summary: RefCell<Option<crate::arm::bulk::Summary>>,
     /// Show a progress bar during array calls.
     pub progress: bool,
+    /// What `read_*` and `write_text` may reach.
+    pub permissions: files::Permissions,
+    /// Running against `--local`.
+    pub local: bool,
 }
 
 impl HostState {
@@ -197,6 +210,8 @@ impl Host {
             concurrency: Cell::new(options.concurrency.max(1)),
             last_summary: RefCell::new(None),
             progress: options.progress,
+            permissions: options.permissions,
+            local: options.local,
         });
         let mut engine = Engine::new();
         let l = &options.limits;
@@ -285,9 +300,12 @@ impl Host {
         self.state.dry_run.get()
     }
 
-    /// Takes the recorded plan, leaving it empty.
+    /// Takes the recorded plan, leaving it empty, with the changes the caller's permissions
+    /// would refuse marked (issue 8; one permissions lookup per resource group).
     pub fn take_plan(&self) -> Plan {
-        self.state.plan.take()
+        let mut plan = self.state.plan.take();
+        access::check_plan(&self.state, &mut plan);
+        plan
     }
 
     /// Writes done so far.

@@ -1,5 +1,6 @@
 //! Dry-run: the writes a script would make, recorded instead of sent, and the plan printed
-//! at the end (`+ create`, `~ update`, `- delete` per resource, then counts).
+//! at the end (`+ create`, `~ update`, `- delete` per resource, then counts). A line the
+//! caller's permissions would refuse is marked `! would fail` (issue 8, see `host::access`).
 
 use std::fmt;
 
@@ -14,6 +15,15 @@ pub enum Change {
     Delete,
 }
 
+/// Why a planned change would be refused: the caller may not do `action` at `scope`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// The ARM action the change needs.
+    pub action: String,
+    /// Where the caller's permissions were looked up.
+    pub scope: String,
+}
+
 /// One line of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
@@ -21,12 +31,15 @@ pub struct Planned {
     pub change: Change,
     /// The resource id.
     pub id: String,
+    /// Set when the caller's permissions would refuse it with 403 AuthorizationFailed.
+    pub denied: Option<Denied>,
 }
 
 /// Everything a dry-run recorded, in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Plan {
     items: Vec<Planned>,
+    notes: Vec<String>,
 }
 
 impl Plan {
@@ -35,7 +48,25 @@ impl Plan {
         self.items.push(Planned {
             change,
             id: id.into(),
+            denied: None,
         });
+    }
+
+    /// Marks the `index`-th change as one the caller's permissions would refuse.
+    pub fn deny(&mut self, index: usize, denied: Denied) {
+        if let Some(item) = self.items.get_mut(index) {
+            item.denied = Some(denied);
+        }
+    }
+
+    /// Adds a line printed before the counts (e.g. permissions that could not be checked).
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    /// How many changes would be refused.
+    pub fn failing(&self) -> usize {
+        self.items.iter().filter(|p| p.denied.is_some()).count()
     }
 
     /// The recorded changes.
@@ -62,13 +93,26 @@ impl fmt::Display for Plan {
                 Change::Update => ('~', "update"),
                 Change::Delete => ('-', "delete"),
             };
-            writeln!(f, "{mark} {verb} {}", item.id)?;
+            write!(f, "{mark} {verb} {}", item.id)?;
+            if let Some(denied) = &item.denied {
+                write!(
+                    f,
+                    "  ! would fail: AuthorizationFailed (no {} at {})",
+                    denied.action, denied.scope
+                )?;
+            }
+            writeln!(f)?;
+        }
+        for note in &self.notes {
+            writeln!(f, "! {note}")?;
         }
         let (c, u, d) = self.counts();
-        writeln!(
-            f,
-            "Plan: {c} to create, {u} to update, {d} to delete. Nothing was changed (dry run)."
-        )
+        write!(f, "Plan: {c} to create, {u} to update, {d} to delete. ")?;
+        match self.failing() {
+            0 => {}
+            n => write!(f, "{n} would fail with AuthorizationFailed. ")?,
+        }
+        writeln!(f, "Nothing was changed (dry run).")
     }
 }
 
@@ -85,6 +129,28 @@ mod tests {
         assert_eq!(
             plan.to_string(),
             "+ create /a\n- delete /b\n~ update /c\nPlan: 1 to create, 1 to update, 1 to delete. Nothing was changed (dry run).\n"
+        );
+    }
+
+    #[test]
+    fn issue_8_refused_lines_are_marked_and_counted() {
+        let mut plan = Plan::default();
+        plan.record(Change::Delete, "/s/rg/a");
+        plan.record(Change::Delete, "/s/rg/b");
+        plan.deny(
+            1,
+            Denied {
+                action: "M/x/delete".into(),
+                scope: "/s/rg".into(),
+            },
+        );
+        plan.note("could not check permissions at /s/rg2: (Code) no");
+        assert_eq!(plan.failing(), 1);
+        assert_eq!(
+            plan.to_string(),
+            "- delete /s/rg/a\n- delete /s/rg/b  ! would fail: AuthorizationFailed (no M/x/delete at /s/rg)\n\
+             ! could not check permissions at /s/rg2: (Code) no\n\
+             Plan: 0 to create, 0 to update, 2 to delete. 1 would fail with AuthorizationFailed. Nothing was changed (dry run).\n"
         );
     }
 }

@@ -7,7 +7,12 @@ use rhai::module_resolvers::FileModuleResolver;
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 
 /// `(name, source)` of every module in `stdlib/`.
-pub const MODULES: &[(&str, &str)] = &[("tags", include_str!("../../stdlib/tags.rhai"))];
+pub const MODULES: &[(&str, &str)] = &[
+    ("tags", include_str!("../../stdlib/tags.rhai")),
+    ("report", include_str!("../../stdlib/report.rhai")),
+    ("audit", include_str!("../../stdlib/audit.rhai")),
+    ("cleanup", include_str!("../../stdlib/cleanup.rhai")),
+];
 
 /// The source of a shipped module.
 pub fn source(name: &str) -> Option<&'static str> {

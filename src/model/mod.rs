@@ -5,6 +5,7 @@ mod error;
 mod group;
 mod identity;
 mod page;
+mod permission;
 mod relations;
 mod subscription;
 
@@ -12,6 +13,7 @@ pub use error::{ErrorBody, ErrorResponse};
 pub use group::{ResourceGroup, ResourceGroupProperties};
 pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
 pub use page::Page;
+pub use permission::Permission;
 pub use relations::{
     AssociatedResource, AssociatedResources, FederatedCredential, FederatedCredentialProperties,
     GenericResource, ResourceIdentity, RoleAssignment, RoleAssignmentProperties,
