@@ -2,7 +2,7 @@
 //! names and a doc comment holding an example. `DOCS` is the one table that `:help`, the
 //! REPL's completion and the examples test read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::convert::{self, arm_error, error_map, usage_error};
 use super::plan::Change;
+use super::references::{self, DeleteOptions, References, Step, Uses};
 use super::{HostState, access};
 use crate::arm::bulk::{self, Item, Outcome, Summary};
 use crate::arm::{
@@ -151,6 +152,22 @@ doc!(
     "Array",
     "Deletes many identities (maps or ids) concurrently; one result #{id, name, ok, status, error} each, in order.",
     r#"identity_delete(identity_list("rg")).filter(|r| r.ok).len()"#
+);
+doc!(
+    DELETE_SAFE,
+    "identity_delete",
+    ["identity: Dynamic", "opts: Map"],
+    "bool",
+    "Deletes an identity (a map or an id) with #{detach, remove_role_assignments, force}: detaches it from resources and removes its role assignments first; without them a delete of an identity still in use fails, naming what uses it.",
+    r#"identity_delete(identity_show("rg", "app-1"), #{detach: true, remove_role_assignments: true})"#
+);
+doc!(
+    DELETE_MANY_SAFE,
+    "identity_delete",
+    ["items: Array", "opts: Map"],
+    "Array",
+    "Deletes many identities with #{detach, remove_role_assignments, force}, checking their references once for the batch; one result each, in order.",
+    r#"identity_delete(identity_list("rg"), #{force: true}).len()"#
 );
 doc!(
     GROUP_CREATE,
@@ -294,6 +311,8 @@ pub const DOCS: &[FnDoc] = &[
     DELETE_MAP,
     DELETE_ID,
     DELETE_MANY,
+    DELETE_SAFE,
+    DELETE_MANY_SAFE,
     GROUP_CREATE,
     GROUP_LIST,
     GROUP_SHOW,
@@ -389,26 +408,46 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         .registration()
         .register_into_engine(engine, move |rg: &str, name: &str| {
             let id = identity_ref(&s, rg, name)?;
-            delete_one(&s, &id)
+            delete_one(&s, &id, None, DeleteOptions::default())
         });
     let s = state.clone();
     DELETE_MAP
         .registration()
         .register_into_engine(engine, move |identity: Map| {
-            let id = ref_of(&Dynamic::from_map(identity))?;
-            delete_one(&s, &id)
+            let identity = Dynamic::from_map(identity);
+            delete_one(
+                &s,
+                &ref_of(&identity)?,
+                principal_hint(&identity),
+                DeleteOptions::default(),
+            )
         });
     let s = state.clone();
     DELETE_ID
         .registration()
         .register_into_engine(engine, move |id: &str| {
             let id = IdentityRef::parse(id).map_err(arm_error)?;
-            delete_one(&s, &id)
+            delete_one(&s, &id, None, DeleteOptions::default())
         });
     let s = state.clone();
     DELETE_MANY
         .registration()
-        .register_into_engine(engine, move |items: Array| delete_many(&s, &items));
+        .register_into_engine(engine, move |items: Array| {
+            delete_many(&s, &items, DeleteOptions::default())
+        });
+    let s = state.clone();
+    DELETE_SAFE
+        .registration()
+        .register_into_engine(engine, move |identity: Dynamic, opts: Map| {
+            let options = delete_options(&opts)?;
+            delete_one(&s, &ref_of(&identity)?, principal_hint(&identity), options)
+        });
+    let s = state.clone();
+    DELETE_MANY_SAFE
+        .registration()
+        .register_into_engine(engine, move |items: Array, opts: Map| {
+            delete_many(&s, &items, delete_options(&opts)?)
+        });
     let s = state.clone();
     GROUP_CREATE
         .registration()
@@ -703,10 +742,11 @@ fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array>
 
 /// Runs a bulk call on the runtime with the host's concurrency, stop flag and progress bar,
 /// and keeps its summary for `bulk_summary()`.
-fn bulk_run<T, F, Fut>(s: &HostState, ids: Vec<IdentityRef>, work: F) -> Vec<Item<T>>
+fn bulk_run<I, T, F, Fut>(s: &HostState, ids: Vec<I>, work: F) -> Vec<Item<T>>
 where
+    I: Send + 'static,
     T: Send + 'static,
-    F: Fn(IdentityRef) -> Fut + Send + Sync + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
 {
     let before = s.client.stats();
@@ -755,15 +795,95 @@ fn update(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res<Dynamic> {
     identity_value(s, &identity)
 }
 
-fn delete_one(s: &HostState, id: &IdentityRef) -> Res<bool> {
-    if s.dry_run.get() {
-        let exists = s.block_on(probe(&s.client, id))?.is_some();
-        if exists {
-            s.plan.borrow_mut().record(Change::Delete, id.id());
+/// Reads `#{detach, remove_role_assignments, force}`.
+fn delete_options(opts: &Map) -> Res<DeleteOptions> {
+    let mut options = DeleteOptions::default();
+    for (key, value) in opts {
+        let on = value
+            .as_bool()
+            .map_err(|t| usage_error(format!("{key} is true or false, not {t}")))?;
+        match key.as_str() {
+            "detach" => options.detach = on,
+            "remove_role_assignments" => options.remove_role_assignments = on,
+            "force" => options.force = on,
+            other => {
+                return Err(usage_error(format!(
+                    "unknown option '{other}': a delete takes #{{detach, remove_role_assignments, force}}"
+                )));
+            }
         }
-        return Ok(exists);
     }
-    let deleted = s.block_on(s.client.identity_delete(id))?;
+    Ok(options)
+}
+
+/// The principal id an identity map carries (saves a read before checking references).
+fn principal_hint(identity: &Dynamic) -> Option<String> {
+    identity
+        .read_lock::<Map>()?
+        .get("principalId")
+        .and_then(|p| p.clone().into_immutable_string().ok())
+        .filter(|p| uuid::Uuid::try_parse(p).is_ok())
+        .map(|p| p.to_string())
+}
+
+/// The steps of one delete, from the identity's own references; `None` when it is gone.
+async fn delete_steps(
+    client: ArmClient,
+    id: IdentityRef,
+    principal: Option<String>,
+    references: Option<Arc<References>>,
+    options: DeleteOptions,
+) -> Result<Option<Vec<Step>>, ArmError> {
+    let principal = match principal {
+        Some(p) => p,
+        None => match probe(&client, &id).await? {
+            Some(identity) => identity.properties.principal_id,
+            None => return Ok(None),
+        },
+    };
+    let uses = match &references {
+        Some(refs) => refs.uses(&id.id(), &principal),
+        None => match Uses::of(&client, &id, &principal).await {
+            Ok(uses) => uses,
+            // The map named an identity that is gone by now.
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    uses.steps(&id, options).map(Some)
+}
+
+/// Records the steps of a dry-run delete in the plan.
+fn plan_steps(s: &HostState, id: &IdentityRef, steps: &[Step]) {
+    let mut plan = s.plan.borrow_mut();
+    for step in steps {
+        match step {
+            Step::Detach { resource } => plan.record(Change::Update, resource.clone()),
+            Step::Unassign { assignment } => plan.record(Change::Delete, assignment.clone()),
+            Step::Delete => plan.record(Change::Delete, id.id()),
+        }
+    }
+}
+
+fn delete_one(
+    s: &HostState,
+    id: &IdentityRef,
+    principal: Option<String>,
+    options: DeleteOptions,
+) -> Res<bool> {
+    let steps = s.block_on(delete_steps(
+        s.client.clone(),
+        id.clone(),
+        principal,
+        None,
+        options,
+    ))?;
+    let Some(steps) = steps else { return Ok(false) };
+    if s.dry_run.get() {
+        plan_steps(s, id, &steps);
+        return Ok(true);
+    }
+    let deleted = s.block_on(references::apply(&s.client, id, &steps))?;
     if deleted {
         s.count(|d| d.deleted += 1);
     }
@@ -791,38 +911,69 @@ pub(crate) fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
     }
 }
 
-fn delete_many(s: &HostState, items: &Array) -> Res<Array> {
+fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
-    let client = s.client.clone();
-    if s.dry_run.get() {
-        let results = bulk_run(s, ids.clone(), move |id| {
-            let client = client.clone();
-            async move { probe(&client, &id).await.map(|found| found.is_some()) }
-        });
-        let mut plan = s.plan.borrow_mut();
-        return Ok(ids
-            .iter()
-            .zip(results)
-            .map(|(id, item)| {
-                if let Outcome::Done(true) = item.outcome {
-                    plan.record(Change::Delete, id.id());
-                }
-                result_map(id, item.map(|existed| if existed { 200 } else { 204 }))
-            })
-            .collect());
+    let hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    // References are read once for the batch (per subscription), not once per identity; a
+    // subscription that cannot be read fails its own items only.
+    let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
+    for id in &ids {
+        let key = id.subscription.to_lowercase();
+        if !references.contains_key(&key) {
+            let refs = s
+                .runtime
+                .block_on(References::gather(&s.client, &id.subscription))
+                .map(Arc::new);
+            references.insert(key, refs);
+        }
     }
-    let results = bulk_run(s, ids.clone(), move |id| {
+    let work: Vec<_> = ids
+        .iter()
+        .cloned()
+        .zip(hints)
+        .map(|(id, hint)| {
+            let refs = references
+                .get(&id.subscription.to_lowercase())
+                .cloned()
+                .unwrap_or_else(|| {
+                    Err(ArmError::invalid(
+                        "subscription",
+                        id.subscription.clone(),
+                        "its references were not read",
+                    ))
+                });
+            (id, hint, refs)
+        })
+        .collect();
+    let client = s.client.clone();
+    let dry_run = s.dry_run.get();
+    let results = bulk_run(s, work, move |(id, hint, refs)| {
         let client = client.clone();
-        async move { client.identity_delete(&id).await }
+        async move {
+            let Some(steps) =
+                delete_steps(client.clone(), id.clone(), hint, Some(refs?), options).await?
+            else {
+                return Ok((false, Vec::new()));
+            };
+            if dry_run {
+                return Ok((true, steps));
+            }
+            let deleted = references::apply(&client, &id, &steps).await?;
+            Ok((deleted, Vec::new()))
+        }
     });
     Ok(ids
         .iter()
         .zip(results)
         .map(|(id, item)| {
-            if let Outcome::Done(true) = item.outcome {
-                s.count(|d| d.deleted += 1);
+            if let Outcome::Done((true, steps)) = &item.outcome {
+                if dry_run {
+                    plan_steps(s, id, steps);
+                } else {
+                    s.count(|d| d.deleted += 1);
+                }
             }
-            result_map(id, item.map(|deleted| if deleted { 200 } else { 204 }))
+            result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
         })
         .collect())
 }
