@@ -136,7 +136,7 @@ impl ArmClient {
     }
 
     /// Removes an identity from a resource's `identity.userAssignedIdentities` (PATCH with a
-    /// null entry, as ARM defines), using the api-version the resource type was read with.
+    /// null entry, as ARM defines), keeping a system-assigned identity the resource has.
     pub async fn resource_detach(
         &self,
         resource_id: &str,
@@ -150,14 +150,29 @@ impl ArmClient {
                 "a resource id starts with /subscriptions/",
             ));
         }
-        let body = json!({ "identity": { "type": "UserAssigned", "userAssignedIdentities": { identity_id: null } } });
-        self.send(
-            Method::PATCH,
-            self.url(resource_id, api_version),
-            Some(&body),
-            &[200, 202],
-        )
-        .await?;
+        let url = self.url(resource_id, api_version);
+        let current: GenericResource = self.get_json(url.clone()).await?;
+        let identity = current.identity.unwrap_or_default();
+        let system = identity
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.to_lowercase().contains("systemassigned"));
+        let others = identity.user_assigned.as_ref().map_or(0, |m| {
+            m.keys()
+                .filter(|k| !k.eq_ignore_ascii_case(identity_id))
+                .count()
+        });
+        // The type names what remains: dropping UserAssigned from it would remove the others too,
+        // and dropping SystemAssigned would delete the resource's own identity.
+        let kind = match (system, others > 0) {
+            (true, true) => "SystemAssigned, UserAssigned",
+            (true, false) => "SystemAssigned",
+            (false, true) => "UserAssigned",
+            (false, false) => "None",
+        };
+        let body = json!({ "identity": { "type": kind, "userAssignedIdentities": { identity_id: null } } });
+        self.send(Method::PATCH, url, Some(&body), &[200, 202])
+            .await?;
         Ok(())
     }
 }

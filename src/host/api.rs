@@ -919,12 +919,12 @@ fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Arra
     let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
     for id in &ids {
         let key = id.subscription.to_lowercase();
-        if !references.contains_key(&key) {
-            let refs = s
-                .runtime
-                .block_on(References::gather(&s.client, &id.subscription))
-                .map(Arc::new);
-            references.insert(key, refs);
+        if let std::collections::hash_map::Entry::Vacant(slot) = references.entry(key) {
+            slot.insert(
+                s.runtime
+                    .block_on(References::gather(&s.client, &id.subscription))
+                    .map(Arc::new),
+            );
         }
     }
     let work: Vec<_> = ids

@@ -66,7 +66,7 @@ pub struct GenericResource {
 }
 
 /// The `identity` block of a resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResourceIdentity {
     /// `SystemAssigned`, `UserAssigned`, both, or `None`.
     #[serde(rename = "type", default)]
