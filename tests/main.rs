@@ -12,6 +12,7 @@ mod files;
 mod harness;
 mod permissions;
 mod process;
+mod relations;
 mod repl;
 mod scripting;
 mod workflows;

@@ -68,6 +68,20 @@ pub const DOCS: &[FnDoc] = &[
         example: r#"role_assign(identity_show("rg", "app-1"), "Reader", "/subscriptions/" + subscription() + "/resourceGroups/rg")"#,
     },
     FnDoc {
+        name: "resource_list",
+        params: &[],
+        returns: "Array",
+        doc: "Every resource of the subscription that can carry identities: #{id, name, type, resourceGroup, identities} with the ids of its user-assigned identities.",
+        example: r#"resource_list().filter(|r| r.identities.len() > 0).len()"#,
+    },
+    FnDoc {
+        name: "role_assignment_list",
+        params: &[],
+        returns: "Array",
+        doc: "Every role assignment of the subscription, at any scope, flattened (#{id, name, principalId, principalType, role, roleDefinitionId, scope, type}).",
+        example: r#"role_assignment_list().len()"#,
+    },
+    FnDoc {
         name: "identity_audit",
         params: &["identity: Dynamic"],
         returns: "Map",
@@ -86,6 +100,8 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         resources,
         assignments,
         assign,
+        all_resources,
+        all_assignments,
         audit,
     ] = std::array::from_fn(|i| DOCS[i].registration());
     let s = state.clone();
@@ -152,6 +168,35 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     let s = state.clone();
     assign.register_into_engine(engine, move |identity: Dynamic, role: &str, scope: &str| {
         role_assign(&s, &identity, role, scope)
+    });
+    let s = state.clone();
+    all_resources.register_into_engine(engine, move || -> Res<Array> {
+        let sub = s.subscription()?;
+        let found = s.block_on(s.client.resources_list(&sub))?;
+        found
+            .iter()
+            .map(|r| {
+                let identities: Vec<String> = r
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.user_assigned.as_ref())
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                convert::to_dynamic(&json!({
+                    "id": r.id, "name": r.name, "type": r.kind,
+                    "resourceGroup": output::resource_group_of(&r.id), "identities": identities,
+                }))
+            })
+            .collect()
+    });
+    let s = state.clone();
+    all_assignments.register_into_engine(engine, move || -> Res<Array> {
+        let sub = s.subscription()?;
+        let found = s.block_on(s.client.role_assignments_all(&sub))?;
+        found
+            .iter()
+            .map(|a| convert::to_dynamic(&assignment_json(a)))
+            .collect()
     });
     let s = state.clone();
     audit.register_into_engine(engine, move |identity: Dynamic| {
