@@ -865,17 +865,19 @@ fn every_script_says_what_it_does_and_is_in_the_table() {
         .filter(|n| n.ends_with(".rhai"))
         .collect();
     names.sort();
-    // Each is run by a test in this file or in demo.rs.
+    // Each is run by a test in this file, in demo.rs or in relations.rs.
     assert_eq!(
         names,
         [
+            "audit-orphans.rhai",
             "audit-tags.rhai",
             "bulk-create.rhai",
             "cleanup-expired.rhai",
             "cleanup-prefix.rhai",
             "demo.rhai",
             "export.rhai",
-            "inventory.rhai"
+            "inventory.rhai",
+            "retire.rhai"
         ]
     );
     for name in &names {
