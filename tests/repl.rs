@@ -93,8 +93,9 @@ fn a_session_at_the_prompt() {
     s.exp_string(FRESH_PROMPT).expect("a new prompt");
     run(&mut s, "\"after-ctrl-c-\" + (1 + 2)", "after-ctrl-c-3");
     // Ctrl-C stops a running command, and the session goes on.
-    s.send_line("loop { }").expect("send");
-    std::thread::sleep(Duration::from_millis(500));
+    // (The script says when it runs: only then is the terminal out of the editor's raw mode.)
+    s.send_line("print(\"looping-now\"); loop { }").expect("send");
+    s.exp_string("looping-now\r\n").expect("the loop runs");
     s.send_control('c').expect("ctrl-c");
     s.exp_string("interrupted").expect("the loop stops");
     s.exp_string(FRESH_PROMPT).expect("a new prompt");
