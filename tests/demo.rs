@@ -177,3 +177,60 @@ async fn the_readme_workflow_example_runs() {
     );
     assert_eq!(env.all_identity_names().await, ["app-1"]);
 }
+
+#[tokio::test]
+async fn the_readme_scripting_example_runs() {
+    let example = blocks(&readme())
+        .into_iter()
+        .find(|b| b.starts_with("// cleanup.rhai"))
+        .expect("the Scripting example");
+    let env = crate::harness::Env::start().await;
+    env.group("rg-test").await;
+    for name in ["ci-1", "ci-2", "app-1"] {
+        env.identity("rg-test", name).await;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("cleanup.rhai"), &example).expect("write");
+    let run = Azid::at(
+        &env,
+        &["--yes", "run", "cleanup.rhai", "--", "ci-", "rg-test"],
+    )
+    .cwd(dir.path())
+    .run()
+    .await
+    .ok();
+    assert!(run.stdout.contains("2 deleted, 0 failed"), "{}", run.stdout);
+    assert_eq!(env.all_identity_names().await, ["app-1"]);
+}
+
+#[tokio::test]
+async fn the_readme_relationships_example_runs() {
+    let example = blocks(&readme())
+        .into_iter()
+        .find(|b| b.starts_with("let app = identity_show(\"rg-prod\""))
+        .expect("the example");
+    let env = crate::harness::Env::start().await;
+    env.group("rg-prod").await;
+    let app = env.identity("rg-prod", "app-old").await;
+    let site = format!(
+        "/subscriptions/{}/resourceGroups/rg-prod/providers/Microsoft.Web/sites/web?api-version=2023-01-01",
+        env.sub
+    );
+    let body = serde_json::json!({"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {app["id"].as_str().expect("id"): {}}}});
+    assert!(
+        env.call(reqwest::Method::PUT, &site, Some(body))
+            .await
+            .status
+            .is_success()
+    );
+    let run = Azid::at(&env, &["eval", &example]).run().await.ok();
+    assert_eq!(run.stdout, "1\nIdentityInUse\ntrue\n", "eval prints the last value too");
+    assert!(env.all_identity_names().await.is_empty());
+    let now = env.call(reqwest::Method::GET, &site, None).await.body;
+    assert!(
+        now["identity"]
+            .get("userAssignedIdentities")
+            .is_none_or(|m| m.as_object().is_some_and(|m| m.is_empty())),
+        "{now}"
+    );
+}

@@ -94,7 +94,8 @@ fn a_session_at_the_prompt() {
     run(&mut s, "\"after-ctrl-c-\" + (1 + 2)", "after-ctrl-c-3");
     // Ctrl-C stops a running command, and the session goes on.
     // (The script says when it runs: only then is the terminal out of the editor's raw mode.)
-    s.send_line("print(\"looping-now\"); loop { }").expect("send");
+    s.send_line("print(\"looping-now\"); loop { }")
+        .expect("send");
     s.exp_string("looping-now\r\n").expect("the loop runs");
     s.send_control('c').expect("ctrl-c");
     s.exp_string("interrupted").expect("the loop stops");
