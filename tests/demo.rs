@@ -224,7 +224,10 @@ async fn the_readme_relationships_example_runs() {
             .is_success()
     );
     let run = Azid::at(&env, &["eval", &example]).run().await.ok();
-    assert_eq!(run.stdout, "1\nIdentityInUse\ntrue\n", "eval prints the last value too");
+    assert_eq!(
+        run.stdout, "1\nIdentityInUse\ntrue\n",
+        "eval prints the last value too"
+    );
     assert!(env.all_identity_names().await.is_empty());
     let now = env.call(reqwest::Method::GET, &site, None).await.body;
     assert!(

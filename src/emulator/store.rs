@@ -409,16 +409,26 @@ fn page<T: serde::de::DeserializeOwned>(
     rows: impl Iterator<Item = rusqlite::Result<(String, String)>>,
     limit: usize,
 ) -> Result<Listing<T>, StoreError> {
+    page_with(rows, limit, |body| Ok(serde_json::from_str(&body)?))
+}
+
+/// One page of `(key, row)` results in key order, read one past `limit` to know whether
+/// more remain; `decode` turns a row into an item.
+pub(crate) fn page_with<R, T>(
+    rows: impl Iterator<Item = rusqlite::Result<(String, R)>>,
+    limit: usize,
+    decode: impl Fn(R) -> Result<T, StoreError>,
+) -> Result<Listing<T>, StoreError> {
     let mut items = Vec::new();
     let mut last_key = None;
     let mut more = false;
     for row in rows {
-        let (key, body) = row?;
+        let (key, row) = row?;
         if items.len() == limit {
             more = true;
             break;
         }
-        items.push(serde_json::from_str(&body)?);
+        items.push(decode(row)?);
         last_key = Some(key);
     }
     Ok(Listing {

@@ -114,13 +114,19 @@ pub fn subscription_id(sub: &str) -> Result<(), ApiError> {
     ))
 }
 
-/// User-assigned identity names: 3–128 of letters, digits, `-`, `_`, starting with a letter or digit.
-pub fn identity_name(name: &str) -> Result<(), ApiError> {
-    let len = name.chars().count();
+/// 3 to `max` letters, digits, `-` and `_`, starting with a letter or digit: the shape of
+/// identity and credential names.
+fn name_shape(name: &str, max: usize) -> bool {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if (3..=128).contains(&len) && first_ok && rest_ok {
+    (3..=max).contains(&name.chars().count())
+        && first_ok
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// User-assigned identity names: 3–128 of letters, digits, `-`, `_`, starting with a letter or digit.
+pub fn identity_name(name: &str) -> Result<(), ApiError> {
+    if name_shape(name, 128) {
         return Ok(());
     }
     Err(ApiError::bad_request(
@@ -291,11 +297,7 @@ pub const FIC_API_VERSIONS: &[&str] = &[
 /// Federated identity credential names (the spec's path pattern
 /// `^[a-zA-Z0-9][a-zA-Z0-9-_]{2,119}$`), with the message Azure documents.
 pub fn fic_name(name: &str) -> Result<(), ApiError> {
-    let len = name.chars().count();
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if (3..=120).contains(&len) && first_ok && rest_ok {
+    if name_shape(name, 120) {
         return Ok(());
     }
     Err(ApiError::bad_request(

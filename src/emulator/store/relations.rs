@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Listing, StoreError, Tx, key_of, page};
+use super::{Listing, StoreError, Tx, key_of, page, page_with};
 
 /// The tables of this module (created when missing, so older data files gain them).
 pub(super) const SCHEMA: &str = "
@@ -335,29 +335,15 @@ impl Tx<'_> {
         let rows = stmt.query_map(params![sub, group, after, limit as i64 + 1], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
             ))
         })?;
-        let mut items = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        for row in rows {
-            let (key, tag, body) = row?;
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(if tag == "r" {
+        page_with(rows, limit, |(tag, body)| {
+            Ok(if tag == "r" {
                 AnyResource::Generic(serde_json::from_str(&body)?)
             } else {
                 AnyResource::Identity(serde_json::from_str(&body)?)
-            });
-            last = Some(key);
-        }
-        Ok(Listing {
-            items,
-            next_after: if more { last } else { None },
+            })
         })
     }
 
@@ -382,29 +368,13 @@ impl Tx<'_> {
         let rows = stmt.query_map(params![identity, after, limit as i64 + 1], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
             ))
         })?;
-        let mut items = Vec::new();
-        let mut last = None;
-        let mut more = false;
-        for row in rows {
-            let (key, sub, body) = row?;
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push((sub, serde_json::from_str(&body)?));
-            last = Some(key);
-        }
-        Ok((
-            total.max(0) as u64,
-            Listing {
-                items,
-                next_after: if more { last } else { None },
-            },
-        ))
+        let listing = page_with(rows, limit, |(sub, body)| {
+            Ok((sub, serde_json::from_str(&body)?))
+        })?;
+        Ok((total.max(0) as u64, listing))
     }
 
     /// The resource types (as last spelled) of a namespace (lower case) that have resources
