@@ -86,6 +86,11 @@ fn a_session_at_the_prompt() {
     run(&mut s, "let keep = 5;", "");
     run(&mut s, "\"kept-\" + keep * 2", "kept-10");
     run(&mut s, ":vars", "let keep: i64 = 5");
+    // :load runs a file in the same scope.
+    let file = local.path().join("extra.rhai");
+    std::fs::write(&file, "let loaded = keep + 2;").expect("write");
+    run(&mut s, &format!(":load {}", file.display()), "");
+    run(&mut s, "\"loaded-\" + loaded", "loaded-7");
 
     // Ctrl-C drops the line being typed and keeps the session.
     keys(&mut s, "this is not rhai");
