@@ -131,8 +131,27 @@ fn script(
             progress: common.output != Some(crate::output::Format::Json),
         },
     );
-    // Ctrl-C stops the script at its next operation; requests already sent finish.
+    // Ctrl-C stops the script at its next operation; requests already sent finish. The
+    // handler is installed here, before any script or prompt runs, so that SIGINT never has
+    // its default (fatal) meaning while a command runs.
     let flag = host.interrupt_flag();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut sigint = {
+            let _entered = runtime.enter();
+            signal(SignalKind::interrupt()).map_err(|source| Error::Io {
+                context: "could not install the Ctrl-C handler",
+                source,
+            })?
+        };
+        runtime.spawn(async move {
+            while sigint.recv().await.is_some() {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    #[cfg(not(unix))]
     runtime.spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
