@@ -361,12 +361,12 @@ fn write_text(p: &Permissions, path: &str, text: &str) -> Result<(), FileError> 
         path: path.to_string(),
         message: e.to_string(),
     };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&real)
-        .map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // A symlink swapped in after the check must not be followed out of the allowed paths.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut file = options.open(&real).map_err(io)?;
     file.write_all(text.as_bytes()).map_err(io)
 }
 
