@@ -6,9 +6,12 @@
 
 pub mod access;
 pub mod api;
+mod bulk;
 pub mod convert;
+mod deletes;
 pub mod diagnostic;
 pub mod files;
+mod identities;
 pub mod plan;
 pub mod references;
 pub mod relations;

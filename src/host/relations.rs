@@ -110,7 +110,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
     let s = state.clone();
     list.register_into_engine(engine, move |identity: Dynamic| -> Res<Array> {
-        let id = super::api::ref_of(&identity)?;
+        let id = super::identities::ref_of(&identity)?;
         let all = s.block_on(s.client.credential_list(&id))?;
         all.iter()
             .map(|c| convert::to_dynamic(&credential_json(c)))
@@ -120,7 +120,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     show.register_into_engine(
         engine,
         move |identity: Dynamic, name: &str| -> Res<Dynamic> {
-            let id = super::api::ref_of(&identity)?;
+            let id = super::identities::ref_of(&identity)?;
             match s.runtime.block_on(s.client.credential_show(&id, name)) {
                 Ok(c) => convert::to_dynamic(&credential_json(&c)),
                 Err(e) if e.is_not_found() => Ok(Dynamic::UNIT),
@@ -130,7 +130,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     );
     let s = state.clone();
     delete.register_into_engine(engine, move |identity: Dynamic, name: &str| -> Res<bool> {
-        let id = super::api::ref_of(&identity)?;
+        let id = super::identities::ref_of(&identity)?;
         federated::credential_name(name).map_err(arm_error)?;
         if s.dry_run.get() {
             let exists = match s.runtime.block_on(s.client.credential_show(&id, name)) {
@@ -149,7 +149,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
     let s = state.clone();
     resources.register_into_engine(engine, move |identity: Dynamic| -> Res<Array> {
-        let id = super::api::ref_of(&identity)?;
+        let id = super::identities::ref_of(&identity)?;
         let found = s.block_on(s.client.identity_resources(&id))?;
         found
             .iter()
@@ -209,7 +209,7 @@ fn credential_id(id: &IdentityRef, name: &str) -> String {
 }
 
 fn credential_create(s: &HostState, identity: &Dynamic, name: &str, opts: &Map) -> Res<Dynamic> {
-    let id = super::api::ref_of(identity)?;
+    let id = super::identities::ref_of(identity)?;
     federated::credential_name(name).map_err(arm_error)?;
     let mut spec = CredentialSpec {
         issuer: String::new(),
@@ -261,7 +261,7 @@ fn credential_create(s: &HostState, identity: &Dynamic, name: &str, opts: &Map) 
 
 /// The identity a value names, and its principal id (from the map, or read from ARM).
 fn principal_of(s: &HostState, identity: &Dynamic) -> Res<(IdentityRef, String)> {
-    let id = super::api::ref_of(identity)?;
+    let id = super::identities::ref_of(identity)?;
     let from_map = identity
         .read_lock::<Map>()
         .and_then(|m| {
@@ -281,7 +281,7 @@ fn principal_of(s: &HostState, identity: &Dynamic) -> Res<(IdentityRef, String)>
 }
 
 fn role_assign(s: &HostState, identity: &Dynamic, role: &str, scope: &str) -> Res<Dynamic> {
-    let id = super::api::ref_of(identity)?;
+    let id = super::identities::ref_of(identity)?;
     let role_id = roles::role_definition_id(&id.subscription, role).map_err(arm_error)?;
     let scope = roles::scope(&id.subscription, scope).map_err(arm_error)?;
     if s.dry_run.get() {
@@ -304,7 +304,7 @@ fn role_assign(s: &HostState, identity: &Dynamic, role: &str, scope: &str) -> Re
 }
 
 fn identity_audit(s: &HostState, identity: &Dynamic) -> Res<Dynamic> {
-    let id = super::api::ref_of(identity)?;
+    let id = super::identities::ref_of(identity)?;
     let found = s.block_on(s.client.identity_show(&id))?;
     let client = s.client.clone();
     let (resources, assignments, credentials) = s.block_on(async {

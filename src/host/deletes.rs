@@ -1,0 +1,180 @@
+//! What `identity_delete` does in all its forms: the reference check, the safe-delete
+//! steps, the dry-run plan of them, and the bulk form that reads references once per batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, EvalAltResult, Map};
+
+use super::HostState;
+use super::bulk::{bulk_run, result_map};
+use super::convert::usage_error;
+use super::identities::{probe, ref_of};
+use super::plan::Change;
+use super::references::{self, DeleteOptions, References, Step, Uses};
+use crate::arm::bulk::Outcome;
+use crate::arm::{ArmClient, ArmError, IdentityRef};
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+/// Reads `#{detach, remove_role_assignments, force}`.
+pub(super) fn delete_options(opts: &Map) -> Res<DeleteOptions> {
+    let mut options = DeleteOptions::default();
+    for (key, value) in opts {
+        let on = value
+            .as_bool()
+            .map_err(|t| usage_error(format!("{key} is true or false, not {t}")))?;
+        match key.as_str() {
+            "detach" => options.detach = on,
+            "remove_role_assignments" => options.remove_role_assignments = on,
+            "force" => options.force = on,
+            other => {
+                return Err(usage_error(format!(
+                    "unknown option '{other}': a delete takes #{{detach, remove_role_assignments, force}}"
+                )));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// The principal id an identity map carries (saves a read before checking references).
+pub(super) fn principal_hint(identity: &Dynamic) -> Option<String> {
+    identity
+        .read_lock::<Map>()?
+        .get("principalId")
+        .and_then(|p| p.clone().into_immutable_string().ok())
+        .filter(|p| uuid::Uuid::try_parse(p).is_ok())
+        .map(|p| p.to_string())
+}
+
+/// The steps of one delete, from the identity's own references; `None` when it is gone.
+pub(super) async fn delete_steps(
+    client: ArmClient,
+    id: IdentityRef,
+    principal: Option<String>,
+    references: Option<Arc<References>>,
+    options: DeleteOptions,
+) -> Result<Option<Vec<Step>>, ArmError> {
+    let principal = match principal {
+        Some(p) => p,
+        None => match probe(&client, &id).await? {
+            Some(identity) => identity.properties.principal_id,
+            None => return Ok(None),
+        },
+    };
+    let uses = match &references {
+        Some(refs) => refs.uses(&id.id(), &principal),
+        None => match Uses::of(&client, &id, &principal).await {
+            Ok(uses) => uses,
+            // The map named an identity that is gone by now.
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    uses.steps(&id, options).map(Some)
+}
+
+/// Records the steps of a dry-run delete in the plan.
+pub(super) fn plan_steps(s: &HostState, id: &IdentityRef, steps: &[Step]) {
+    let mut plan = s.plan.borrow_mut();
+    for step in steps {
+        match step {
+            Step::Detach { resource } => plan.record(Change::Update, resource.clone()),
+            Step::Unassign { assignment } => plan.record(Change::Delete, assignment.clone()),
+            Step::Delete => plan.record(Change::Delete, id.id()),
+        }
+    }
+}
+
+pub(super) fn delete_one(
+    s: &HostState,
+    id: &IdentityRef,
+    principal: Option<String>,
+    options: DeleteOptions,
+) -> Res<bool> {
+    let steps = s.block_on(delete_steps(
+        s.client.clone(),
+        id.clone(),
+        principal,
+        None,
+        options,
+    ))?;
+    let Some(steps) = steps else { return Ok(false) };
+    if s.dry_run.get() {
+        plan_steps(s, id, &steps);
+        return Ok(true);
+    }
+    let deleted = s.block_on(references::apply(&s.client, id, &steps))?;
+    if deleted {
+        s.count(|d| d.deleted += 1);
+    }
+    Ok(deleted)
+}
+
+pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
+    let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
+    let hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    // References are read once for the batch (per subscription), not once per identity; a
+    // subscription that cannot be read fails its own items only.
+    let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
+    for id in &ids {
+        let key = id.subscription.to_lowercase();
+        if let std::collections::hash_map::Entry::Vacant(slot) = references.entry(key) {
+            slot.insert(
+                s.runtime
+                    .block_on(References::gather(&s.client, &id.subscription))
+                    .map(Arc::new),
+            );
+        }
+    }
+    let work: Vec<_> = ids
+        .iter()
+        .cloned()
+        .zip(hints)
+        .map(|(id, hint)| {
+            let refs = references
+                .get(&id.subscription.to_lowercase())
+                .cloned()
+                .unwrap_or_else(|| {
+                    Err(ArmError::invalid(
+                        "subscription",
+                        id.subscription.clone(),
+                        "its references were not read",
+                    ))
+                });
+            (id, hint, refs)
+        })
+        .collect();
+    let client = s.client.clone();
+    let dry_run = s.dry_run.get();
+    let results = bulk_run(s, work, move |(id, hint, refs)| {
+        let client = client.clone();
+        async move {
+            let Some(steps) =
+                delete_steps(client.clone(), id.clone(), hint, Some(refs?), options).await?
+            else {
+                return Ok((false, Vec::new()));
+            };
+            if dry_run {
+                return Ok((true, steps));
+            }
+            let deleted = references::apply(&client, &id, &steps).await?;
+            Ok((deleted, Vec::new()))
+        }
+    });
+    Ok(ids
+        .iter()
+        .zip(results)
+        .map(|(id, item)| {
+            if let Outcome::Done((true, steps)) = &item.outcome {
+                if dry_run {
+                    plan_steps(s, id, steps);
+                } else {
+                    s.count(|d| d.deleted += 1);
+                }
+            }
+            result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
+        })
+        .collect())
+}

@@ -1,0 +1,238 @@
+//! What the identity functions of the API do: create (one, or many through the bulk
+//! runner), read, update, and the dry-run shapes of each. Registered in `api.rs`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, EvalAltResult, Map};
+use serde_json::{Value, json};
+
+use super::HostState;
+use super::api::KNOWN_AFTER_APPLY;
+use super::bulk::{bulk_run, result_map};
+use super::convert::{self, arm_error, usage_error};
+use super::plan::Change;
+use crate::arm::bulk::Outcome;
+use crate::arm::{ArmClient, ArmError, IdentityCreate, IdentityRef, names};
+use crate::output;
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+pub(super) fn identity_ref(s: &HostState, rg: &str, name: &str) -> Res<IdentityRef> {
+    IdentityRef::new(&s.subscription()?, rg, name).map_err(arm_error)
+}
+
+/// An identity as the map scripts see: the fields of `az identity show`.
+pub(super) fn identity_value(s: &HostState, identity: &crate::model::Identity) -> Res<Dynamic> {
+    s.saw(&identity.name);
+    if let Some(rg) = output::resource_group_of(&identity.id) {
+        s.saw(&rg);
+    }
+    convert::to_dynamic(&output::identity_json(identity))
+}
+
+pub(super) fn identities(s: &HostState, list: Vec<crate::model::Identity>) -> Res<Array> {
+    list.iter().map(|i| identity_value(s, i)).collect()
+}
+
+/// GET that answers `None` for a 404 (of the identity or its group).
+pub(super) async fn probe(
+    client: &ArmClient,
+    id: &IdentityRef,
+) -> Result<Option<crate::model::Identity>, ArmError> {
+    match client.identity_show(id).await {
+        Ok(identity) => Ok(Some(identity)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) fn creation(opts: &Map) -> Res<IdentityCreate> {
+    let o = convert::create_options(opts)?;
+    names::tags(&o.tags).map_err(arm_error)?;
+    if let Some(l) = &o.location {
+        names::location(l).map_err(arm_error)?;
+    }
+    Ok(IdentityCreate {
+        location: o.location,
+        tags: o.tags,
+        isolation_scope: o.isolation_scope,
+    })
+}
+
+pub(super) fn create_one(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res<Dynamic> {
+    let id = identity_ref(s, rg, name)?;
+    let create = creation(opts)?;
+    if s.dry_run.get() {
+        let (value, created) =
+            s.block_on(would_create(s.client.clone(), id.clone(), Arc::new(create)))?;
+        s.plan.borrow_mut().record(
+            if created {
+                Change::Create
+            } else {
+                Change::Update
+            },
+            id.id(),
+        );
+        return convert::to_dynamic(&value);
+    }
+    let (identity, created) = s.block_on(s.client.identity_put(&id, &create))?;
+    s.count(|d| {
+        if created {
+            d.created += 1
+        } else {
+            d.updated += 1
+        }
+    });
+    identity_value(s, &identity)
+}
+
+/// What a create would return, without sending it: the existing identity with the new
+/// tags, or the fields known before apply. Also says whether it would be new.
+pub(super) async fn would_create(
+    client: ArmClient,
+    id: IdentityRef,
+    create: Arc<IdentityCreate>,
+) -> Result<(Value, bool), ArmError> {
+    if let Some(mut existing) = probe(&client, &id).await? {
+        existing.tags = create.tags.clone();
+        if let Some(scope) = &create.isolation_scope {
+            existing.properties.isolation_scope = Some(scope.clone());
+        }
+        return Ok((output::identity_json(&existing), false));
+    }
+    // The real PUT would fail in a missing group, so the plan fails the same way.
+    let group = client
+        .group_show(&id.subscription, &id.resource_group)
+        .await?;
+    let location = match &create.location {
+        Some(l) => l.to_lowercase().replace(' ', ""),
+        None => group.location,
+    };
+    let value = json!({
+        "clientId": KNOWN_AFTER_APPLY,
+        "id": id.id(),
+        "isolationScope": create.isolation_scope.clone().unwrap_or_else(|| "None".into()),
+        "location": location,
+        "name": id.name,
+        "principalId": KNOWN_AFTER_APPLY,
+        "resourceGroup": id.resource_group,
+        "tags": create.tags,
+        "tenantId": KNOWN_AFTER_APPLY,
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+    });
+    Ok((value, true))
+}
+
+pub(super) fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array> {
+    let mut create = creation(opts)?;
+    // Every name is checked before the first request.
+    let ids: Vec<IdentityRef> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let name = n
+                .clone()
+                .into_immutable_string()
+                .map_err(|t| usage_error(format!("names[{i}] must be a string, not {t}")))?;
+            identity_ref(s, rg, &name)
+        })
+        .collect::<Res<_>>()?;
+    // The group's location is read once, not once per identity.
+    if create.location.is_none() {
+        let sub = s.subscription()?;
+        names::group_name(rg).map_err(arm_error)?;
+        create.location = Some(s.block_on(s.client.group_show(&sub, rg))?.location);
+    }
+    let create = Arc::new(create);
+    let client = s.client.clone();
+    if s.dry_run.get() {
+        let items = bulk_run(s, ids.clone(), move |id| {
+            would_create(client.clone(), id, create.clone())
+        });
+        let mut plan = s.plan.borrow_mut();
+        return Ok(ids
+            .iter()
+            .zip(items)
+            .map(|(id, item)| {
+                if let Outcome::Done((_, created)) = &item.outcome {
+                    plan.record(
+                        if *created {
+                            Change::Create
+                        } else {
+                            Change::Update
+                        },
+                        id.id(),
+                    );
+                }
+                result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
+            })
+            .collect());
+    }
+    let items = bulk_run(s, ids.clone(), move |id| {
+        let (client, create) = (client.clone(), create.clone());
+        async move { client.identity_put(&id, &create).await }
+    });
+    Ok(ids
+        .iter()
+        .zip(items)
+        .map(|(id, item)| {
+            if let Outcome::Done((identity, created)) = &item.outcome {
+                s.saw(&identity.name);
+                s.count(|d| {
+                    if *created {
+                        d.created += 1
+                    } else {
+                        d.updated += 1
+                    }
+                });
+            }
+            result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
+        })
+        .collect())
+}
+
+pub(super) fn update(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res<Dynamic> {
+    let id = identity_ref(s, rg, name)?;
+    let tags: BTreeMap<String, String> = convert::update_tags(opts)?;
+    names::tags(&tags).map_err(arm_error)?;
+    if s.dry_run.get() {
+        let Some(mut existing) = s.block_on(probe(&s.client, &id))? else {
+            return Err(arm_error(ArmError::Api {
+                status: 404,
+                code: "ResourceNotFound".into(),
+                message: format!(
+                    "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{name}' under resource group '{rg}' was not found."
+                ),
+                request_id: None,
+            }));
+        };
+        existing.tags = tags;
+        s.plan.borrow_mut().record(Change::Update, id.id());
+        return identity_value(s, &existing);
+    }
+    let identity = s.block_on(s.client.identity_update_tags(&id, &tags))?;
+    s.count(|d| d.updated += 1);
+    identity_value(s, &identity)
+}
+
+/// The identity a map (`#{id}`) or an id string names.
+pub(crate) fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
+    if let Some(map) = item.read_lock::<Map>() {
+        let id = map
+            .get("id")
+            .and_then(|v| v.clone().into_immutable_string().ok());
+        let Some(id) = id else {
+            return Err(usage_error(
+                "an identity map needs its 'id' field (as identity_list returns it)",
+            ));
+        };
+        return IdentityRef::parse(&id).map_err(arm_error);
+    }
+    match item.clone().into_immutable_string() {
+        Ok(id) => IdentityRef::parse(&id).map_err(arm_error),
+        Err(t) => Err(usage_error(format!(
+            "expected an identity map or a resource id, not {t}"
+        ))),
+    }
+}
