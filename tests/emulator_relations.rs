@@ -839,9 +839,7 @@ async fn a_deleted_identity_stays_referenced_as_in_azure() {
 async fn the_resource_list_shows_identity_blocks() {
     let env = Env::with(EmulatorOptions {
         page_size: 2,
-        group_delete_delay: Duration::ZERO,
-        replication_delay: Duration::ZERO,
-        ..EmulatorOptions::default()
+        ..crate::harness::quick()
     })
     .await;
     env.group("rg").await;
@@ -922,9 +920,7 @@ async fn the_resource_list_shows_identity_blocks() {
 async fn list_associated_resources_finds_what_carries_the_identity() {
     let env = Env::with(EmulatorOptions {
         page_size: 2,
-        group_delete_delay: Duration::ZERO,
-        replication_delay: Duration::ZERO,
-        ..EmulatorOptions::default()
+        ..crate::harness::quick()
     })
     .await;
     env.group("rg").await;

@@ -38,16 +38,21 @@ impl Reply {
     }
 }
 
+/// Test-friendly emulator options: group deletes finish at once, new principals are
+/// assignable at once. Spread it (`..quick()`) to change other options.
+pub fn quick() -> EmulatorOptions {
+    EmulatorOptions {
+        group_delete_delay: Duration::ZERO,
+        replication_delay: Duration::ZERO,
+        ..EmulatorOptions::default()
+    }
+}
+
 impl Env {
     /// A fresh emulator with test-friendly options (group deletes finish at once, new
     /// principals are assignable at once).
     pub async fn start() -> Env {
-        Env::with(EmulatorOptions {
-            group_delete_delay: Duration::ZERO,
-            replication_delay: Duration::ZERO,
-            ..EmulatorOptions::default()
-        })
-        .await
+        Env::with(quick()).await
     }
 
     /// A fresh emulator with these options.
