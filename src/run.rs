@@ -131,25 +131,30 @@ fn script(
             progress: common.output != Some(crate::output::Format::Json),
         },
     );
-    // Ctrl-C stops the script at its next operation; requests already sent finish. The
-    // handler is installed here, before any script or prompt runs, so that SIGINT never has
-    // its default (fatal) meaning while a command runs.
+    // Ctrl-C (or SIGTERM) stops the script at its next operation and ends any wait inside an
+    // API call; a request already sent gets a moment to answer. The handlers are installed
+    // here, before any script or prompt runs, so that neither signal has its default (fatal)
+    // meaning while a command runs.
     let flag = host.interrupt_flag();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut sigint = {
-            let _entered = runtime.enter();
-            signal(SignalKind::interrupt()).map_err(|source| Error::Io {
-                context: "could not install the Ctrl-C handler",
-                source,
-            })?
-        };
-        runtime.spawn(async move {
-            while sigint.recv().await.is_some() {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        });
+        for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+            let mut stream = {
+                let _entered = runtime.enter();
+                signal(kind).map_err(|source| Error::Io {
+                    context: "could not install the Ctrl-C and SIGTERM handlers",
+                    source,
+                })?
+            };
+            let flag = flag.clone();
+            runtime.spawn(async move {
+                while stream.recv().await.is_some() {
+                    commands::script::note_signal(kind.as_raw_value());
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
     }
     #[cfg(not(unix))]
     runtime.spawn(async move {

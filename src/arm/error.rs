@@ -60,6 +60,42 @@ pub enum ArmError {
         /// The configured endpoint.
         endpoint: String,
     },
+    /// The endpoint answered with a redirect; ARM calls are never redirected, so it was not
+    /// followed (and the token went nowhere else).
+    #[error(
+        "{url} answered {status} redirecting to {location}; azid does not follow redirects of ARM calls"
+    )]
+    Redirect {
+        /// The URL that was called.
+        url: String,
+        /// The 3xx status.
+        status: u16,
+        /// The Location header, or `(none)`.
+        location: String,
+    },
+    /// The server asked to wait before a retry for longer than azid waits.
+    #[error(
+        "({code}) the server asked to wait {wait_secs} s before trying again, more than the {bound_secs} s azid waits: {message}"
+    )]
+    WaitTooLong {
+        /// HTTP status.
+        status: u16,
+        /// ARM error code.
+        code: String,
+        /// ARM error message.
+        message: String,
+        /// The wait the server asked for, in seconds (saturated at u64::MAX).
+        wait_secs: u64,
+        /// The longest wait azid accepts, in seconds.
+        bound_secs: u64,
+    },
+    /// Ctrl-C or SIGTERM arrived while the call was waiting; a request already sent may or
+    /// may not have taken effect.
+    #[error("interrupted while waiting for {url}")]
+    Interrupted {
+        /// The URL that was being called.
+        url: String,
+    },
     /// A success response could not be read.
     #[error("unexpected response from ARM ({status}): {message}")]
     Decode {
@@ -80,14 +116,18 @@ impl ArmError {
         }
     }
 
+    /// Whether an ARM answer with this status and code is worth asking again.
+    pub fn retryable_status(status: u16, code: &str) -> bool {
+        matches!(status, 429 | 500 | 502 | 503 | 504)
+            // Another client's credential write to the same identity: try again shortly.
+            || (status == 409
+                && code == "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity")
+    }
+
     /// Whether sending the same idempotent request again may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Api { status, code, .. } => {
-                matches!(status, 429 | 500 | 502 | 503 | 504)
-                    // Another client's credential write to the same identity: try again shortly.
-                    || (*status == 409 && code == "ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity")
-            }
+            Self::Api { status, code, .. } => Self::retryable_status(*status, code),
             Self::Transport { .. } => true,
             _ => false,
         }
@@ -96,7 +136,10 @@ impl ArmError {
     /// HTTP status, where ARM answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Api { status, .. } | Self::Decode { status, .. } => Some(*status),
+            Self::Api { status, .. }
+            | Self::Decode { status, .. }
+            | Self::Redirect { status, .. }
+            | Self::WaitTooLong { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -104,7 +147,9 @@ impl ArmError {
     /// ARM error code, or a code naming the local failure.
     pub fn code(&self) -> &str {
         match self {
-            Self::Api { code, .. } => code,
+            Self::Api { code, .. } | Self::WaitTooLong { code, .. } => code,
+            Self::Redirect { .. } => "Redirected",
+            Self::Interrupted { .. } => "Interrupted",
             Self::Invalid { .. } => "InvalidArgument",
             Self::Transport { .. } => "ConnectionFailed",
             Self::Tls { .. } => "TlsFailed",

@@ -37,6 +37,8 @@ pub enum GroupDeleted {
 const DEFAULT_POLL: Duration = Duration::from_secs(5);
 /// Polls no faster than this, whatever Retry-After says.
 const MIN_POLL: Duration = Duration::from_millis(100);
+/// Polls at least this often, whatever Retry-After says (asking early is harmless).
+const MAX_POLL: Duration = Duration::from_secs(60);
 /// Give up polling after this long.
 const POLL_LIMIT: Duration = Duration::from_secs(3600);
 
@@ -118,21 +120,17 @@ impl ArmClient {
             });
         };
         let poll = check_origin(&location, self.endpoint())?;
-        let mut wait = super::retry::retry_after(&reply.headers)
-            .unwrap_or(DEFAULT_POLL)
-            .max(MIN_POLL);
+        let mut wait = poll_interval(&reply.headers);
         let started = std::time::Instant::now();
         loop {
-            tokio::time::sleep(wait).await;
+            self.pause(wait, &poll).await?;
             let reply = self
                 .send(Method::GET, poll.clone(), None, &[200, 202, 204])
                 .await?;
             if reply.status != 202 {
                 return Ok(GroupDeleted::Done);
             }
-            wait = super::retry::retry_after(&reply.headers)
-                .unwrap_or(DEFAULT_POLL)
-                .max(MIN_POLL);
+            wait = poll_interval(&reply.headers);
             if started.elapsed() > POLL_LIMIT {
                 return Err(ArmError::Decode {
                     status: 202,
@@ -143,4 +141,11 @@ impl ArmClient {
             }
         }
     }
+}
+
+/// The wait before the next poll: the server's Retry-After, kept within bounds.
+fn poll_interval(headers: &reqwest::header::HeaderMap) -> Duration {
+    super::retry::retry_after(headers)
+        .unwrap_or(DEFAULT_POLL)
+        .clamp(MIN_POLL, MAX_POLL)
 }

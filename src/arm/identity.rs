@@ -73,6 +73,12 @@ impl IdentityRef {
     }
 }
 
+/// Whether an identity read back holds what a create sent (its location and tags).
+fn wrote(found: &Identity, location: &str, create: &IdentityCreate) -> bool {
+    let squash = |l: &str| l.to_lowercase().replace(' ', "");
+    squash(&found.location) == squash(location) && found.tags == create.tags
+}
+
 impl ArmClient {
     fn identity_url(&self, id: &IdentityRef) -> Url {
         self.url(&id.path(), &self.options().msi_api_version)
@@ -125,10 +131,21 @@ impl ArmClient {
         if let Some(scope) = &create.isolation_scope {
             body["properties"] = json!({ "isolationScope": scope });
         }
-        let reply = self
-            .send(Method::PUT, self.identity_url(id), Some(&body), &[200, 201])
-            .await?;
-        Ok((decode(&reply)?, reply.status == 201))
+        let (reply, maybe_applied) = self
+            .send_tracked(Method::PUT, self.identity_url(id), Some(&body), &[200, 201])
+            .await;
+        match reply {
+            Ok(reply) => Ok((decode(&reply)?, reply.status == 201)),
+            // The write may have landed although no answer said so: what is there now decides.
+            // An identity found with what was sent counts as created by this call.
+            Err(error) if maybe_applied && !matches!(error, ArmError::Interrupted { .. }) => {
+                match self.read_back::<Identity>(self.identity_url(id)).await {
+                    Ok(found) if wrote(&found, &location, create) => Ok((found, true)),
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// GET one identity; a missing one is an `ArmError` with status 404.
@@ -150,12 +167,24 @@ impl ArmClient {
         decode(&reply)
     }
 
-    /// DELETE: `true` when it was deleted (200), `false` when it did not exist (204).
+    /// DELETE: `true` when this call deleted it (200), `false` when it did not exist (204).
+    /// A 204 after an attempt that may have reached the server counts as deleted by this
+    /// call; a failure after such an attempt is settled by reading the identity back.
     pub async fn identity_delete(&self, id: &IdentityRef) -> Result<bool, ArmError> {
-        let reply = self
-            .send(Method::DELETE, self.identity_url(id), None, &[200, 204])
-            .await?;
-        Ok(reply.status == 200)
+        let url = self.identity_url(id);
+        let (reply, maybe_applied) = self
+            .send_tracked(Method::DELETE, url.clone(), None, &[200, 204])
+            .await;
+        match reply {
+            Ok(reply) => Ok(reply.status == 200 || maybe_applied),
+            Err(error) if maybe_applied && !matches!(error, ArmError::Interrupted { .. }) => {
+                match self.read_back::<Identity>(url).await {
+                    Err(e) if e.is_not_found() => Ok(true),
+                    _ => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Every identity of a resource group (all pages).

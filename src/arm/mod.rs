@@ -8,6 +8,7 @@ mod error;
 pub mod federated;
 mod group;
 mod identity;
+mod interrupt;
 pub mod names;
 mod pacing;
 mod pager;
@@ -17,7 +18,7 @@ mod retry;
 pub mod roles;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -32,8 +33,12 @@ pub use identity::{IdentityCreate, IdentityRef};
 pub use pager::check_origin;
 pub use retry::{Clock, RetryPolicy, TokioClock};
 
+use interrupt::{Interrupt, Interruptible};
 use pacing::{Kind, Pacer};
-use retry::{Failure, retry, retry_after};
+use retry::{Failure, MAX_WAIT, retry, retry_after};
+
+/// After Ctrl-C, how long a request already on the wire may still take to answer.
+const GRACE: Duration = Duration::from_secs(1);
 
 /// The public Azure endpoint.
 pub const AZURE_ENDPOINT: &str = "https://management.azure.com";
@@ -80,6 +85,8 @@ struct Inner {
     pacer: Pacer,
     stats: Counters,
     credential_writes: federated::WriteLocks,
+    /// Set by Ctrl-C: every wait of the client ends, and nothing new is sent.
+    interrupt: Interrupt,
     /// Resource type -> the api-version its provider offers (see `resource_api_version`).
     api_versions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
@@ -148,6 +155,9 @@ impl ArmClient {
             .timeout(options.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // ARM does not redirect its calls; following one would carry the token and the
+            // body wherever the server pointed.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("azid/", env!("CARGO_PKG_VERSION")));
         if !options.extra_roots.is_empty() {
             let mut roots = Vec::new();
@@ -173,6 +183,7 @@ impl ArmClient {
                 pacer: Pacer::default(),
                 stats: Counters::default(),
                 credential_writes: federated::WriteLocks::default(),
+                interrupt: Interrupt::default(),
                 api_versions: Default::default(),
             }),
         })
@@ -198,6 +209,11 @@ impl ArmClient {
         }
     }
 
+    /// The flag that stops the client's waits (Ctrl-C sets it; the script host reads it).
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.inner.interrupt.flag()
+    }
+
     /// The credential's name, for messages.
     pub fn credential_name(&self) -> &'static str {
         self.inner.credential.name()
@@ -211,6 +227,17 @@ impl ArmClient {
         url.query_pairs_mut()
             .append_pair("api-version", api_version);
         url
+    }
+
+    /// Sleeps, unless Ctrl-C comes first; `url` names what was being waited for.
+    pub(crate) async fn pause(&self, wait: Duration, url: &Url) -> Result<(), ArmError> {
+        let interrupt = &self.inner.interrupt;
+        match interrupt.race(self.inner.clock.sleep(wait)).await {
+            Some(()) => Ok(()),
+            None => Err(ArmError::Interrupted {
+                url: url.to_string(),
+            }),
+        }
     }
 
     /// GET and decode JSON (200 only).
@@ -227,10 +254,54 @@ impl ArmClient {
         body: Option<&Value>,
         ok: &[u16],
     ) -> Result<Reply, ArmError> {
+        self.send_tracked(method, url, body, ok).await.0
+    }
+
+    /// `send`, also saying whether a failed attempt may have reached the server and taken
+    /// effect (a dropped connection, a 5xx): a write's outcome is then worth reading back.
+    pub(crate) async fn send_tracked(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        ok: &[u16],
+    ) -> (Result<Reply, ArmError>, bool) {
+        let policy = self.inner.options.retry.clone();
+        self.send_with(&policy, method, url, body, ok).await
+    }
+
+    /// GET and decode JSON with at least a few tries, whatever `--max-retries` says: reading
+    /// back the outcome of an ambiguous write must not fail as easily as the write did.
+    pub(crate) async fn read_back<T: DeserializeOwned>(&self, url: Url) -> Result<T, ArmError> {
+        let configured = &self.inner.options.retry;
+        let policy = RetryPolicy {
+            max_attempts: configured.max_attempts.max(4),
+            ..configured.clone()
+        };
+        let (reply, _) = self.send_with(&policy, Method::GET, url, None, &[200]).await;
+        decode(&reply?)
+    }
+
+    async fn send_with(
+        &self,
+        policy: &RetryPolicy,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        ok: &[u16],
+    ) -> (Result<Reply, ArmError>, bool) {
         let inner = &self.inner;
-        let (result, attempts) = retry(&inner.options.retry, inner.clock.as_ref(), |attempt| {
-            let (method, url) = (method.clone(), url.clone());
-            async move { self.attempt(method, url, body, ok, attempt).await }
+        let maybe_applied = AtomicBool::new(false);
+        let clock = Interruptible {
+            clock: inner.clock.as_ref(),
+            interrupt: &inner.interrupt,
+        };
+        let (result, attempts) = retry(policy, &clock, |attempt| {
+            let (method, url, maybe_applied) = (method.clone(), url.clone(), &maybe_applied);
+            async move {
+                self.attempt(method, url, body, ok, attempt, maybe_applied)
+                    .await
+            }
         })
         .await;
         if attempts > 1 {
@@ -241,7 +312,7 @@ impl ArmClient {
                 .fetch_add(u64::from(attempts - 1), Ordering::Relaxed);
         }
         let _ = ATTEMPTS.try_with(|a| a.set(a.get() + attempts));
-        result
+        (result, maybe_applied.load(Ordering::SeqCst))
     }
 
     async fn attempt(
@@ -251,13 +322,26 @@ impl ArmClient {
         body: Option<&Value>,
         ok: &[u16],
         attempt: u32,
+        maybe_applied: &AtomicBool,
     ) -> Result<Reply, Failure> {
         let inner = &self.inner;
         let fail = |error| Failure {
             error,
             retry_after: None,
         };
-        let token = inner.credential.token().await.map_err(fail)?;
+        let interrupted = || {
+            fail(ArmError::Interrupted {
+                url: url.to_string(),
+            })
+        };
+        // The token goes to the configured endpoint only, whatever link led here.
+        check_origin(url.as_str(), &inner.endpoint).map_err(fail)?;
+        let token = inner
+            .interrupt
+            .race(inner.credential.token())
+            .await
+            .ok_or_else(interrupted)?
+            .map_err(fail)?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
             fail(ArmError::Credential {
                 source_name: inner.credential.name().into(),
@@ -279,11 +363,18 @@ impl ArmClient {
         // Wait for the bucket (and any shared Retry-After pause) before sending.
         let kind = Kind::of(&method);
         while let Some(wait) = inner.pacer.decide(kind, Instant::now()) {
-            inner.clock.sleep(wait).await;
+            if inner.interrupt.race(inner.clock.sleep(wait)).await.is_none() {
+                return Err(interrupted());
+            }
         }
         inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let response = request.send().await.map_err(|e| {
+        let Some(sent) = inner.interrupt.race_with_grace(GRACE, request.send()).await else {
+            inner.pacer.observe(kind, Instant::now(), None, None);
+            maybe_applied.store(true, Ordering::SeqCst);
+            return Err(interrupted());
+        };
+        let response = sent.map_err(|e| {
             inner.pacer.observe(kind, Instant::now(), None, None);
             tracing::info!(
                 "{method} {url} -> no response after {} ms: {e}",
@@ -297,6 +388,10 @@ impl ArmClient {
                     message,
                 });
             }
+            // Unless the connection was never made, the request may have been received.
+            if !e.is_connect() {
+                maybe_applied.store(true, Ordering::SeqCst);
+            }
             fail(ArmError::Transport {
                 url: url.to_string(),
                 message,
@@ -304,9 +399,12 @@ impl ArmClient {
         })?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let throttled_for =
-            (status == 429).then(|| retry_after(&headers).unwrap_or(Duration::from_secs(1)));
-        if throttled_for.is_some() {
+        let asked = retry_after(&headers);
+        // A wait past the bound is not waited for; the pacer is not paused by it either.
+        let too_long = asked.filter(|w| *w > MAX_WAIT);
+        let throttled_for = (status == 429 && too_long.is_none())
+            .then(|| asked.unwrap_or(Duration::from_secs(1)));
+        if status == 429 {
             inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
         }
         inner.pacer.observe(
@@ -319,7 +417,19 @@ impl ArmClient {
             .get("x-ms-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response.bytes().await.map_err(|e| {
+        if status >= 500 {
+            maybe_applied.store(true, Ordering::SeqCst);
+        }
+        let Some(read) = inner
+            .interrupt
+            .race_with_grace(GRACE, response.bytes())
+            .await
+        else {
+            maybe_applied.store(true, Ordering::SeqCst);
+            return Err(interrupted());
+        };
+        let body = read.map_err(|e| {
+            maybe_applied.store(true, Ordering::SeqCst);
             fail(ArmError::Transport {
                 url: url.to_string(),
                 message: error_chain(&e),
@@ -337,6 +447,17 @@ impl ArmClient {
                 body,
             });
         }
+        if (300..400).contains(&status) {
+            let location = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(none)");
+            return Err(fail(ArmError::Redirect {
+                url: url.to_string(),
+                status,
+                location: location.to_string(),
+            }));
+        }
         let (code, message) = match serde_json::from_slice::<crate::model::ErrorResponse>(&body) {
             Ok(e) => (e.error.code, e.error.message),
             Err(_) => (
@@ -344,15 +465,29 @@ impl ArmClient {
                 String::from_utf8_lossy(&body).trim().to_string(),
             ),
         };
-        Err(Failure {
-            error: ArmError::Api {
-                status,
-                code,
-                message,
-                request_id,
-            },
-            retry_after: retry_after(&headers),
-        })
+        let error = ArmError::Api {
+            status,
+            code,
+            message,
+            request_id,
+        };
+        match (too_long, error) {
+            (Some(wait), ArmError::Api { code, message, .. })
+                if ArmError::retryable_status(status, &code) =>
+            {
+                Err(fail(ArmError::WaitTooLong {
+                    status,
+                    code,
+                    message,
+                    wait_secs: wait.as_secs(),
+                    bound_secs: MAX_WAIT.as_secs(),
+                }))
+            }
+            (_, error) => Err(Failure {
+                error,
+                retry_after: asked,
+            }),
+        }
     }
 }
 

@@ -88,9 +88,11 @@ impl Bucket {
             return None;
         }
         match self.rate {
-            Some(rate) if rate > 0.0 => Some(Duration::from_secs_f64(
-                ((1.0 - available) / rate).clamp(0.002, 5.0),
-            )),
+            // The rate comes from server headers: a NaN or an infinity must not panic here.
+            Some(rate) if rate > 0.0 => Some(
+                Duration::try_from_secs_f64(((1.0 - available) / rate).clamp(0.002, 5.0))
+                    .unwrap_or(LISTEN),
+            ),
             _ => Some(LISTEN),
         }
     }
@@ -104,7 +106,9 @@ impl Bucket {
     ) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if let Some(wait) = throttled_for {
-            let until = now + wait;
+            // A server's Retry-After is untrusted: the pause never passes the bound.
+            let wait = wait.min(super::retry::MAX_WAIT);
+            let until = now.checked_add(wait).unwrap_or(now);
             self.pause_until = Some(self.pause_until.map_or(until, |u| u.max(until)));
             self.remaining = Some(0.0);
             self.seen_at = Some(until);
@@ -294,6 +298,23 @@ mod tests {
             b.decide(after).is_some(),
             "one probe at a time while nothing is known"
         );
+    }
+
+    #[test]
+    fn a_huge_retry_after_pauses_no_longer_than_the_bound() {
+        let mut b = Bucket::default();
+        let now = Instant::now();
+        assert_eq!(b.decide(now), None);
+        b.observe(now, None, Some(Duration::MAX));
+        let wait = b.decide(now).expect("paused");
+        assert!(wait <= super::super::retry::MAX_WAIT, "{wait:?}");
+        // A refill estimate from absurd headers does not panic either.
+        let mut b = Bucket::default();
+        b.observe(now, Some(u32::MAX), None);
+        b.observe(now + Duration::from_secs(1), Some(0), None);
+        for _ in 0..3 {
+            let _ = b.decide(now + Duration::from_secs(1));
+        }
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! nextLink paging: follow links until none is left, but only to the configured endpoint —
-//! a link elsewhere is refused, so the bearer token is never sent to another host.
+//! a link elsewhere is refused, so the bearer token is never sent to another host — and
+//! never in a circle: a link already followed, or more than `MAX_PAGES` pages, ends the list
+//! with an error.
+
+use std::collections::HashSet;
 
 use reqwest::Url;
 use serde::de::DeserializeOwned;
@@ -22,6 +26,9 @@ pub fn check_origin(link: &str, endpoint: &Url) -> Result<Url, ArmError> {
     if same { Ok(url) } else { Err(foreign()) }
 }
 
+/// The most pages one list follows (ARM pages hold 100 to 1,000 items).
+pub const MAX_PAGES: usize = 10_000;
+
 impl ArmClient {
     /// GETs `first` and every page after it; returns all items in order.
     pub(crate) async fn list_all<T: DeserializeOwned>(
@@ -29,8 +36,21 @@ impl ArmClient {
         first: Url,
     ) -> Result<Vec<T>, ArmError> {
         let mut items = Vec::new();
+        let mut seen = HashSet::new();
         let mut next = Some(first);
         while let Some(url) = next {
+            if seen.len() >= MAX_PAGES {
+                return Err(ArmError::Decode {
+                    status: 200,
+                    message: format!("the list did not end after {MAX_PAGES} pages"),
+                });
+            }
+            if !seen.insert(url.to_string()) {
+                return Err(ArmError::Decode {
+                    status: 200,
+                    message: format!("the nextLink {url} repeats a page already read"),
+                });
+            }
             let page: Page<T> = self.get_json(url).await?;
             items.extend(page.value);
             next = match page.next_link.filter(|l| !l.is_empty()) {

@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use super::error::ArmError;
 
+/// The longest wait azid accepts from a server (Retry-After, polling intervals): past it the
+/// call fails with the server's code and the wait it asked for.
+pub const MAX_WAIT: Duration = Duration::from_secs(300);
+
 /// How many times to try and how long to wait between tries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -38,7 +42,9 @@ impl RetryPolicy {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20));
         let capped = exp.min(self.max_delay);
         let jittered = capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
-        jittered.max(retry_after.unwrap_or(Duration::ZERO))
+        jittered
+            .max(retry_after.unwrap_or(Duration::ZERO))
+            .min(MAX_WAIT)
     }
 }
 
@@ -93,12 +99,13 @@ where
     }
 }
 
-/// Reads `Retry-After` (seconds or an HTTP date) or `x-ms-retry-after-ms`.
+/// Reads `Retry-After` (seconds or an HTTP date) or `x-ms-retry-after-ms`. The values are
+/// the server's: a number too large for a `Duration` saturates instead of overflowing.
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
         .get("x-ms-retry-after-ms")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(|v| whole_number(v.trim()))
     {
         return Some(Duration::from_millis(ms));
     }
@@ -107,15 +114,23 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .to_str()
         .ok()?
         .trim();
-    if let Ok(secs) = value.parse::<u64>() {
+    if let Some(secs) = whole_number(value) {
         return Some(Duration::from_secs(secs));
     }
     let when =
         time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
-    let secs = (when - time::OffsetDateTime::now_utc())
+    let ms = (when - time::OffsetDateTime::now_utc())
         .whole_milliseconds()
-        .max(0) as u64;
-    Some(Duration::from_millis(secs))
+        .max(0);
+    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)))
+}
+
+/// A run of ASCII digits as a number, saturating at `u64::MAX`; anything else is `None`.
+fn whole_number(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -272,6 +287,29 @@ mod tests {
             retry_after(&h),
             Some(Duration::ZERO),
             "a date in the past means now"
+        );
+    }
+
+    #[test]
+    fn hostile_retry_after_values_saturate_and_waits_are_bounded() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "18446744073709551615".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(u64::MAX)));
+        h.insert(
+            "retry-after",
+            "999999999999999999999999999999".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(u64::MAX)));
+        h.insert("x-ms-retry-after-ms", "99999999999999999999".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(u64::MAX)));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "-5".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        let p = policy();
+        assert_eq!(
+            p.delay(1, Some(Duration::MAX), 0.5),
+            MAX_WAIT,
+            "no wait is longer than the bound"
         );
     }
 }

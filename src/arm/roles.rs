@@ -152,7 +152,7 @@ impl ArmClient {
                         tracing::info!(
                             "principal {principal_id} is not replicated yet; trying again in {secs} s"
                         );
-                        tokio::time::sleep(Duration::from_secs(*secs)).await;
+                        self.pause(Duration::from_secs(*secs), &url).await?;
                     }
                     None => return Err(e),
                 },

@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use rhai::{Array, Dynamic, Scope};
 
@@ -14,6 +15,23 @@ use crate::host::{Host, Stop};
 
 /// Exit code of a script stopped by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED_EXIT: u8 = 130;
+
+/// The last stop signal received (0: none yet), for the exit code of an interrupted script.
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Records the signal that stopped the script (SIGINT or SIGTERM).
+pub fn note_signal(signal: i32) {
+    LAST_SIGNAL.store(signal, Ordering::SeqCst);
+}
+
+/// 128 + the signal that stopped the script, as shells report it; 130 when none is known.
+fn interrupted_exit() -> u8 {
+    let signal = LAST_SIGNAL.load(Ordering::SeqCst);
+    u8::try_from(signal)
+        .ok()
+        .filter(|s| (1..=64).contains(s))
+        .map_or(INTERRUPTED_EXIT, |s| 128 + s)
+}
 
 /// A fresh scope holding the script's `ARGS`.
 pub fn scope_with_args(args: &[String]) -> Scope<'static> {
@@ -77,7 +95,7 @@ fn finish(
                 "interrupted: {} created, {} updated, {} deleted before the script stopped",
                 done.created, done.updated, done.deleted
             );
-            ExitCode::from(INTERRUPTED_EXIT)
+            ExitCode::from(interrupted_exit())
         }
         Err(Stop::Failed(rendered)) => {
             eprint!("{rendered}");

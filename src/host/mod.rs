@@ -198,7 +198,8 @@ impl Host {
         runtime: tokio::runtime::Handle,
         options: HostOptions,
     ) -> Self {
-        let interrupted = Arc::new(AtomicBool::new(false));
+        // The client's own stop flag: Ctrl-C then also ends any wait inside an API call.
+        let interrupted = client.interrupt_flag();
         let state = Rc::new(HostState {
             client,
             runtime,
@@ -278,6 +279,10 @@ impl Host {
             if let Ok(code) = token.as_int() {
                 return Stop::Exit(i32::try_from(code).unwrap_or(1));
             }
+            return Stop::Interrupted;
+        }
+        // An API call cut short by Ctrl-C fails with an error the script may not catch in time.
+        if self.state.interrupted.load(Ordering::SeqCst) {
             return Stop::Interrupted;
         }
         let resolver = self.resolver.clone();
