@@ -10,6 +10,7 @@ mod emulator_realism;
 mod emulator_relations;
 mod files;
 mod harness;
+mod hostile_server;
 mod permissions;
 mod process;
 mod relations;
