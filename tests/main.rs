@@ -8,6 +8,7 @@ mod demo;
 mod emulator_api;
 mod emulator_realism;
 mod emulator_relations;
+mod fault_accounting;
 mod files;
 mod harness;
 mod hostile_server;
