@@ -248,9 +248,18 @@ async fn a_redirect_to_another_origin_is_not_followed_and_the_token_stays_home()
 async fn a_retry_after_past_what_a_duration_holds_fails_the_call_without_a_panic() {
     for (status, header) in [
         ("429 Too Many Requests", "retry-after: 18446744073709551615"),
-        ("429 Too Many Requests", "retry-after: 99999999999999999999999"),
-        ("503 Service Unavailable", "retry-after: 18446744073709551615"),
-        ("503 Service Unavailable", "x-ms-retry-after-ms: 18446744073709551615"),
+        (
+            "429 Too Many Requests",
+            "retry-after: 99999999999999999999999",
+        ),
+        (
+            "503 Service Unavailable",
+            "retry-after: 18446744073709551615",
+        ),
+        (
+            "503 Service Unavailable",
+            "x-ms-retry-after-ms: 18446744073709551615",
+        ),
     ] {
         let code = if status.starts_with("429") {
             "SubscriptionRequestsThrottled"
@@ -348,4 +357,47 @@ async fn ctrl_c_ends_a_list_that_pages_without_end() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: 0 created"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_throttle_refill_too_slow_to_wait_for_fails_the_write_without_a_panic() {
+    // Two write tokens (the group takes one) that come back after longer than any duration: the emulator's
+    // Retry-After saturates, and azid must fail the call, not overflow.
+    let env = crate::harness::Env::with(azid::emulator::EmulatorOptions {
+        throttle: "writes=2/1e-30".parse().expect("profile"),
+        ..crate::harness::quick()
+    })
+    .await;
+    env.group("rg").await;
+    let script = r#"identity_create("rg", "app-a", #{location: "eastus"}); identity_create("rg", "app-b", #{location: "eastus"})"#;
+    let run = run_within(Azid::at(&env, &["eval", script]), Duration::from_secs(30)).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("SubscriptionRequestsThrottled")
+            && run.stderr.contains("asked to wait"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.all_identity_names().await, vec!["app-a".to_string()]);
+}
+
+#[tokio::test]
+async fn a_group_delete_polled_elsewhere_sends_nothing_there() {
+    let other = Server::start(|_, _| respond("200 OK", &[], "{}"));
+    let poll = format!("{}/operationresults/x", other.url);
+    let endpoint = Server::start(move |_, _| {
+        respond(
+            "202 Accepted",
+            &[format!("location: {poll}"), "retry-after: 0".into()],
+            "",
+        )
+    });
+    let run = run_within(
+        azid_at(&endpoint.url, &["group", "delete", "-n", "rg", "--yes"]),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_ne!(run.code, 0, "{run:?}");
+    assert_eq!(other.count(), 0, "the poll went to another origin");
+    assert!(run.stderr.contains(&other.url), "{}", run.stderr);
 }

@@ -278,7 +278,9 @@ impl ArmClient {
             max_attempts: configured.max_attempts.max(4),
             ..configured.clone()
         };
-        let (reply, _) = self.send_with(&policy, Method::GET, url, None, &[200]).await;
+        let (reply, _) = self
+            .send_with(&policy, Method::GET, url, None, &[200])
+            .await;
         decode(&reply?)
     }
 
@@ -363,7 +365,12 @@ impl ArmClient {
         // Wait for the bucket (and any shared Retry-After pause) before sending.
         let kind = Kind::of(&method);
         while let Some(wait) = inner.pacer.decide(kind, Instant::now()) {
-            if inner.interrupt.race(inner.clock.sleep(wait)).await.is_none() {
+            if inner
+                .interrupt
+                .race(inner.clock.sleep(wait))
+                .await
+                .is_none()
+            {
                 return Err(interrupted());
             }
         }
@@ -402,8 +409,8 @@ impl ArmClient {
         let asked = retry_after(&headers);
         // A wait past the bound is not waited for; the pacer is not paused by it either.
         let too_long = asked.filter(|w| *w > MAX_WAIT);
-        let throttled_for = (status == 429 && too_long.is_none())
-            .then(|| asked.unwrap_or(Duration::from_secs(1)));
+        let throttled_for =
+            (status == 429 && too_long.is_none()).then(|| asked.unwrap_or(Duration::from_secs(1)));
         if status == 429 {
             inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
         }

@@ -300,7 +300,10 @@ mod tests {
             "999999999999999999999999999999".parse().unwrap(),
         );
         assert_eq!(retry_after(&h), Some(Duration::from_secs(u64::MAX)));
-        h.insert("x-ms-retry-after-ms", "99999999999999999999".parse().unwrap());
+        h.insert(
+            "x-ms-retry-after-ms",
+            "99999999999999999999".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::from_millis(u64::MAX)));
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "-5".parse().unwrap());
