@@ -268,7 +268,8 @@ async fn a_retry_after_past_what_a_duration_holds_fails_the_call_without_a_panic
         };
         let body = format!(r#"{{"error":{{"code":"{code}","message":"wait"}}}}"#);
         let header = header.to_string();
-        let server = Server::start(move |_, _| respond(status, &[header.clone()], &body));
+        let server =
+            Server::start(move |_, _| respond(status, std::slice::from_ref(&header), &body));
         let run = run_within(
             azid_at(&server.url, &["identity", "show", "-g", "rg", "-n", "app"]),
             Duration::from_secs(30),
