@@ -133,13 +133,20 @@ fn script(
     );
     // Ctrl-C (or SIGTERM) stops the script at its next operation and ends any wait inside an
     // API call; a request already sent gets a moment to answer. The handlers are installed
-    // here, before any script or prompt runs, so that neither signal has its default (fatal)
-    // meaning while a command runs.
+    // here, before any script or prompt runs, so that SIGINT never has its default (fatal)
+    // meaning while a command runs. The REPL keeps SIGTERM's: it ends the session.
     let flag = host.interrupt_flag();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+        let repl =
+            interactive && !matches!(command, Some(Command::Run { .. } | Command::Eval { .. }));
+        let kinds: &[SignalKind] = if repl {
+            &[SignalKind::interrupt()]
+        } else {
+            &[SignalKind::interrupt(), SignalKind::terminate()]
+        };
+        for &kind in kinds {
             let mut stream = {
                 let _entered = runtime.enter();
                 signal(kind).map_err(|source| Error::Io {
