@@ -402,3 +402,18 @@ async fn a_group_delete_polled_elsewhere_sends_nothing_there() {
     assert_eq!(other.count(), 0, "the poll went to another origin");
     assert!(run.stderr.contains(&other.url), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn ctrl_c_ends_an_array_call_whose_server_never_answers() {
+    let server = Server::start(|_, _| Answer::Silence(Duration::from_secs(120)));
+    let script =
+        r#"identity_create("rg", ["app-1", "app-2", "app-3", "app-4"], #{location: "eastus"})"#;
+    let (child, _home) = azid_at(&server.url, &["eval", script, "--concurrency", "2"]).spawn();
+    server.wait_for(2);
+    signal(&child, libc::SIGINT);
+    let out = exits_within(child, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: 0 created"), "{stderr}");
+    assert_eq!(server.count(), 2, "nothing new started after Ctrl-C");
+}

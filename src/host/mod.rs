@@ -264,7 +264,12 @@ impl Host {
                 ast.set_source(name);
                 self.engine.eval_ast_with_scope::<Dynamic>(scope, &ast)
             });
-        result.map_err(|error| self.stop(&error, name, text))
+        // An array call cut short by Ctrl-C returns its results; the script still stopped.
+        match result {
+            Ok(_) if self.state.interrupted.load(Ordering::SeqCst) => Err(Stop::Interrupted),
+            Ok(value) => Ok(value),
+            Err(error) => Err(self.stop(&error, name, text)),
+        }
     }
 
     /// Classifies a failure and renders it once.
