@@ -14,5 +14,6 @@ mod permissions;
 mod process;
 mod relations;
 mod repl;
+mod sandbox;
 mod scripting;
 mod workflows;
