@@ -48,3 +48,118 @@ async fn scopes_that_climb_are_refused_before_sending() {
     let (assignments, _) = env.list_all(&path).await;
     assert!(assignments.is_empty(), "{assignments:?}");
 }
+
+/// `root/allowed/d/f.txt` ("inside") and `root/outside/f.txt` ("OUTSIDE"), canonical.
+fn race_layout() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    std::fs::create_dir_all(root.join("allowed/d")).expect("mkdir");
+    std::fs::create_dir_all(root.join("outside")).expect("mkdir");
+    std::fs::write(root.join("allowed/d/f.txt"), "inside").expect("write");
+    std::fs::write(root.join("outside/f.txt"), "OUTSIDE").expect("write");
+    (dir, root)
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_folder_swapped_for_a_link_never_leads_outside() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = Env::start().await;
+    let (_dir, root) = race_layout();
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, root) = (stop.clone(), root.clone());
+        std::thread::spawn(move || {
+            let (d, real) = (root.join("allowed/d"), root.join("allowed/d.real"));
+            while !stop.load(Ordering::Relaxed) {
+                std::fs::rename(&d, &real).expect("move the folder away");
+                std::os::unix::fs::symlink(root.join("outside"), &d).expect("link");
+                std::thread::yield_now();
+                std::fs::remove_file(&d).expect("unlink");
+                std::fs::rename(&real, &d).expect("move the folder back");
+                std::thread::yield_now();
+            }
+        })
+    };
+    let script = r#"
+        let outside = 0; let inside = 0;
+        for i in 0..30000 {
+            try { if read_text("allowed/d/f.txt") == "OUTSIDE" { outside += 1; } else { inside += 1; } } catch { }
+            try { write_text("allowed/d/w.txt", "written"); } catch { }
+        }
+        #{outside: outside, inside: inside}
+    "#;
+    let allowed = root.join("allowed").display().to_string();
+    let run = Azid::at(
+        &env,
+        &[
+            "--allow-read",
+            &allowed,
+            "--allow-write",
+            &allowed,
+            "eval",
+            script,
+        ],
+    )
+    .cwd(&root)
+    .run()
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().expect("the swapper ends");
+    let counts = run.ok().json();
+    assert_eq!(counts["outside"], 0, "{counts}");
+    assert!(counts["inside"].as_i64().unwrap_or(0) > 0, "{counts}");
+    assert!(
+        !root.join("outside/w.txt").exists(),
+        "a write went through the link"
+    );
+}
+
+#[tokio::test]
+async fn refusals_do_not_tell_whether_an_outside_path_exists() {
+    let env = Env::start().await;
+    let (_dir, root) = race_layout();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&root, root.join("allowed/up")).expect("link");
+    let allowed = root.join("allowed").display().to_string();
+    let caught = |path: String| {
+        let script =
+            format!(r#"let e = (); try {{ read_text("{path}"); }} catch (err) {{ e = err; }} e"#);
+        let azid = Azid::at(&env, &["--allow-read", &allowed, "eval", &script]).cwd(&root);
+        async move { azid.run().await.ok().json() }
+    };
+    let mut pairs = vec![(
+        "/proc/self/root/etc/passwd".to_string(),
+        "/proc/self/root/etc/no-such-file-here".to_string(),
+    )];
+    if cfg!(unix) {
+        pairs.push((
+            "allowed/up/outside/f.txt".into(),
+            "allowed/up/outside/none.txt".into(),
+        ));
+    }
+    for (existing, missing) in pairs {
+        let (a, b) = (
+            caught(existing.clone()).await,
+            caught(missing.clone()).await,
+        );
+        assert_eq!(a["code"], "PermissionDenied", "{a}");
+        assert_eq!(b["code"], "PermissionDenied", "{b}");
+        let (a, b) = (
+            a["message"]
+                .as_str()
+                .expect("message")
+                .replace(&existing, "P"),
+            b["message"]
+                .as_str()
+                .expect("message")
+                .replace(&missing, "P"),
+        );
+        let (a, b) = (
+            a.replace("f.txt", "N").replace("passwd", "N"),
+            b.replace("none.txt", "N").replace("no-such-file-here", "N"),
+        );
+        assert_eq!(a, b, "the two refusals differ");
+    }
+}
