@@ -163,3 +163,47 @@ async fn refusals_do_not_tell_whether_an_outside_path_exists() {
         assert_eq!(a, b, "the two refusals differ");
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn imports_through_a_link_stay_in_the_scripts_folder() {
+    let env = Env::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    std::fs::create_dir_all(root.join("scripts/lib")).expect("mkdir");
+    std::fs::write(root.join("secret.rhai"), "export const SECRET = 42;").expect("write");
+    std::fs::write(root.join("scripts/lib/near.rhai"), "export const NEAR = 7;").expect("write");
+    std::os::unix::fs::symlink("..", root.join("scripts/up")).expect("link");
+    std::os::unix::fs::symlink("lib", root.join("scripts/here")).expect("link");
+    std::fs::write(
+        root.join("scripts/peek.rhai"),
+        "import \"up/secret\" as s;\ns::SECRET",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("scripts/near.rhai"),
+        "import \"here/near\" as n;\nprint(n::NEAR);",
+    )
+    .expect("write");
+    let peek = Azid::at(&env, &["run", "scripts/peek.rhai"])
+        .cwd(&root)
+        .run()
+        .await
+        .fails(1);
+    assert!(
+        peek.stderr.contains("out of the script's folder"),
+        "{}",
+        peek.stderr
+    );
+    assert!(!peek.stdout.contains("42"), "{}", peek.stdout);
+    let near = Azid::at(&env, &["run", "scripts/near.rhai"])
+        .cwd(&root)
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        near.stdout.trim(),
+        "7",
+        "a link inside the folder is followed"
+    );
+}
