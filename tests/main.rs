@@ -16,5 +16,6 @@ mod permissions;
 mod process;
 mod relations;
 mod repl;
+mod sandbox;
 mod scripting;
 mod workflows;

@@ -105,6 +105,28 @@ pub fn tags(tags: &BTreeMap<String, String>) -> Result<(), ArmError> {
     Ok(())
 }
 
+/// Scopes and resource ids: every segment after the leading `/` is non-empty and is neither
+/// `.` nor `..`, written plainly or percent-encoded (`%2e%2e`), and carries no `\\`, `?` or `#`,
+/// so that a path cannot climb to another scope on the way to ARM.
+pub fn resource_path(what: &'static str, path: &str) -> Result<(), ArmError> {
+    let rule = "each segment between '/' is non-empty and is not '.' or '..' (nor their %2e forms), \
+                and a path has no '\\', '?' or '#'";
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(ArmError::invalid(what, path, "it starts with '/'"));
+    };
+    if path.contains(['\\', '?', '#']) {
+        return Err(ArmError::invalid(what, path, rule));
+    }
+    for segment in rest.split('/') {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        if decoded.is_empty() || decoded == "." || decoded == ".." || decoded.contains(['/', '\\'])
+        {
+            return Err(ArmError::invalid(what, path, rule));
+        }
+    }
+    Ok(())
+}
+
 /// The parts of a user-assigned identity's resource id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityId {
@@ -121,6 +143,7 @@ pub struct IdentityId {
 pub fn identity_id(id: &str) -> Result<IdentityId, ArmError> {
     let rule = "an identity id looks like /subscriptions/{id}/resourceGroups/{group}/providers/\
                 Microsoft.ManagedIdentity/userAssignedIdentities/{name}";
+    resource_path("identity id", id.strip_suffix('/').unwrap_or(id))?;
     let parts: Vec<&str> = id.trim_end_matches('/').split('/').collect();
     let fixed = [
         (1, "subscriptions"),
@@ -214,6 +237,26 @@ mod tests {
             "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/RG/providers/Microsoft.Compute/vms/app-1",
         ] {
             assert!(identity_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_cannot_climb() {
+        let sub = "/subscriptions/00000000-0000-0000-0000-000000000001";
+        assert!(resource_path("scope", &format!("{sub}/resourceGroups/rg")).is_ok());
+        for bad in [
+            format!("{sub}/resourceGroups/rg/../.."),
+            format!("{sub}/resourceGroups/rg/./x"),
+            format!("{sub}/resourceGroups/rg/%2e%2e"),
+            format!("{sub}/resourceGroups/rg/%2E."),
+            format!("{sub}/resourceGroups/rg/%2f"),
+            format!("{sub}//resourceGroups/rg"),
+            format!("{sub}/resourceGroups/rg?x=1"),
+            format!("{sub}/resourceGroups/rg/"),
+            "subscriptions/x".to_string(),
+        ] {
+            let e = resource_path("scope", &bad).unwrap_err();
+            assert!(e.to_string().contains(&bad), "{e}");
         }
     }
 

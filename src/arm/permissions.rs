@@ -27,6 +27,7 @@ impl ArmClient {
 /// it as a request path.
 pub fn scope_path(scope: &str) -> Result<String, ArmError> {
     let rule = "a scope is /subscriptions/{id}, /subscriptions/{id}/resourceGroups/{group}, or a resource id";
+    names::resource_path("scope", scope.strip_suffix('/').unwrap_or(scope))?;
     let parts: Vec<&str> = scope.trim_end_matches('/').split('/').collect();
     let is = |i: usize, word: &str| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(word));
     let shape_ok = parts.len() >= 3

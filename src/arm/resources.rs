@@ -37,6 +37,7 @@ struct ProviderType {
 /// `(subscription, namespace, type)` of a resource id such as
 /// `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app`.
 fn provider_of(resource_id: &str) -> Result<(String, String, String), ArmError> {
+    names::resource_path("resource id", resource_id)?;
     let parts: Vec<&str> = resource_id.split('/').collect();
     let providers = parts
         .iter()
@@ -150,6 +151,7 @@ impl ArmClient {
                 "a resource id starts with /subscriptions/",
             ));
         }
+        names::resource_path("resource id", resource_id)?;
         let url = self.url(resource_id, api_version);
         let current: GenericResource = self.get_json(url.clone()).await?;
         let identity = current.identity.unwrap_or_default();

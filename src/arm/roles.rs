@@ -72,6 +72,7 @@ pub fn role_definition_id(subscription: &str, role: &str) -> Result<String, ArmE
 
 /// Scopes are the subscription, one of its resource groups, or a resource in it.
 pub fn scope(subscription: &str, scope: &str) -> Result<String, ArmError> {
+    names::resource_path("scope", scope)?;
     let prefix = format!("/subscriptions/{subscription}");
     let rule = "a scope is /subscriptions/{id}, a resource group id, or a resource id in the current subscription";
     if !scope.to_lowercase().starts_with(&prefix.to_lowercase())
@@ -132,6 +133,7 @@ impl ArmClient {
         role_definition_id: &str,
         principal_id: &str,
     ) -> Result<RoleAssignment, ArmError> {
+        names::resource_path("scope", scope)?;
         let name = uuid::Uuid::new_v4().to_string();
         let url = self.url(
             &format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),

@@ -4,7 +4,7 @@
 //! against the allowed roots, which were resolved the same way at start. Knows the file
 //! system and Rhai; nothing of ARM.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
@@ -12,6 +12,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, Position};
 
 use super::HostState;
 use super::api::FnDoc;
+use super::beneath::{self, Access, BeneathError};
 use super::convert;
 
 /// `read_text(path)`.
@@ -154,22 +155,12 @@ impl Permissions {
         })
     }
 
-    /// The real path of an existing file inside a read root.
+    /// The real path of a file inside a read root. A path that does not exist is resolved as
+    /// far as it does, so that a missing file outside the roots is refused exactly as an
+    /// existing one is.
     pub fn check_read(&self, path: &str) -> Result<PathBuf, FileError> {
-        let given = absolute(Path::new(path));
-        match std::fs::canonicalize(&given) {
-            Ok(real) => self.inside("reading", &self.read, path, &real),
-            // Missing or unreadable: say so only inside the roots, so that a script cannot
-            // probe what exists elsewhere.
-            Err(e) => {
-                self.inside("reading", &self.read, path, &lexical(&given))?;
-                Err(FileError::Io {
-                    action: "read",
-                    path: path.to_string(),
-                    message: e.to_string(),
-                })
-            }
-        }
+        let real = resolve_existing(&absolute(Path::new(path)));
+        self.inside("reading", &self.read, path, &real)
     }
 
     /// The real path a write to `path` would create or replace, inside a write root; its
@@ -186,14 +177,7 @@ impl Permissions {
         else {
             return Err(io("not a file name".into()));
         };
-        let folder = match std::fs::canonicalize(parent) {
-            Ok(folder) => folder,
-            Err(e) => {
-                self.inside("writing", &self.write, path, &lexical(&given))?;
-                return Err(io(format!("its folder cannot be used: {e}")));
-            }
-        };
-        let target = folder.join(name);
+        let target = resolve_existing(parent).join(name);
         self.inside("writing", &self.write, path, &target)?;
         if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(FileError::Denied {
@@ -204,6 +188,50 @@ impl Permissions {
             });
         }
         Ok(target)
+    }
+
+    /// Opens a checked path beneath the root that holds it, so that a folder swapped for a
+    /// link after the check cannot lead the open elsewhere.
+    fn open(
+        &self,
+        roots: &[PathBuf],
+        action: &'static str,
+        path: &str,
+        real: &Path,
+        access: Access,
+    ) -> Result<std::fs::File, FileError> {
+        let io = |message: String| FileError::Io {
+            action: if access == Access::Read {
+                "read"
+            } else {
+                "write"
+            },
+            path: path.to_string(),
+            message,
+        };
+        let root = roots
+            .iter()
+            .filter(|root| real.starts_with(root))
+            .max_by_key(|root| root.as_os_str().len())
+            .ok_or_else(|| io("it is outside every allowed path".into()))?;
+        // A root that is a file is opened beneath its folder.
+        let (folder, relative) = match real.strip_prefix(root) {
+            Ok(rest) if !rest.as_os_str().is_empty() => (root.as_path(), rest.to_path_buf()),
+            _ => match (root.parent(), root.file_name()) {
+                (Some(folder), Some(name)) => (folder, PathBuf::from(name)),
+                _ => return Err(io("not a file name".into())),
+            },
+        };
+        beneath::open(folder, &relative, access).map_err(|e| match e {
+            BeneathError::Escapes => FileError::Denied {
+                action,
+                path: path.to_string(),
+                resolved: String::new(),
+                reason: "a symbolic link on the way leads elsewhere, and azid does not open files through links".into(),
+            },
+            BeneathError::Unsupported => io(e.to_string()),
+            BeneathError::Io(e) => io(e.to_string()),
+        })
     }
 
     fn inside(
@@ -227,7 +255,10 @@ impl Permissions {
             let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
             format!("it is outside {flag} {}", list.join(", "))
         };
-        let resolved = if lexical(&absolute(Path::new(path))) == real {
+        // Where a link leads is shown only for paths the script names inside its roots: what
+        // lies elsewhere, and whether it exists, is not the script's to learn.
+        let lexical = lexical(&absolute(Path::new(path)));
+        let resolved = if lexical == real || !roots.iter().any(|root| lexical.starts_with(root)) {
             String::new()
         } else {
             format!(" (resolved: {})", real.display())
@@ -259,6 +290,22 @@ fn lexical(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// The real path of `path` as far as it exists, the rest (which does not exist) read lexically.
+fn resolve_existing(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let parts: Vec<Component> = path.components().collect();
+    for keep in (1..parts.len()).rev() {
+        let head: PathBuf = parts[..keep].iter().collect();
+        if let Ok(real) = std::fs::canonicalize(&head) {
+            let rest: PathBuf = parts[keep..].iter().collect();
+            return lexical(&real.join(rest));
+        }
+    }
+    lexical(path)
 }
 
 /// The real path of `path`, or of its folder joined with its name when it does not exist yet.
@@ -313,11 +360,14 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
 
 fn read_text(p: &Permissions, path: &str) -> Result<String, FileError> {
     let real = p.check_read(path)?;
-    std::fs::read_to_string(&real).map_err(|e| FileError::Io {
+    let mut file = p.open(&p.read, "reading", path, &real, Access::Read)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| FileError::Io {
         action: "read",
         path: path.to_string(),
         message: e.to_string(),
-    })
+    })?;
+    Ok(text)
 }
 
 fn read_csv(p: &Permissions, path: &str) -> Result<Array, FileError> {
@@ -356,18 +406,12 @@ fn read_csv(p: &Permissions, path: &str) -> Result<Array, FileError> {
 
 fn write_text(p: &Permissions, path: &str, text: &str) -> Result<(), FileError> {
     let real = p.check_write(path)?;
-    let io = |e: std::io::Error| FileError::Io {
+    let mut file = p.open(&p.write, "writing", path, &real, Access::Write)?;
+    file.write_all(text.as_bytes()).map_err(|e| FileError::Io {
         action: "write",
         path: path.to_string(),
         message: e.to_string(),
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    // A symlink swapped in after the check must not be followed out of the allowed paths.
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-    let mut file = options.open(&real).map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)
+    })
 }
 
 #[cfg(test)]
@@ -400,7 +444,7 @@ mod tests {
             let e = p.check_read(&outside).unwrap_err();
             assert_eq!(e.code(), "PermissionDenied", "{outside}: {e}");
         }
-        let missing = p.check_read(&format!("{root}/in/missing.txt")).unwrap_err();
+        let missing = read_text(&p, &format!("{root}/in/missing.txt")).unwrap_err();
         assert_eq!(missing.code(), "FileError", "{missing}");
     }
 
@@ -447,9 +491,7 @@ mod tests {
             let e = p.check_write(&outside).unwrap_err();
             assert_eq!(e.code(), "PermissionDenied", "{outside}: {e}");
         }
-        let nofolder = p
-            .check_write(&format!("{root}/out/no/such.csv"))
-            .unwrap_err();
+        let nofolder = write_text(&p, &format!("{root}/out/no/such.csv"), "x").unwrap_err();
         assert_eq!(nofolder.code(), "FileError", "{nofolder}");
         let nofile = p.check_write(&format!("{root}/out/..")).unwrap_err();
         assert_eq!(nofile.code(), "FileError", "{nofile}");

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod api;
+pub mod beneath;
 mod bulk;
 pub mod convert;
 mod deletes;
@@ -226,6 +227,8 @@ impl Host {
             .set_max_array_size(l.max_array_size)
             .set_max_map_size(l.max_map_size)
             .set_max_expr_depths(128, 64);
+        // `eval` would run text the parser never saw, outside the limits set on the AST.
+        engine.disable_symbol("eval");
         let flag = interrupted;
         engine.on_progress(move |_| {
             flag.load(Ordering::Relaxed)
