@@ -72,11 +72,7 @@ fn finish(
         }
         Err(Stop::Exit(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(Stop::Interrupted) => {
-            let done = host.done();
-            eprintln!(
-                "interrupted: {} created, {} updated, {} deleted before the script stopped",
-                done.created, done.updated, done.deleted
-            );
+            eprintln!("{}", crate::host::bulk::interruption_report(host.done()));
             ExitCode::from(INTERRUPTED_EXIT)
         }
         Err(Stop::Failed(rendered)) => {

@@ -1,10 +1,11 @@
 //! The array forms' plumbing: the bulk runner with the host's concurrency, stop flag and
-//! progress bar, and the result and summary maps scripts receive.
+//! progress bar, the result and summary maps scripts receive, and the report of an
+//! interrupted run.
 
-use rhai::{Dynamic, Map};
+use rhai::{Array, Dynamic, Map};
 
-use super::HostState;
 use super::convert::error_map;
+use super::{Done, HostState};
 use crate::arm::bulk::{self, Item, Outcome, Summary};
 use crate::arm::{ArmError, IdentityRef};
 use crate::output;
@@ -32,12 +33,27 @@ where
         progress,
         work,
     ));
-    *s.last_summary.borrow_mut() = Some(Summary::of(
-        &items,
-        s.client.stats() - before,
-        started.elapsed(),
-    ));
+    let summary = Summary::of(&items, s.client.stats() - before, started.elapsed());
+    s.count(|d| d.not_started += summary.skipped);
+    *s.last_summary.borrow_mut() = Some(summary);
     items
+}
+
+/// Hands back an array call's results, keeping a copy when Ctrl-C cut the call short: the
+/// script stops at its next operation, before it could store them, and the REPL offers them.
+pub(super) fn keep_if_cut(s: &HostState, results: Array) -> Array {
+    if s.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        *s.cut_short.borrow_mut() = Some(results.clone());
+    }
+    results
+}
+
+/// The line printed when Ctrl-C stops a script or a REPL entry: the writes `done` counts.
+pub fn interruption_report(done: Done) -> String {
+    format!(
+        "interrupted: {} created, {} updated, {} deleted, {} not started before the script stopped",
+        done.created, done.updated, done.deleted, done.not_started
+    )
 }
 
 /// `#{id, name, ok, status, error, attempts}` for one item of an array call.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::HostState;
-use super::bulk::{bulk_run, result_map};
+use super::bulk::{bulk_run, keep_if_cut, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::plan::Change;
@@ -163,18 +163,20 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
             Ok((deleted, Vec::new()))
         }
     });
-    Ok(ids
-        .iter()
-        .zip(results)
-        .map(|(id, item)| {
-            if let Outcome::Done((true, steps)) = &item.outcome {
-                if dry_run {
-                    plan_steps(s, id, steps);
-                } else {
-                    s.count(|d| d.deleted += 1);
+    Ok(keep_if_cut(
+        s,
+        ids.iter()
+            .zip(results)
+            .map(|(id, item)| {
+                if let Outcome::Done((true, steps)) = &item.outcome {
+                    if dry_run {
+                        plan_steps(s, id, steps);
+                    } else {
+                        s.count(|d| d.deleted += 1);
+                    }
                 }
-            }
-            result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
-        })
-        .collect())
+                result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
+            })
+            .collect(),
+    ))
 }

@@ -6,7 +6,7 @@
 
 pub mod access;
 pub mod api;
-mod bulk;
+pub mod bulk;
 pub mod convert;
 mod deletes;
 pub mod diagnostic;
@@ -15,6 +15,7 @@ mod identities;
 pub mod plan;
 pub mod references;
 pub mod relations;
+pub mod session;
 pub mod stdlib;
 pub mod text;
 pub mod time;
@@ -97,6 +98,8 @@ pub struct Done {
     pub updated: usize,
     /// Identities or groups deleted.
     pub deleted: usize,
+    /// Items of array calls never sent because of an interruption.
+    pub not_started: usize,
 }
 
 /// What the registered functions share.
@@ -125,6 +128,8 @@ pub struct HostState {
     pub concurrency: Cell<usize>,
     /// The summary of the last array call.
     pub last_summary: RefCell<Option<crate::arm::bulk::Summary>>,
+    /// The results of the last array call that an interruption cut short.
+    pub cut_short: RefCell<Option<rhai::Array>>,
     /// Show a progress bar during array calls.
     pub progress: bool,
     /// What `read_*` and `write_text` may reach.
@@ -212,6 +217,7 @@ impl Host {
             done: Cell::new(Done::default()),
             concurrency: Cell::new(options.concurrency.max(1)),
             last_summary: RefCell::new(None),
+            cut_short: RefCell::new(None),
             progress: options.progress,
             permissions: options.permissions,
             local: options.local,
