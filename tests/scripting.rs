@@ -615,6 +615,9 @@ async fn standard_input_is_a_script() {
     assert_eq!(run.stdout, "1\n");
     let nothing = Azid::new(&[&local]).stdin("let x = 1;").run().await.ok();
     assert_eq!(nothing.stdout, "");
+    // eval always prints its value: `()` is null.
+    let unit = Azid::new(&[&local, "eval", "let x = 1;"]).run().await.ok();
+    assert_eq!(unit.stdout, "null\n");
 }
 
 #[tokio::test]

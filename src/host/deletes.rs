@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::HostState;
-use super::bulk::{bulk_run, keep_if_cut, result_map};
+use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::plan::Change;
@@ -75,15 +75,23 @@ pub(super) async fn delete_steps(
     uses.steps(&id, options).map(Some)
 }
 
+/// The plan lines of a delete's steps.
+fn step_changes<'a>(
+    id: &'a IdentityRef,
+    steps: &'a [Step],
+) -> impl Iterator<Item = (Change, String)> + 'a {
+    steps.iter().map(move |step| match step {
+        Step::Detach { resource } => (Change::Update, resource.clone()),
+        Step::Unassign { assignment } => (Change::Delete, assignment.clone()),
+        Step::Delete => (Change::Delete, id.id()),
+    })
+}
+
 /// Records the steps of a dry-run delete in the plan.
 pub(super) fn plan_steps(s: &HostState, id: &IdentityRef, steps: &[Step]) {
     let mut plan = s.plan.borrow_mut();
-    for step in steps {
-        match step {
-            Step::Detach { resource } => plan.record(Change::Update, resource.clone()),
-            Step::Unassign { assignment } => plan.record(Change::Delete, assignment.clone()),
-            Step::Delete => plan.record(Change::Delete, id.id()),
-        }
+    for (change, resource) in step_changes(id, steps) {
+        plan.record(change, resource);
     }
 }
 
@@ -163,20 +171,25 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
             Ok((deleted, Vec::new()))
         }
     });
-    Ok(keep_if_cut(
-        s,
-        ids.iter()
-            .zip(results)
-            .map(|(id, item)| {
-                if let Outcome::Done((true, steps)) = &item.outcome {
-                    if dry_run {
-                        plan_steps(s, id, steps);
-                    } else {
-                        s.count(|d| d.deleted += 1);
-                    }
+    let mut changes = Vec::new();
+    let mut out: Array = ids
+        .iter()
+        .zip(results)
+        .enumerate()
+        .map(|(index, (id, item))| {
+            if let Outcome::Done((true, steps)) = &item.outcome {
+                if dry_run {
+                    plan_steps(s, id, steps);
+                    changes.extend(step_changes(id, steps).map(|(c, r)| (index, c, r)));
+                } else {
+                    s.count(|d| d.deleted += 1);
                 }
-                result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
-            })
-            .collect(),
-    ))
+            }
+            result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
+        })
+        .collect();
+    if dry_run {
+        mark_would_fail(s, &changes, &mut out);
+    }
+    Ok(keep_if_cut(s, out))
 }
