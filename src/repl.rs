@@ -218,7 +218,12 @@ impl Hinter for ReplHelper {
                 .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .map_or(0, |i| i + 1);
             if let Some(doc) = all_docs().find(|d| d.name == &head[start..]) {
-                return Some(format!("{})", doc.params.join(", ")));
+                let params: Vec<String> = doc
+                    .params
+                    .iter()
+                    .map(|p| p.replace("&str", "String"))
+                    .collect();
+                return Some(format!("{})", params.join(", ")));
             }
         }
         self.history.hint(line, pos, ctx)

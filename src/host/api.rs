@@ -13,7 +13,7 @@ use super::bulk::summary_map;
 use super::convert::{self, arm_error, usage_error};
 use super::deletes::{delete_many, delete_one, delete_options, principal_hint};
 use super::identities::{
-    create_many, create_one, identities, identity_ref, identity_value, probe, ref_of, update,
+    create_many, create_one, identities, identity_ref, identity_value, ref_of, update,
 };
 use super::plan::Change;
 use super::references::DeleteOptions;
@@ -37,14 +37,14 @@ pub struct FnDoc {
 }
 
 impl FnDoc {
-    /// `name(a: T, b: U) -> R`.
+    /// `name(a: T, b: U) -> R`, with script types (`String`, not Rust's `&str`).
     pub fn signature(&self) -> String {
-        format!(
-            "{}({}) -> {}",
-            self.name,
-            self.params.join(", "),
-            self.returns
-        )
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| p.replace("&str", "String"))
+            .collect();
+        format!("{}({}) -> {}", self.name, params.join(", "), self.returns)
     }
 
     /// The registration of the function, with its parameter names and doc comment.
@@ -392,9 +392,12 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     SHOW.registration()
         .register_into_engine(engine, move |rg: &str, name: &str| -> Res<Dynamic> {
             let id = identity_ref(&s, rg, name)?;
-            match s.runtime.block_on(probe(&s.client, &id)) {
-                Ok(Some(identity)) => identity_value(&s, &identity),
-                Ok(None) => Ok(Dynamic::UNIT),
+            // `()` means the identity is absent; a missing group is an error, as in az.
+            match s.runtime.block_on(s.client.identity_show(&id)) {
+                Ok(identity) => identity_value(&s, &identity),
+                Err(e) if e.is_not_found() && e.code() != "ResourceGroupNotFound" => {
+                    Ok(Dynamic::UNIT)
+                }
                 Err(e) => Err(arm_error(e)),
             }
         });

@@ -143,12 +143,10 @@ impl HostState {
     pub fn subscription(&self) -> Result<String, Box<EvalAltResult>> {
         let sub = self.subscription.borrow();
         if sub.is_empty() {
-            return Err(convert::arm_error(ArmError::invalid(
-                "subscription",
-                "",
+            return Err(convert::usage_error(
                 "no subscription is set: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, choose a default with \
                  `az account set`, or call use_subscription(id)",
-            )));
+            ));
         }
         Ok(sub.clone())
     }
