@@ -13,7 +13,7 @@ use super::bulk::summary_map;
 use super::convert::{self, arm_error, usage_error};
 use super::deletes::{delete_many, delete_one, delete_options, principal_hint};
 use super::identities::{
-    create_many, create_one, identities, identity_ref, identity_value, ref_of, update,
+    create_many, create_one, creation, identities, identity_ref, identity_value, ref_of, update,
 };
 use super::plan::Change;
 use super::references::DeleteOptions;
@@ -105,6 +105,14 @@ doc!(
     "Array",
     "Every identity of a resource group (all pages).",
     r#"identity_list("rg").filter(|i| i.tags.owner == ())"#
+);
+doc!(
+    CHECK,
+    "identity_check",
+    ["rg: &str", "name: &str", "opts: Map"],
+    "String",
+    "Checks a group name, an identity name and create options #{location, tags, isolationScope} as identity_create does, sending nothing: an empty string when they hold, else what is wrong.",
+    r#"identity_check("rg", "app-2", #{tags: #{env: "dev"}}).len() == 0"#
 );
 doc!(
     SHOW,
@@ -306,6 +314,7 @@ pub const DOCS: &[FnDoc] = &[
     CREATE_MANY,
     LIST,
     LIST_RG,
+    CHECK,
     SHOW,
     UPDATE,
     DELETE,
@@ -388,6 +397,18 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
             let sub = s.subscription()?;
             identities(&s, s.block_on(s.client.identity_list_group(&sub, rg))?)
         });
+    let s = state.clone();
+    CHECK.registration().register_into_engine(
+        engine,
+        move |rg: &str, name: &str, opts: Map| -> String {
+            match identity_ref(&s, rg, name).and_then(|_| creation(&opts)) {
+                Ok(_) => String::new(),
+                Err(e) => super::diagnostic::message(&e)
+                    .split_once(") ")
+                    .map_or_else(String::new, |(_, m)| m.to_string()),
+            }
+        },
+    );
     let s = state.clone();
     SHOW.registration()
         .register_into_engine(engine, move |rg: &str, name: &str| -> Res<Dynamic> {
