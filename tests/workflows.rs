@@ -928,3 +928,40 @@ fn every_script_says_what_it_does_and_is_in_the_table() {
         );
     }
 }
+
+#[tokio::test]
+async fn usage_text_has_real_line_breaks() {
+    let env = seeded().await;
+    for name in [
+        "audit-orphans.rhai",
+        "audit-tags.rhai",
+        "cleanup-expired.rhai",
+        "cleanup-prefix.rhai",
+        "export.rhai",
+        "inventory.rhai",
+    ] {
+        let run = script(&env, &[], name, &["x", "--bogus"]).await.fails(2);
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert!(!run.stderr.contains("\\n"), "{name}: {}", run.stderr);
+        assert!(
+            lines.len() == 2 && lines[1].starts_with("usage: azid "),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    // The other messages that print the usage.
+    for (name, args) in [
+        ("audit-tags.rhai", &["owner", "-g"][..]),
+        ("audit-tags.rhai", &[][..]),
+        ("cleanup-prefix.rhai", &[""][..]),
+        ("export.rhai", &["xml"][..]),
+    ] {
+        let run = script(&env, &[], name, args).await.fails(2);
+        assert!(!run.stderr.contains("\\n"), "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with("usage: azid ")),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}

@@ -279,7 +279,7 @@ doc!(
     "confirm",
     ["question: &str"],
     "bool",
-    "Asks yes/no on the terminal; true with --yes; false when no one is at a terminal.",
+    "Asks yes/no on the terminal; true with --yes; false (saying so on stderr) when no one is at a terminal.",
     r#"if confirm("Delete everything?") { print("going ahead") }"#
 );
 doc!(
@@ -676,6 +676,10 @@ fn confirm(s: &HostState, question: &str) -> Res<bool> {
         return Ok(true);
     }
     if !s.interactive || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "confirm: no terminal to answer \"{}\"; taken as no (pass --yes to answer yes)",
+            crate::output::printable(question)
+        );
         return Ok(false);
     }
     eprint!("{question} (y/n): ");
