@@ -737,3 +737,58 @@ async fn identity_show_in_a_missing_group_is_an_error() {
         no_group.stderr
     );
 }
+
+#[tokio::test]
+async fn a_dry_run_counts_a_name_once_whatever_its_case() {
+    let env = fixture().await;
+    let script = r#"identity_create("rg", "dup-1"); identity_create("rg", "DUP-1");
+        identity_create("rg", ["dup-2", "Dup-2", "dup-2"], #{}); identity_update("rg", "app-1", #{tags: #{}});
+        identity_update("rg", "APP-1", #{tags: #{}}); ()"#;
+    let run = Azid::at(&env, &["--dry-run", "eval", script])
+        .run()
+        .await
+        .ok();
+    assert!(
+        run.stdout.ends_with(
+            "Plan: 2 to create, 1 to update, 0 to delete. Nothing was changed (dry run).\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), 5, "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn text_from_arm_is_escaped_in_tables() {
+    let env = fixture().await;
+    let hostile = "ok\u{1b}[2K\r+ create everything";
+    let r = env
+        .call(
+            Method::PUT,
+            &env.identity_path("rg", "app-1"),
+            Some(json!({"location": "eastus", "tags": {"note": hostile}})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    for script in [
+        r#"print(table(identity_list("rg"), ["name", "tags"]))"#,
+        r#"import "report" as report; print(report::table(identity_list("rg"), #{columns: ["name", "tags"]}))"#,
+    ] {
+        let run = Azid::at(&env, &["eval", script]).run().await.ok();
+        assert!(
+            !run.stdout.contains('\u{1b}') && !run.stdout.contains('\r'),
+            "{script}: {:?}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(r"[2K\r+ create everything"),
+            "{script}: {:?}",
+            run.stdout
+        );
+    }
+    let table = Azid::at(&env, &["identity", "list", "-g", "rg", "-o", "table"])
+        .run()
+        .await
+        .ok();
+    assert!(!table.stdout.contains('\u{1b}'), "{:?}", table.stdout);
+}

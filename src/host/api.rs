@@ -259,6 +259,14 @@ doc!(
     r#"print(table(identity_list("rg"), ["name", "location"]))"#
 );
 doc!(
+    PRINTABLE,
+    "printable",
+    ["text: &str"],
+    "String",
+    "The text with its control characters (line breaks, escape sequences) shown escaped, safe to print in a table.",
+    r#"printable("a\tb") == "a\\tb""#
+);
+doc!(
     TO_JSON,
     "to_json",
     ["value: Dynamic"],
@@ -333,6 +341,7 @@ pub const DOCS: &[FnDoc] = &[
     CAN,
     TABLE,
     TABLE_COLS,
+    PRINTABLE,
     TO_JSON,
     PARSE_JSON,
     CONFIRM,
@@ -539,6 +548,11 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         .registration()
         .register_into_engine(engine, |rows: Array, columns: Array| {
             table(&rows, Some(&columns))
+        });
+    PRINTABLE
+        .registration()
+        .register_into_engine(engine, |text: &str| -> String {
+            output::printable(text).into_owned()
         });
     TO_JSON
         .registration()
