@@ -120,9 +120,51 @@ pub(super) fn delete_one(
     Ok(deleted)
 }
 
+/// Most items of one group whose principals are read one GET each; past it, one paged
+/// list of the group reads them all, so a batch's reads do not grow with the batch.
+const GETS_PER_GROUP: usize = 8;
+
+/// Fills in the principals that id strings do not carry, from one list of each group that
+/// has more than a few of them. Items the list lacks (or a list that fails) keep `None`:
+/// their delete reads the identity itself, as a single delete does.
+fn learn_principals(s: &HostState, ids: &[IdentityRef], hints: &mut [Option<String>]) {
+    let mut wanted: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (index, (id, hint)) in ids.iter().zip(hints.iter()).enumerate() {
+        if hint.is_none() {
+            let key = (
+                id.subscription.to_lowercase(),
+                id.resource_group.to_lowercase(),
+            );
+            wanted.entry(key).or_default().push(index);
+        }
+    }
+    for indices in wanted.into_values() {
+        if indices.len() <= GETS_PER_GROUP {
+            continue;
+        }
+        let first = &ids[indices[0]];
+        let Ok(listed) = s.runtime.block_on(
+            s.client
+                .identity_list_group(&first.subscription, &first.resource_group),
+        ) else {
+            continue;
+        };
+        let principals: HashMap<String, String> = listed
+            .into_iter()
+            .map(|i| (i.name.to_lowercase(), i.properties.principal_id))
+            .collect();
+        for index in indices {
+            if let Some(principal) = principals.get(&ids[index].name.to_lowercase()) {
+                hints[index] = Some(principal.clone());
+            }
+        }
+    }
+}
+
 pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
-    let hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    let mut hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    learn_principals(s, &ids, &mut hints);
     // References are read once for the batch (per subscription), not once per identity; a
     // subscription that cannot be read fails its own items only.
     let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
