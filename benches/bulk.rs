@@ -2,7 +2,9 @@
 //! 429 counts and peak memory; asserts nothing about time. `cargo bench --bench bulk`.
 //!
 //! 1. latency 20 ms, concurrency 32: create 1,000 identities and delete them (ideal 1.25 s);
-//!    the same at concurrency 1.
+//!    the same at concurrency 1. Then 1,000 deletes from maps and from id strings, each
+//!    against the ideal of one request per item (0.63 s), references and lists included.
+//!    `cargo bench --bench bulk -- deletes` runs only these two.
 //! 2. throttle deletes=100/100: delete 1,000 identities (no better than 9 s).
 //! 3. 20,000 identities in one group, page size 100: list them and filter (time, peak RSS).
 //! 4. `azid eval '1+1'`: process start to exit, median of 50.
@@ -76,8 +78,54 @@ const CREATE_DELETE: &str = r#"
     #{create: create, delete: delete}
 "#;
 
+/// 1,000 deletes at 20 ms latency and 32 in flight, from `identity_list` maps and from id
+/// strings: the whole call (its reads of references and of the group included) against
+/// the ideal of one request per item, 1,000 / 32 x 20 ms.
+fn deletes_by_form() {
+    const IDEAL_MS: f64 = 1000.0 / 32.0 * 20.0;
+    for (form, items) in [
+        ("maps", r#"identity_list("rg")"#),
+        ("id strings", r#"identity_list("rg").map(|i| i.id)"#),
+    ] {
+        let s = server(EmulatorOptions {
+            latency: Some("20".parse().expect("latency")),
+            ..EmulatorOptions::default()
+        });
+        eval(
+            &s,
+            &format!(
+                r#"group_create("rg", "eastus"); identity_create("rg", {}, #{{}}).len()"#,
+                names(1000)
+            ),
+            &["--concurrency", "64"],
+        );
+        // The same process with and without the delete: the difference is the call.
+        let (_, list_only) = eval(&s, &format!("{items}.len()"), &["--concurrency", "32"]);
+        let (out, with_delete) = eval(
+            &s,
+            &format!(
+                "let items = {items}; let r = identity_delete(items); [r.filter(|x| x.ok).len(), bulk_summary()]"
+            ),
+            &["--concurrency", "32"],
+        );
+        let call = with_delete.saturating_sub(list_only).as_secs_f64() * 1e3;
+        println!(
+            "1b. latency 20 ms, concurrency 32: 1,000 deletes from {form:<10} {:>5.0} ms for the call ({} ms in the bulk run), \
+             ideal {IDEAL_MS:.0} ms: {:.2}x; {} deleted",
+            call,
+            out[1]["elapsed_ms"],
+            call / IDEAL_MS,
+            out[0]
+        );
+    }
+}
+
 fn main() {
     println!("azid bulk benchmarks (release build, emulator in-process on loopback)");
+    if std::env::args().any(|a| a == "deletes") {
+        deletes_by_form();
+        return;
+    }
 
     // 1. Latency-bound.
     for concurrency in ["32", "1"] {
@@ -100,6 +148,8 @@ fn main() {
             out["delete"]["failed"]
         );
     }
+
+    deletes_by_form();
 
     // 2. Throttle-bound.
     let s = server(EmulatorOptions {

@@ -260,7 +260,7 @@ pub fn table_with(value: &Value, only: Option<&[String]>) -> String {
     let headers: Vec<String> = columns.iter().map(|c| pascal(c)).collect();
     // A chosen column may hold a map or an array: it is shown as JSON.
     let cell = |v: Option<&Value>| match v {
-        Some(v) => scalar(v).unwrap_or_else(|| v.to_string()),
+        Some(v) => printable(&scalar(v).unwrap_or_else(|| v.to_string())).into_owned(),
         None => String::new(),
     };
     let cells: Vec<Vec<String>> = rows
@@ -288,6 +288,94 @@ pub fn table_with(value: &Value, only: Option<&[String]>) -> String {
     let mut out = line(headers);
     out.push_str(&line(widths.iter().map(|w| "-".repeat(*w)).collect()));
     for row in cells {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+/// Text from a server made safe to print: control characters (escape sequences, carriage
+/// returns, line breaks) are shown escaped, so a name or tag value cannot rewrite the screen.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Whether a value is an identity as `identity_json` shapes it.
+pub fn is_identity(value: &Value) -> bool {
+    value
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.eq_ignore_ascii_case("Microsoft.ManagedIdentity/userAssignedIdentities"))
+}
+
+/// Identities as a table of name, resourceGroup, location and tags (`k=v;k=v`), cut to
+/// fit `width` columns when one is given (the widest columns give way first, with `…`).
+pub fn identity_table(items: &[Value], width: Option<usize>) -> String {
+    const COLUMNS: [&str; 4] = ["name", "resourceGroup", "location", "tags"];
+    let text = |item: &Value, column: &str| -> String {
+        let raw = match item.get(column) {
+            Some(Value::Object(tags)) => tags
+                .iter()
+                .map(|(k, v)| format!("{k}={}", scalar(v).unwrap_or_else(|| v.to_string())))
+                .collect::<Vec<_>>()
+                .join(";"),
+            Some(v) => scalar(v).unwrap_or_else(|| v.to_string()),
+            None => String::new(),
+        };
+        printable(&raw).into_owned()
+    };
+    let mut rows: Vec<Vec<String>> = vec![COLUMNS.iter().map(|c| c.to_string()).collect()];
+    rows.extend(
+        items
+            .iter()
+            .map(|i| COLUMNS.iter().map(|c| text(i, c)).collect()),
+    );
+    let mut widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    if let Some(width) = width {
+        let gaps = 2 * (COLUMNS.len() - 1);
+        // Shrink the widest column one character at a time, down to 6 each.
+        while widths.iter().sum::<usize>() + gaps > width {
+            let Some((widest, w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
+                break;
+            };
+            if *w <= 6 {
+                break;
+            }
+            widths[widest] -= 1;
+        }
+    }
+    let cut = |s: &str, w: usize| -> String {
+        if s.chars().count() <= w {
+            format!("{s:<w$}")
+        } else {
+            let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+            t.push('…');
+            t
+        }
+    };
+    let line = |cells: &[String]| -> String {
+        let joined: Vec<String> = cells.iter().zip(&widths).map(|(s, w)| cut(s, *w)).collect();
+        joined.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(&rows[0]);
+    out.push_str(&line(
+        &widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>(),
+    ));
+    for row in &rows[1..] {
         out.push_str(&line(row));
     }
     out

@@ -201,6 +201,35 @@ async fn the_readme_scripting_example_runs() {
     .ok();
     assert!(run.stdout.contains("2 deleted, 0 failed"), "{}", run.stdout);
     assert_eq!(env.all_identity_names().await, ["app-1"]);
+
+    // The dry-run line of the README, as written: the plan, nothing deleted.
+    env.identity("rg-test", "ci-3").await;
+    let dry = Azid::at(&env, &["--dry-run", "run", "cleanup.rhai", "--", "ci-"])
+        .cwd(dir.path())
+        .run()
+        .await
+        .ok();
+    assert!(
+        dry.stdout.contains("1 deleted, 0 failed")
+            && dry
+                .stdout
+                .contains("Plan: 0 to create, 0 to update, 1 to delete."),
+        "{dry:?}"
+    );
+    // No terminal and no --yes: it says why nothing happened.
+    let declined = Azid::at(&env, &["run", "cleanup.rhai", "--", "ci-", "rg-test"])
+        .cwd(dir.path())
+        .run()
+        .await
+        .ok();
+    assert!(declined.stdout.contains("Not confirmed"), "{declined:?}");
+    assert!(
+        declined
+            .stderr
+            .contains("confirm: no terminal to answer \"Delete 1 identities?\"; taken as no"),
+        "{declined:?}"
+    );
+    assert_eq!(env.all_identity_names().await, ["app-1", "ci-3"]);
 }
 
 #[tokio::test]

@@ -358,7 +358,8 @@ async fn the_dry_run_of_that_cleanup_flags_every_line() {
             .run()
     };
 
-    let op = plan("op").await.ok();
+    // A plan with lines that would fail is not a success.
+    let op = plan("op").await.fails(1);
     assert_eq!(
         op.stdout,
         format!(
@@ -380,7 +381,7 @@ async fn the_dry_run_of_that_cleanup_flags_every_line() {
         ),
         "unmarked lines keep the plan's format"
     );
-    let mixed = plan("mixed").await.ok();
+    let mixed = plan("mixed").await.fails(1);
     assert_eq!(
         mixed.stdout,
         format!(
@@ -409,7 +410,7 @@ async fn the_dry_run_of_that_cleanup_flags_every_line() {
     .env("AZID_TOKEN", "op")
     .run()
     .await
-    .ok();
+    .fails(1);
     let marks: Vec<&str> = run
         .stdout
         .lines()
@@ -448,7 +449,7 @@ async fn the_dry_run_of_that_cleanup_flags_every_line() {
     .env("AZID_TOKEN", "mic")
     .run()
     .await
-    .ok();
+    .fails(1);
     assert!(
         run.stdout.contains(&format!(
             "  ! would fail: AuthorizationFailed (no Microsoft.Authorization/roleAssignments/write at {})\n",
@@ -811,5 +812,49 @@ async fn bad_caller_flags_name_the_bad_value() {
             .contains("names a subscription the emulator does not know"),
         "{}",
         run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_result_that_would_fail_says_so() {
+    let env = env_with(&[
+        "mixed=reader".into(),
+        format!("mixed=managed-identity-contributor@{}", group_scope("rg")),
+    ])
+    .await;
+    for rg in ["rg", "other"] {
+        env.group(rg).await;
+    }
+    env.identity("rg", "ci-1").await;
+    env.identity("other", "ci-9").await;
+    let script = r#"
+        let deleted = identity_delete(identity_list());
+        let summary = bulk_summary();
+        let created = identity_create("other", ["new-1"], #{});
+        let out = `failed=${summary.failed} done=${summary.done}`;
+        let all = deleted + created;
+        all.sort(|a, b| if a.name < b.name { -1 } else { 1 });
+        for r in all {
+            out += ";" + r.name + ":" + r.ok + ":" + if r.ok { "" } else { r.error.code };
+        }
+        out
+    "#;
+    let run = Azid::at(&env, &["--dry-run", "eval", script])
+        .env("AZID_TOKEN", "mixed")
+        .run()
+        .await
+        .fails(1);
+    assert!(
+        run.stdout.starts_with(
+            "\"failed=1 done=1;ci-1:true:;ci-9:false:AuthorizationFailed;new-1:false:AuthorizationFailed\"\n"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains(
+            "Plan: 1 to create, 0 to update, 2 to delete. 2 would fail with AuthorizationFailed."
+        ),
+        "{}",
+        run.stdout
     );
 }

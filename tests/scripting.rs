@@ -132,10 +132,6 @@ async fn identity_functions_change_what_the_emulator_holds() {
         eval(&env, r#"identity_show("rg", "nobody") == ()"#).await,
         true
     );
-    assert_eq!(
-        eval(&env, r#"identity_show("nogroup", "nobody") == ()"#).await,
-        true
-    );
 
     assert_eq!(eval(&env, r#"identity_delete("rg", "app-3")"#).await, true);
     assert_eq!(eval(&env, r#"identity_delete("rg", "app-3")"#).await, false);
@@ -455,7 +451,7 @@ async fn limits_and_sandbox() {
     ] {
         let run = Azid::at(&env, &["eval", escape]).run().await.fails(1);
         assert!(
-            run.stderr.contains("Function not found"),
+            run.stderr.contains("there is no function"),
             "{escape}: {}",
             run.stderr
         );
@@ -615,6 +611,9 @@ async fn standard_input_is_a_script() {
     assert_eq!(run.stdout, "1\n");
     let nothing = Azid::new(&[&local]).stdin("let x = 1;").run().await.ok();
     assert_eq!(nothing.stdout, "");
+    // eval always prints its value: `()` is null.
+    let unit = Azid::new(&[&local, "eval", "let x = 1;"]).run().await.ok();
+    assert_eq!(unit.stdout, "null\n");
 }
 
 #[tokio::test]
@@ -672,4 +671,124 @@ async fn a_dry_run_create_in_a_missing_group_fails_like_the_real_one() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test]
+async fn a_wrong_call_says_what_the_function_takes() {
+    let env = fixture().await;
+    let fails = |script: &'static str| {
+        let env = &env;
+        async move { Azid::at(env, &["eval", script]).run().await.fails(1).stderr }
+    };
+    let wrong_args = fails(r#"identity_show("rg")"#).await;
+    assert!(
+        wrong_args
+            .contains(r#"identity_show expects (rg, name); did you mean identity_list("rg")?"#),
+        "{wrong_args}"
+    );
+    let misspelt = fails("identiy_list()").await;
+    assert!(
+        misspelt.contains("did you mean identity_list?"),
+        "{misspelt}"
+    );
+    let missing = fails(r#"identity_show("rg", "app-1").nosuch.len()"#).await;
+    assert!(
+        missing.contains(
+            "the map has no field 'nosuch' (reading it gave ()), so len() cannot be called"
+        ),
+        "{missing}"
+    );
+    let unknown_option = fails(r#"identity_create("rg", "x-1", #{colour: "red"})"#).await;
+    assert!(
+        unknown_option.contains("unknown option 'colour'"),
+        "{unknown_option}"
+    );
+    for text in [&wrong_args, &misspelt, &missing, &unknown_option] {
+        for rust in ["&str", "ImmutableString", "''", "Function not found"] {
+            assert!(!text.contains(rust), "{rust} in {text}");
+        }
+    }
+    // A field that is absent still reads as () where a script expects it.
+    let ok = Azid::at(
+        &env,
+        &["eval", r#"identity_show("rg", "app-1").tags.nosuch == ()"#],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(ok.stdout, "true\n");
+}
+
+#[tokio::test]
+async fn identity_show_in_a_missing_group_is_an_error() {
+    let env = fixture().await;
+    let absent = Azid::at(&env, &["eval", r#"identity_show("rg", "nobody")"#])
+        .run()
+        .await
+        .ok();
+    assert_eq!(absent.stdout, "null\n");
+    let no_group = Azid::at(&env, &["eval", r#"identity_show("no-such-rg", "app-1")"#])
+        .run()
+        .await
+        .fails(1);
+    assert!(
+        no_group.stderr.contains("(ResourceGroupNotFound)"),
+        "{}",
+        no_group.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_counts_a_name_once_whatever_its_case() {
+    let env = fixture().await;
+    let script = r#"identity_create("rg", "dup-1"); identity_create("rg", "DUP-1");
+        identity_create("rg", ["dup-2", "Dup-2", "dup-2"], #{}); identity_update("rg", "app-1", #{tags: #{}});
+        identity_update("rg", "APP-1", #{tags: #{}}); ()"#;
+    let run = Azid::at(&env, &["--dry-run", "eval", script])
+        .run()
+        .await
+        .ok();
+    assert!(
+        run.stdout.ends_with(
+            "Plan: 2 to create, 1 to update, 0 to delete. Nothing was changed (dry run).\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), 5, "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn text_from_arm_is_escaped_in_tables() {
+    let env = fixture().await;
+    let hostile = "ok\u{1b}[2K\r+ create everything";
+    let r = env
+        .call(
+            Method::PUT,
+            &env.identity_path("rg", "app-1"),
+            Some(json!({"location": "eastus", "tags": {"note": hostile}})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    for script in [
+        r#"print(table(identity_list("rg"), ["name", "tags"]))"#,
+        r#"import "report" as report; print(report::table(identity_list("rg"), #{columns: ["name", "tags"]}))"#,
+    ] {
+        let run = Azid::at(&env, &["eval", script]).run().await.ok();
+        assert!(
+            !run.stdout.contains('\u{1b}') && !run.stdout.contains('\r'),
+            "{script}: {:?}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains(r"[2K\r+ create everything"),
+            "{script}: {:?}",
+            run.stdout
+        );
+    }
+    let table = Azid::at(&env, &["identity", "list", "-g", "rg", "-o", "table"])
+        .run()
+        .await
+        .ok();
+    assert!(!table.stdout.contains('\u{1b}'), "{:?}", table.stdout);
 }

@@ -818,25 +818,48 @@ async fn script_bulk_create_checks_every_row_first() {
     );
     assert_eq!(held(&env).await, ALL, "nothing was sent");
 
+    // Names, tags and groups are checked as the creates would check them, all before
+    // the first create.
+    let unsendable = write(
+        "unsendable.csv",
+        "name,resourceGroup,location,tags\nnew-1,rg-a,,team=x\nx!,rg-a,,\nnew-5,rg-a,,a<b=1\nnew-6,nowhere,,\nNEW-1,rg-a,,\n",
+    );
+    let run = script(&env, &allow, "bulk-create.rhai", &[&unsendable])
+        .await
+        .fails(2);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", run.stderr);
+    assert!(
+        lines[0].starts_with(&format!("{unsendable}: line 3: invalid identity name 'x!'")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines[1].starts_with(&format!("{unsendable}: line 4: ")) && lines[1].contains("a<b"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        lines[2],
+        format!("{unsendable}: line 5: the resource group 'nowhere' does not exist")
+    );
+    assert_eq!(
+        lines[3],
+        format!("{unsendable}: line 6: NEW-1 in rg-a is also on line 2")
+    );
+    assert_eq!(lines[4], "nothing was created");
+    assert_eq!(held(&env).await, ALL, "nothing was sent");
+
     let mixed = write(
         "mixed.csv",
-        "name,resourceGroup,location,tags,comment\nnew-1,rg-a,,team=x;flag,ignored\nnew-2,nowhere,,,\nnew-3,rg-b,westus,team=x;flag,\n",
+        "name,resourceGroup,location,tags,comment\nnew-1,rg-a,,team=x;flag,ignored\nnew-3,rg-b,westus,team=x;flag,\n",
     );
     let run = script(&env, &allow, "bulk-create.rhai", &[&mixed])
         .await
-        .fails(1);
-    assert!(
-        run.stdout.starts_with(&format!(
-            "Created or updated 2 of 3 identities from {mixed}; 1 failed.\nname   status  error\n"
-        )),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("new-2  404     (ResourceGroupNotFound)"),
-        "{}",
-        run.stdout
+        .ok();
+    assert_eq!(
+        run.stdout,
+        format!("Created or updated 2 of 2 identities from {mixed}; 0 failed.\n")
     );
     let new1 = env
         .call(Method::GET, &env.identity_path("rg-a", "new-1"), None)
@@ -902,6 +925,43 @@ fn every_script_says_what_it_does_and_is_in_the_table() {
         assert!(
             readme.contains(&format!("[`{name}`]({name})")),
             "{name} is in scripts/README.md"
+        );
+    }
+}
+
+#[tokio::test]
+async fn usage_text_has_real_line_breaks() {
+    let env = seeded().await;
+    for name in [
+        "audit-orphans.rhai",
+        "audit-tags.rhai",
+        "cleanup-expired.rhai",
+        "cleanup-prefix.rhai",
+        "export.rhai",
+        "inventory.rhai",
+    ] {
+        let run = script(&env, &[], name, &["x", "--bogus"]).await.fails(2);
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert!(!run.stderr.contains("\\n"), "{name}: {}", run.stderr);
+        assert!(
+            lines.len() == 2 && lines[1].starts_with("usage: azid "),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    // The other messages that print the usage.
+    for (name, args) in [
+        ("audit-tags.rhai", &["owner", "-g"][..]),
+        ("audit-tags.rhai", &[][..]),
+        ("cleanup-prefix.rhai", &[""][..]),
+        ("export.rhai", &["xml"][..]),
+    ] {
+        let run = script(&env, &[], name, args).await.fails(2);
+        assert!(!run.stderr.contains("\\n"), "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with("usage: azid ")),
+            "{name}: {}",
+            run.stderr
         );
     }
 }

@@ -50,11 +50,11 @@ pub fn run_file(host: &Host, path: &Path, args: &[String]) -> Result<ExitCode, E
     finish(host, host.run(&mut scope, &name, &text).map(|_| None), None)
 }
 
-/// `azid eval EXPR`: prints the value (nothing for `()`).
+/// `azid eval EXPR`: prints the value (`null` for `()`).
 pub fn eval(host: &Host, text: &str, printer: &Printer) -> Result<ExitCode, Error> {
     let mut scope = scope_with_args(&[]);
     let outcome = host.run(&mut scope, "<eval>", text).map(Some);
-    finish(host, outcome, Some(printer))
+    finish(host, outcome, Some((printer, true)))
 }
 
 /// A script piped to `azid`: runs it, and prints its final value as `eval` does.
@@ -68,33 +68,32 @@ pub fn stdin(host: &Host, printer: &Printer) -> Result<ExitCode, Error> {
         })?;
     let mut scope = scope_with_args(&[]);
     let outcome = host.run(&mut scope, "<stdin>", &text).map(Some);
-    finish(host, outcome, Some(printer))
+    finish(host, outcome, Some((printer, false)))
 }
 
-/// Prints a value, the plan, or the failure, and decides the exit code.
+/// Prints a value (with the printer; `()` as `null` when asked), the plan, or the failure,
+/// and decides the exit code: a dry-run whose plan holds changes that would fail exits 1.
 fn finish(
     host: &Host,
     outcome: Result<Option<Dynamic>, Stop>,
-    printer: Option<&Printer>,
+    printer: Option<(&Printer, bool)>,
 ) -> Result<ExitCode, Error> {
+    let mut succeeded = false;
     let code = match outcome {
         Ok(value) => {
-            if let (Some(printer), Some(value)) = (printer, value)
-                && !value.is_unit()
+            if let (Some((printer, unit_is_null)), Some(value)) = (printer, value)
+                && (unit_is_null || !value.is_unit())
             {
                 let json = convert::to_json(&value)
                     .map_err(|e| Error::Usage(format!("the result cannot be printed: {e}")))?;
                 printer.print(&json)?;
             }
+            succeeded = true;
             ExitCode::SUCCESS
         }
         Err(Stop::Exit(code)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(Stop::Interrupted) => {
-            let done = host.done();
-            eprintln!(
-                "interrupted: {} created, {} updated, {} deleted before the script stopped",
-                done.created, done.updated, done.deleted
-            );
+            eprintln!("{}", crate::host::bulk::interruption_report(host.done()));
             ExitCode::from(interrupted_exit())
         }
         Err(Stop::Failed(rendered)) => {
@@ -103,7 +102,11 @@ fn finish(
         }
     };
     if host.dry_run() {
-        print!("{}", host.take_plan());
+        let plan = host.take_plan();
+        print!("{plan}");
+        if succeeded && plan.failing() > 0 {
+            return Ok(ExitCode::FAILURE);
+        }
     }
     Ok(code)
 }

@@ -13,7 +13,7 @@ use super::bulk::summary_map;
 use super::convert::{self, arm_error, usage_error};
 use super::deletes::{delete_many, delete_one, delete_options, principal_hint};
 use super::identities::{
-    create_many, create_one, identities, identity_ref, identity_value, probe, ref_of, update,
+    create_many, create_one, creation, identities, identity_ref, identity_value, ref_of, update,
 };
 use super::plan::Change;
 use super::references::DeleteOptions;
@@ -37,14 +37,14 @@ pub struct FnDoc {
 }
 
 impl FnDoc {
-    /// `name(a: T, b: U) -> R`.
+    /// `name(a: T, b: U) -> R`, with script types (`String`, not Rust's `&str`).
     pub fn signature(&self) -> String {
-        format!(
-            "{}({}) -> {}",
-            self.name,
-            self.params.join(", "),
-            self.returns
-        )
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| p.replace("&str", "String"))
+            .collect();
+        format!("{}({}) -> {}", self.name, params.join(", "), self.returns)
     }
 
     /// The registration of the function, with its parameter names and doc comment.
@@ -105,6 +105,14 @@ doc!(
     "Array",
     "Every identity of a resource group (all pages).",
     r#"identity_list("rg").filter(|i| i.tags.owner == ())"#
+);
+doc!(
+    CHECK,
+    "identity_check",
+    ["rg: &str", "name: &str", "opts: Map"],
+    "String",
+    "Checks a group name, an identity name and create options #{location, tags, isolationScope} as identity_create does, sending nothing: an empty string when they hold, else what is wrong.",
+    r#"identity_check("rg", "app-2", #{tags: #{env: "dev"}}).len() == 0"#
 );
 doc!(
     SHOW,
@@ -251,6 +259,14 @@ doc!(
     r#"print(table(identity_list("rg"), ["name", "location"]))"#
 );
 doc!(
+    PRINTABLE,
+    "printable",
+    ["text: &str"],
+    "String",
+    "The text with its control characters (line breaks, escape sequences) shown escaped, safe to print in a table.",
+    r#"printable("a\tb") == "a\\tb""#
+);
+doc!(
     TO_JSON,
     "to_json",
     ["value: Dynamic"],
@@ -271,7 +287,7 @@ doc!(
     "confirm",
     ["question: &str"],
     "bool",
-    "Asks yes/no on the terminal; true with --yes; false when no one is at a terminal.",
+    "Asks yes/no on the terminal; true with --yes; false (saying so on stderr) when no one is at a terminal.",
     r#"if confirm("Delete everything?") { print("going ahead") }"#
 );
 doc!(
@@ -306,6 +322,7 @@ pub const DOCS: &[FnDoc] = &[
     CREATE_MANY,
     LIST,
     LIST_RG,
+    CHECK,
     SHOW,
     UPDATE,
     DELETE,
@@ -324,6 +341,7 @@ pub const DOCS: &[FnDoc] = &[
     CAN,
     TABLE,
     TABLE_COLS,
+    PRINTABLE,
     TO_JSON,
     PARSE_JSON,
     CONFIRM,
@@ -389,12 +407,27 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
             identities(&s, s.block_on(s.client.identity_list_group(&sub, rg))?)
         });
     let s = state.clone();
+    CHECK.registration().register_into_engine(
+        engine,
+        move |rg: &str, name: &str, opts: Map| -> String {
+            match identity_ref(&s, rg, name).and_then(|_| creation(&opts)) {
+                Ok(_) => String::new(),
+                Err(e) => super::diagnostic::message(&e)
+                    .split_once(") ")
+                    .map_or_else(String::new, |(_, m)| m.to_string()),
+            }
+        },
+    );
+    let s = state.clone();
     SHOW.registration()
         .register_into_engine(engine, move |rg: &str, name: &str| -> Res<Dynamic> {
             let id = identity_ref(&s, rg, name)?;
-            match s.runtime.block_on(probe(&s.client, &id)) {
-                Ok(Some(identity)) => identity_value(&s, &identity),
-                Ok(None) => Ok(Dynamic::UNIT),
+            // `()` means the identity is absent; a missing group is an error, as in az.
+            match s.runtime.block_on(s.client.identity_show(&id)) {
+                Ok(identity) => identity_value(&s, &identity),
+                Err(e) if e.is_not_found() && e.code() != "ResourceGroupNotFound" => {
+                    Ok(Dynamic::UNIT)
+                }
                 Err(e) => Err(arm_error(e)),
             }
         });
@@ -515,6 +548,11 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         .registration()
         .register_into_engine(engine, |rows: Array, columns: Array| {
             table(&rows, Some(&columns))
+        });
+    PRINTABLE
+        .registration()
+        .register_into_engine(engine, |text: &str| -> String {
+            output::printable(text).into_owned()
         });
     TO_JSON
         .registration()
@@ -652,6 +690,10 @@ fn confirm(s: &HostState, question: &str) -> Res<bool> {
         return Ok(true);
     }
     if !s.interactive || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "confirm: no terminal to answer \"{}\"; taken as no (pass --yes to answer yes)",
+            crate::output::printable(question)
+        );
         return Ok(false);
     }
     eprint!("{question} (y/n): ");

@@ -1,10 +1,12 @@
 //! The array forms' plumbing: the bulk runner with the host's concurrency, stop flag and
-//! progress bar, and the result and summary maps scripts receive.
+//! progress bar, the result and summary maps scripts receive, and the report of an
+//! interrupted run.
 
-use rhai::{Dynamic, Map};
+use rhai::{Array, Dynamic, Map};
 
-use super::HostState;
 use super::convert::error_map;
+use super::plan::{Change, Plan};
+use super::{Done, HostState};
 use crate::arm::bulk::{self, Item, Outcome, Summary};
 use crate::arm::{ArmError, IdentityRef};
 use crate::output;
@@ -32,12 +34,73 @@ where
         progress,
         work,
     ));
-    *s.last_summary.borrow_mut() = Some(Summary::of(
-        &items,
-        s.client.stats() - before,
-        started.elapsed(),
-    ));
+    let summary = Summary::of(&items, s.client.stats() - before, started.elapsed());
+    s.count(|d| d.not_started += summary.skipped);
+    *s.last_summary.borrow_mut() = Some(summary);
     items
+}
+
+/// Hands back an array call's results, keeping a copy when Ctrl-C cut the call short: the
+/// script stops at its next operation, before it could store them, and the REPL offers them.
+pub(super) fn keep_if_cut(s: &HostState, results: Array) -> Array {
+    if s.interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        *s.cut_short.borrow_mut() = Some(results.clone());
+    }
+    results
+}
+
+/// In a dry-run, turns the results of an array call whose planned changes (`(result index,
+/// change, resource id)`) the caller's permissions would refuse into failures: `ok: false`
+/// and the `AuthorizationFailed` the real call would get. One permissions lookup per group.
+pub(super) fn mark_would_fail(
+    s: &HostState,
+    changes: &[(usize, Change, String)],
+    results: &mut Array,
+) {
+    let mut batch = Plan::default();
+    for (_, change, id) in changes {
+        batch.record(*change, id.clone());
+    }
+    super::access::check_plan(s, &mut batch);
+    let mut failed = 0;
+    for ((index, ..), planned) in changes.iter().zip(batch.items()) {
+        let (Some(denied), Some(result)) = (&planned.denied, results.get_mut(*index)) else {
+            continue;
+        };
+        let Some(mut map) = result.write_lock::<Map>() else {
+            continue;
+        };
+        if map.get("ok").and_then(|v| v.as_bool().ok()) == Some(false) {
+            continue;
+        }
+        let mut error = Map::new();
+        error.insert("code".into(), "AuthorizationFailed".into());
+        error.insert(
+            "message".into(),
+            format!(
+                "would fail: the caller may not {} at {}",
+                denied.action, denied.scope
+            )
+            .into(),
+        );
+        error.insert("status".into(), Dynamic::from_int(403));
+        map.insert("ok".into(), false.into());
+        map.insert("status".into(), Dynamic::from_int(403));
+        map.insert("error".into(), error.into());
+        failed += 1;
+    }
+    if let Some(summary) = s.last_summary.borrow_mut().as_mut() {
+        summary.done = summary.done.saturating_sub(failed);
+        summary.failed = summary.failed.saturating_add(failed);
+    }
+}
+
+/// The line printed when Ctrl-C stops a script or a REPL entry: the writes `done` counts.
+pub fn interruption_report(done: Done) -> String {
+    format!(
+        "interrupted: {} created, {} updated, {} deleted, {} not started before the script stopped",
+        done.created, done.updated, done.deleted, done.not_started
+    )
 }
 
 /// `#{id, name, ok, status, error, attempts}` for one item of an array call.

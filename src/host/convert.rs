@@ -39,9 +39,14 @@ pub fn arm_error(error: ArmError) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(error_map(&error).into(), Position::NONE).into()
 }
 
-/// A script's own mistake in calling the API (wrong option type, unknown key, ...).
+/// A script's own mistake in calling the API (wrong option type, unknown key, ...):
+/// `#{code: "InvalidArgument", message, status: ()}`, the message as given.
 pub fn usage_error(message: impl Into<String>) -> Box<EvalAltResult> {
-    arm_error(ArmError::invalid("argument", "", message.into()))
+    let mut map = Map::new();
+    map.insert("code".into(), "InvalidArgument".into());
+    map.insert("message".into(), message.into().into());
+    map.insert("status".into(), Dynamic::UNIT);
+    EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
 }
 
 /// Options a create may take: `#{location, tags, isolationScope}`; anything else is refused.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::HostState;
-use super::bulk::{bulk_run, result_map};
+use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::plan::Change;
@@ -75,15 +75,23 @@ pub(super) async fn delete_steps(
     uses.steps(&id, options).map(Some)
 }
 
+/// The plan lines of a delete's steps.
+fn step_changes<'a>(
+    id: &'a IdentityRef,
+    steps: &'a [Step],
+) -> impl Iterator<Item = (Change, String)> + 'a {
+    steps.iter().map(move |step| match step {
+        Step::Detach { resource } => (Change::Update, resource.clone()),
+        Step::Unassign { assignment } => (Change::Delete, assignment.clone()),
+        Step::Delete => (Change::Delete, id.id()),
+    })
+}
+
 /// Records the steps of a dry-run delete in the plan.
 pub(super) fn plan_steps(s: &HostState, id: &IdentityRef, steps: &[Step]) {
     let mut plan = s.plan.borrow_mut();
-    for step in steps {
-        match step {
-            Step::Detach { resource } => plan.record(Change::Update, resource.clone()),
-            Step::Unassign { assignment } => plan.record(Change::Delete, assignment.clone()),
-            Step::Delete => plan.record(Change::Delete, id.id()),
-        }
+    for (change, resource) in step_changes(id, steps) {
+        plan.record(change, resource);
     }
 }
 
@@ -112,9 +120,51 @@ pub(super) fn delete_one(
     Ok(deleted)
 }
 
+/// Most items of one group whose principals are read one GET each; past it, one paged
+/// list of the group reads them all, so a batch's reads do not grow with the batch.
+const GETS_PER_GROUP: usize = 8;
+
+/// Fills in the principals that id strings do not carry, from one list of each group that
+/// has more than a few of them. Items the list lacks (or a list that fails) keep `None`:
+/// their delete reads the identity itself, as a single delete does.
+fn learn_principals(s: &HostState, ids: &[IdentityRef], hints: &mut [Option<String>]) {
+    let mut wanted: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (index, (id, hint)) in ids.iter().zip(hints.iter()).enumerate() {
+        if hint.is_none() {
+            let key = (
+                id.subscription.to_lowercase(),
+                id.resource_group.to_lowercase(),
+            );
+            wanted.entry(key).or_default().push(index);
+        }
+    }
+    for indices in wanted.into_values() {
+        if indices.len() <= GETS_PER_GROUP {
+            continue;
+        }
+        let first = &ids[indices[0]];
+        let Ok(listed) = s.runtime.block_on(
+            s.client
+                .identity_list_group(&first.subscription, &first.resource_group),
+        ) else {
+            continue;
+        };
+        let principals: HashMap<String, String> = listed
+            .into_iter()
+            .map(|i| (i.name.to_lowercase(), i.properties.principal_id))
+            .collect();
+        for index in indices {
+            if let Some(principal) = principals.get(&ids[index].name.to_lowercase()) {
+                hints[index] = Some(principal.clone());
+            }
+        }
+    }
+}
+
 pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
-    let hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    let mut hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    learn_principals(s, &ids, &mut hints);
     // References are read once for the batch (per subscription), not once per identity; a
     // subscription that cannot be read fails its own items only.
     let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
@@ -163,18 +213,25 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
             Ok((deleted, Vec::new()))
         }
     });
-    Ok(ids
+    let mut changes = Vec::new();
+    let mut out: Array = ids
         .iter()
         .zip(results)
-        .map(|(id, item)| {
+        .enumerate()
+        .map(|(index, (id, item))| {
             if let Outcome::Done((true, steps)) = &item.outcome {
                 if dry_run {
                     plan_steps(s, id, steps);
+                    changes.extend(step_changes(id, steps).map(|(c, r)| (index, c, r)));
                 } else {
                     s.count(|d| d.deleted += 1);
                 }
             }
             result_map(id, item.map(|(deleted, _)| if deleted { 200 } else { 204 }))
         })
-        .collect())
+        .collect();
+    if dry_run {
+        mark_would_fail(s, &changes, &mut out);
+    }
+    Ok(keep_if_cut(s, out))
 }

@@ -3,6 +3,136 @@
 
 use rhai::{EvalAltResult, Position};
 
+use super::api::FnDoc;
+
+/// Rhai's names of Rust types as a script writer knows them.
+pub fn plain_types(text: &str) -> String {
+    let mut out = text
+        .replace("&str | ImmutableString | String", "string")
+        .replace("ImmutableString", "string")
+        .replace("&mut ", "")
+        .replace("&str", "string")
+        .replace("rhai::Map", "map")
+        .replace("rhai::Array", "array")
+        .replace("rhai::Dynamic", "any value")
+        .replace("alloc::string::String", "string");
+    for (rust, plain) in [
+        ("i64", "int"),
+        ("f64", "float"),
+        ("INT", "int"),
+        ("FLOAT", "float"),
+    ] {
+        out = regex::Regex::new(&format!(r"\b{rust}\b"))
+            .map(|re| re.replace_all(&out, plain).into_owned())
+            .unwrap_or(out);
+    }
+    out
+}
+
+/// What to say for Rhai's `Function not found: name (types)`: the function's real
+/// signatures and the nearest function that takes such arguments, or the nearest name
+/// when there is no such function.
+pub fn no_such_function(signature: &str) -> String {
+    let (name, args) = match signature.split_once(" (") {
+        Some((name, rest)) => (name.trim(), rest.strip_suffix(')').unwrap_or(rest)),
+        None => (signature.trim(), ""),
+    };
+    let args: Vec<String> = if args.trim().is_empty() {
+        Vec::new()
+    } else {
+        args.split(", ").map(plain_types).collect()
+    };
+    let docs: Vec<&FnDoc> = super::all_docs().collect();
+    let overloads: Vec<&&FnDoc> = docs.iter().filter(|d| d.name == name).collect();
+    if overloads.is_empty() {
+        let nearest = docs
+            .iter()
+            .map(|d| (strsim::damerau_levenshtein(name, d.name), d.name))
+            .filter(|(distance, _)| *distance <= 2.max(name.len() / 3))
+            .min();
+        return match nearest {
+            Some((_, near)) => format!("there is no function {name}; did you mean {near}?"),
+            None => format!("there is no function {name}({})", args.join(", ")),
+        };
+    }
+    let mut shapes: Vec<String> = overloads
+        .iter()
+        .map(|d| format!("({})", param_names(d).join(", ")))
+        .collect();
+    shapes.dedup();
+    let expects = match shapes.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let mut out = format!("{name} expects {expects}");
+    // A function of a near name that takes these arguments.
+    let near = docs
+        .iter()
+        .filter(|d| d.name != name && accepts(d, &args))
+        .map(|d| (strsim::damerau_levenshtein(name, d.name), *d))
+        .filter(|(distance, _)| *distance <= name.len() / 2)
+        .min_by_key(|(distance, d)| (*distance, d.name));
+    if let Some((_, d)) = near {
+        let call: Vec<String> = d
+            .params
+            .iter()
+            .map(|p| match p.split_once(": ") {
+                Some((n, "&str")) => format!("\"{n}\""),
+                Some((n, _)) => n.to_string(),
+                None => p.to_string(),
+            })
+            .collect();
+        out.push_str(&format!("; did you mean {}({})?", d.name, call.join(", ")));
+    }
+    out
+}
+
+/// A method called on `()` read from a field a map lacks (`x.nosuch.len()`): says so,
+/// instead of naming a function that does not take `()`.
+fn missing_field(signature: &str, line: &str) -> Option<String> {
+    let (method, args) = signature.split_once(" (")?;
+    if !args.starts_with("()") {
+        return None;
+    }
+    let pattern = format!(
+        r"\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*{}\s*\(",
+        regex::escape(method.trim())
+    );
+    let field = regex::Regex::new(&pattern)
+        .ok()?
+        .captures(line)?
+        .get(1)?
+        .as_str();
+    Some(format!(
+        "(ScriptError) the map has no field '{field}' (reading it gave ()), so {}() cannot be called on it",
+        method.trim()
+    ))
+}
+
+fn param_names(doc: &FnDoc) -> Vec<&str> {
+    doc.params
+        .iter()
+        .map(|p| p.split_once(':').map_or(*p, |(n, _)| n.trim()))
+        .collect()
+}
+
+/// Whether a function's parameters take arguments of these (plain) types.
+fn accepts(doc: &FnDoc, args: &[String]) -> bool {
+    doc.params.len() == args.len()
+        && doc.params.iter().zip(args).all(|(p, a)| {
+            let ty = p.split_once(": ").map_or("", |(_, t)| t);
+            match ty {
+                "&str" | "String" => a == "string",
+                "i64" => a == "int",
+                "bool" => a == "bool",
+                "Map" => a == "map",
+                "Array" => a == "array",
+                _ => true,
+            }
+        })
+}
+
 /// Where a script came from, to show its lines.
 pub struct Source<'a> {
     /// Name shown before the position (`demo.rhai`, `<eval>`, `<repl>`).
@@ -36,7 +166,15 @@ pub fn render(
     } else {
         inner.position()
     };
-    let message = message(inner);
+    let line_text = pos
+        .line()
+        .and_then(|l| source.text.lines().nth(l.saturating_sub(1)));
+    let message = match (inner, line_text) {
+        (EvalAltResult::ErrorFunctionNotFound(signature, _), Some(line)) => {
+            missing_field(signature, line).unwrap_or_else(|| message(inner))
+        }
+        _ => message(inner),
+    };
     match (pos.line(), pos.position()) {
         (Some(line), col) => {
             let col = col.unwrap_or(1).max(1);
@@ -98,6 +236,9 @@ pub fn message(error: &EvalAltResult) -> String {
             format!("(LimitExceeded) {what} is too large (see the --max-*-size options)")
         }
         EvalAltResult::ErrorTerminated(_, _) => "(Interrupted) the script was stopped".into(),
+        EvalAltResult::ErrorFunctionNotFound(signature, _) => {
+            format!("(ScriptError) {}", no_such_function(signature))
+        }
         other => {
             let text = other.to_string();
             // Rhai appends " (line l, position p)"; the position is shown above instead.
@@ -105,7 +246,7 @@ pub fn message(error: &EvalAltResult) -> String {
                 .rsplit_once(" (line ")
                 .map_or(text.as_str(), |(head, _)| head)
                 .to_string();
-            format!("(ScriptError) {text}")
+            format!("(ScriptError) {}", plain_types(&text))
         }
     }
 }
@@ -130,6 +271,22 @@ mod tests {
         assert_eq!(
             out,
             "t.rhai:2:13: (ScriptError) Variable not found: undefined_thing\n2 | let b = a + undefined_thing;\n  |             ^\n"
+        );
+    }
+
+    #[test]
+    fn a_wrong_call_names_the_signatures_and_the_nearest_function() {
+        assert_eq!(
+            no_such_function("identity_show (&str | ImmutableString | String)"),
+            "identity_show expects (rg, name); did you mean identity_list(\"rg\")?"
+        );
+        assert_eq!(
+            no_such_function("identiy_list ()"),
+            "there is no function identiy_list; did you mean identity_list?"
+        );
+        assert_eq!(
+            plain_types("Data type incorrect: i64 (expecting &str | ImmutableString | String)"),
+            "Data type incorrect: int (expecting string)"
         );
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::HostState;
 use super::api::KNOWN_AFTER_APPLY;
-use super::bulk::{bulk_run, result_map};
+use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
 use super::convert::{self, arm_error, usage_error};
 use super::plan::Change;
 use crate::arm::bulk::Outcome;
@@ -150,46 +150,55 @@ pub(super) fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) ->
         let items = bulk_run(s, ids.clone(), move |id| {
             would_create(client.clone(), id, create.clone())
         });
-        let mut plan = s.plan.borrow_mut();
-        return Ok(ids
+        let mut changes = Vec::new();
+        let mut results: Array = ids
             .iter()
             .zip(items)
-            .map(|(id, item)| {
+            .enumerate()
+            .map(|(index, (id, item))| {
                 if let Outcome::Done((_, created)) = &item.outcome {
-                    plan.record(
-                        if *created {
-                            Change::Create
-                        } else {
-                            Change::Update
-                        },
-                        id.id(),
-                    );
+                    let change = if *created {
+                        Change::Create
+                    } else {
+                        Change::Update
+                    };
+                    changes.push((index, change, id.id()));
                 }
                 result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
             })
-            .collect());
+            .collect();
+        {
+            let mut plan = s.plan.borrow_mut();
+            for (_, change, id) in &changes {
+                plan.record(*change, id.clone());
+            }
+        }
+        mark_would_fail(s, &changes, &mut results);
+        return Ok(keep_if_cut(s, results));
     }
     let items = bulk_run(s, ids.clone(), move |id| {
         let (client, create) = (client.clone(), create.clone());
         async move { client.identity_put(&id, &create).await }
     });
-    Ok(ids
-        .iter()
-        .zip(items)
-        .map(|(id, item)| {
-            if let Outcome::Done((identity, created)) = &item.outcome {
-                s.saw(&identity.name);
-                s.count(|d| {
-                    if *created {
-                        d.created += 1
-                    } else {
-                        d.updated += 1
-                    }
-                });
-            }
-            result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
-        })
-        .collect())
+    Ok(keep_if_cut(
+        s,
+        ids.iter()
+            .zip(items)
+            .map(|(id, item)| {
+                if let Outcome::Done((identity, created)) = &item.outcome {
+                    s.saw(&identity.name);
+                    s.count(|d| {
+                        if *created {
+                            d.created += 1
+                        } else {
+                            d.updated += 1
+                        }
+                    });
+                }
+                result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
+            })
+            .collect(),
+    ))
 }
 
 pub(super) fn update(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res<Dynamic> {

@@ -7,7 +7,7 @@
 pub mod access;
 pub mod api;
 pub mod beneath;
-mod bulk;
+pub mod bulk;
 pub mod convert;
 mod deletes;
 pub mod diagnostic;
@@ -16,6 +16,7 @@ mod identities;
 pub mod plan;
 pub mod references;
 pub mod relations;
+pub mod session;
 pub mod stdlib;
 pub mod text;
 pub mod time;
@@ -98,6 +99,8 @@ pub struct Done {
     pub updated: usize,
     /// Identities or groups deleted.
     pub deleted: usize,
+    /// Items of array calls never sent because of an interruption.
+    pub not_started: usize,
 }
 
 /// What the registered functions share.
@@ -126,6 +129,8 @@ pub struct HostState {
     pub concurrency: Cell<usize>,
     /// The summary of the last array call.
     pub last_summary: RefCell<Option<crate::arm::bulk::Summary>>,
+    /// The results of the last array call that an interruption cut short.
+    pub cut_short: RefCell<Option<rhai::Array>>,
     /// Show a progress bar during array calls.
     pub progress: bool,
     /// What `read_*` and `write_text` may reach.
@@ -139,12 +144,10 @@ impl HostState {
     pub fn subscription(&self) -> Result<String, Box<EvalAltResult>> {
         let sub = self.subscription.borrow();
         if sub.is_empty() {
-            return Err(convert::arm_error(ArmError::invalid(
-                "subscription",
-                "",
+            return Err(convert::usage_error(
                 "no subscription is set: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, choose a default with \
                  `az account set`, or call use_subscription(id)",
-            )));
+            ));
         }
         Ok(sub.clone())
     }
@@ -214,6 +217,7 @@ impl Host {
             done: Cell::new(Done::default()),
             concurrency: Cell::new(options.concurrency.max(1)),
             last_summary: RefCell::new(None),
+            cut_short: RefCell::new(None),
             progress: options.progress,
             permissions: options.permissions,
             local: options.local,

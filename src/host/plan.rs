@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::output::printable;
+
 /// What would happen to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -43,11 +45,21 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Records a change.
+    /// Records a change. ARM ids ignore case, so a change to a resource already planned
+    /// (the same id, or one differing only in case) is the same change, as in the real run:
+    /// a repeat, or an update of what the plan creates, adds no line.
     pub fn record(&mut self, change: Change, id: impl Into<String>) {
+        let id = id.into();
+        let already = self.items.iter().any(|p| {
+            p.id.eq_ignore_ascii_case(&id)
+                && (p.change == change || (p.change == Change::Create && change == Change::Update))
+        });
+        if already {
+            return;
+        }
         self.items.push(Planned {
             change,
-            id: id.into(),
+            id,
             denied: None,
         });
     }
@@ -93,18 +105,21 @@ impl fmt::Display for Plan {
                 Change::Update => ('~', "update"),
                 Change::Delete => ('-', "delete"),
             };
-            write!(f, "{mark} {verb} {}", item.id)?;
+            // Ids hold names from ARM: control characters are shown escaped, so that no
+            // name can rewrite what the plan appears to say.
+            write!(f, "{mark} {verb} {}", printable(&item.id))?;
             if let Some(denied) = &item.denied {
                 write!(
                     f,
                     "  ! would fail: AuthorizationFailed (no {} at {})",
-                    denied.action, denied.scope
+                    printable(&denied.action),
+                    printable(&denied.scope)
                 )?;
             }
             writeln!(f)?;
         }
         for note in &self.notes {
-            writeln!(f, "! {note}")?;
+            writeln!(f, "! {}", printable(note))?;
         }
         let (c, u, d) = self.counts();
         write!(f, "Plan: {c} to create, {u} to update, {d} to delete. ")?;
@@ -130,6 +145,29 @@ mod tests {
             plan.to_string(),
             "+ create /a\n- delete /b\n~ update /c\nPlan: 1 to create, 1 to update, 1 to delete. Nothing was changed (dry run).\n"
         );
+    }
+
+    #[test]
+    fn a_resource_planned_twice_is_one_change() {
+        let mut plan = Plan::default();
+        plan.record(Change::Create, "/s/rg/App-1");
+        plan.record(Change::Create, "/s/rg/app-1");
+        plan.record(Change::Update, "/S/RG/APP-1");
+        plan.record(Change::Delete, "/s/rg/b");
+        plan.record(Change::Delete, "/s/rg/B");
+        assert_eq!(plan.counts(), (1, 0, 1));
+    }
+
+    #[test]
+    fn control_characters_in_ids_are_escaped() {
+        let mut plan = Plan::default();
+        plan.record(Change::Delete, "/s/rg/a\r+ create /s/rg/fake\x1b[2K");
+        let text = plan.to_string();
+        assert!(
+            text.starts_with("- delete /s/rg/a\\r+ create /s/rg/fake\\u{1b}[2K\n"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 2);
     }
 
     #[test]
