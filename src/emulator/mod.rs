@@ -14,6 +14,7 @@ mod faults;
 mod fics;
 mod generic;
 mod generic_identity;
+pub mod graph;
 mod groups;
 mod identities;
 mod permissions;
