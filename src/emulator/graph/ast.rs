@@ -25,13 +25,26 @@ pub enum Op {
     Extend(Vec<Named>),
     Project(Vec<Named>),
     ProjectAway(Vec<String>),
-    MvExpand { items: Vec<Named>, limit: Option<usize> },
-    Summarize { aggs: Vec<Aggregate>, by: Vec<Named> },
-    Join { kind: JoinKind, right: Box<Query>, on: Vec<(Expr, Expr)> },
+    MvExpand {
+        items: Vec<Named>,
+        limit: Option<usize>,
+    },
+    Summarize {
+        aggs: Vec<Aggregate>,
+        by: Vec<Named>,
+    },
+    Join {
+        kind: JoinKind,
+        right: Box<Query>,
+        on: Vec<(Expr, Expr)>,
+    },
     Union(Vec<Query>),
     Order(Vec<SortKey>),
     Take(usize),
-    Top { count: usize, key: SortKey },
+    Top {
+        count: usize,
+        key: SortKey,
+    },
     Distinct(Vec<Named>),
     Count,
 }
@@ -86,7 +99,10 @@ pub struct SortKey {
 pub enum Expr {
     Lit(Value),
     /// A column of the row.
-    Col { name: String, pos: usize },
+    Col {
+        name: String,
+        pos: usize,
+    },
     /// `x.name` or `x['name']`.
     Member(Box<Expr>, String),
     /// `x[index]`.
@@ -94,9 +110,17 @@ pub enum Expr {
     Neg(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `x in (...)`, `!in`, `in~`, `!in~`.
-    In { expr: Box<Expr>, list: Vec<Expr>, negated: bool, ci: bool },
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+        ci: bool,
+    },
     /// A scalar function call; the name is one of the supported ones.
-    Call { func: Func, args: Vec<Expr> },
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+    },
 }
 
 /// Binary operators, comparison and arithmetic.

@@ -29,12 +29,18 @@ pub enum QueryError {
 impl QueryError {
     /// A syntax error at `pos`.
     pub fn syntax(pos: usize, expected: &str) -> QueryError {
-        QueryError::Syntax { pos, expected: expected.to_string() }
+        QueryError::Syntax {
+            pos,
+            expected: expected.to_string(),
+        }
     }
 
     /// A semantic error at `pos`.
     pub fn semantic(pos: usize, what: impl Into<String>) -> QueryError {
-        QueryError::Semantic { pos, what: what.into() }
+        QueryError::Semantic {
+            pos,
+            what: what.into(),
+        }
     }
 
     /// The detail code that Resource Graph would put beside `InvalidQuery`.

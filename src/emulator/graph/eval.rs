@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::ast::{AggFunc, Aggregate, BinOp, Expr, Func, JoinKind, Named, Op, Query, SortKey, Source};
+use super::ast::{
+    AggFunc, Aggregate, BinOp, Expr, Func, JoinKind, Named, Op, Query, SortKey, Source,
+};
 use super::error::QueryError;
 
 /// The default and the largest row limit of `mv-expand` in Resource Graph.
@@ -24,7 +26,10 @@ pub struct Table {
 impl Table {
     /// A table of these columns and no rows.
     pub fn new(columns: Vec<String>) -> Table {
-        Table { columns, rows: Vec::new() }
+        Table {
+            columns,
+            rows: Vec::new(),
+        }
     }
 
     /// Each row as a JSON object keyed by column name.
@@ -32,15 +37,23 @@ impl Table {
         self.rows
             .iter()
             .map(|row| {
-                let map: Map<String, Value> =
-                    self.columns.iter().cloned().zip(row.iter().cloned()).collect();
+                let map: Map<String, Value> = self
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().cloned())
+                    .collect();
                 Value::Object(map)
             })
             .collect()
     }
 
     fn index(&self) -> HashMap<String, usize> {
-        self.columns.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect()
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect()
     }
 }
 
@@ -59,11 +72,19 @@ impl Catalog for HashMap<String, Table> {
 /// Runs `query` over the tables of `catalog`.
 pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
     let mut table = match &query.source {
-        Source::Table { name, pos } => catalog
-            .table(&name.to_ascii_lowercase())
-            .ok_or_else(|| QueryError::UnknownTable { name: name.clone(), pos: *pos })?,
+        Source::Table { name, pos } => {
+            catalog
+                .table(&name.to_ascii_lowercase())
+                .ok_or_else(|| QueryError::UnknownTable {
+                    name: name.clone(),
+                    pos: *pos,
+                })?
+        }
         Source::Union(legs) => {
-            let tables = legs.iter().map(|q| run(q, catalog)).collect::<Result<Vec<_>, _>>()?;
+            let tables = legs
+                .iter()
+                .map(|q| run(q, catalog))
+                .collect::<Result<Vec<_>, _>>()?;
             union(tables)
         }
     };
@@ -76,7 +97,10 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
 /// Whether the query limits its own rows (`take`, `limit`, `top`), so that Resource Graph
 /// gives no skip token.
 pub fn limits_rows(query: &Query) -> bool {
-    query.ops.iter().any(|op| matches!(op, Op::Take(_) | Op::Top { .. }))
+    query
+        .ops
+        .iter()
+        .any(|op| matches!(op, Op::Take(_) | Op::Top { .. }))
 }
 
 fn apply(op: &Op, input: Table, catalog: &dyn Catalog) -> Result<Table, QueryError> {
@@ -89,7 +113,10 @@ fn apply(op: &Op, input: Table, catalog: &dyn Catalog) -> Result<Table, QueryErr
                 .into_iter()
                 .filter(|row| truthy(&eval(pred, row, &idx)))
                 .collect();
-            Ok(Table { columns: input.columns, rows })
+            Ok(Table {
+                columns: input.columns,
+                rows,
+            })
         }
         Op::Extend(items) => extend(input, items),
         Op::Project(items) => {
@@ -102,13 +129,19 @@ fn apply(op: &Op, input: Table, catalog: &dyn Catalog) -> Result<Table, QueryErr
                 .iter()
                 .map(|row| items.iter().map(|it| eval(&it.expr, row, &idx)).collect())
                 .collect();
-            Ok(Table { columns: unique_names(items.iter().map(|i| i.name.clone())), rows })
+            Ok(Table {
+                columns: unique_names(items.iter().map(|i| i.name.clone())),
+                rows,
+            })
         }
         Op::ProjectAway(names) => {
             let mut keep = Vec::new();
             for name in names {
                 if !input.columns.contains(name) {
-                    return Err(QueryError::UnknownColumn { name: name.clone(), pos: 0 });
+                    return Err(QueryError::UnknownColumn {
+                        name: name.clone(),
+                        pos: 0,
+                    });
                 }
             }
             for (i, c) in input.columns.iter().enumerate() {
@@ -164,7 +197,10 @@ fn check(expr: &Expr, table: &Table) -> Result<(), QueryError> {
             if table.columns.iter().any(|c| c == name) {
                 Ok(())
             } else {
-                Err(QueryError::UnknownColumn { name: name.clone(), pos: *pos })
+                Err(QueryError::UnknownColumn {
+                    name: name.clone(),
+                    pos: *pos,
+                })
             }
         }
         Expr::Lit(_) => Ok(()),
@@ -189,7 +225,11 @@ fn extend(mut table: Table, items: &[Named]) -> Result<Table, QueryError> {
     for item in items {
         check(&item.expr, &table)?;
         let idx = table.index();
-        let values: Vec<Value> = table.rows.iter().map(|row| eval(&item.expr, row, &idx)).collect();
+        let values: Vec<Value> = table
+            .rows
+            .iter()
+            .map(|row| eval(&item.expr, row, &idx))
+            .collect();
         match table.columns.iter().position(|c| *c == item.name) {
             Some(at) => {
                 for (row, v) in table.rows.iter_mut().zip(values) {
@@ -263,7 +303,11 @@ fn mv_expand(table: Table, items: &[Named], limit: Option<usize>) -> Result<Tabl
 }
 
 fn summarize(table: Table, aggs: &[Aggregate], by: &[Named]) -> Result<Table, QueryError> {
-    for e in by.iter().map(|b| &b.expr).chain(aggs.iter().filter_map(|a| a.arg.as_ref())) {
+    for e in by
+        .iter()
+        .map(|b| &b.expr)
+        .chain(aggs.iter().filter_map(|a| a.arg.as_ref()))
+    {
         check(e, &table)?;
     }
     let idx = table.index();
@@ -300,7 +344,10 @@ fn summarize(table: Table, aggs: &[Aggregate], by: &[Named]) -> Result<Table, Qu
         }
         rows.push(out);
     }
-    Ok(Table { columns: unique_names(columns), rows })
+    Ok(Table {
+        columns: unique_names(columns),
+        rows,
+    })
 }
 
 fn aggregate(func: AggFunc, values: impl Iterator<Item = Value>) -> Value {
@@ -308,14 +355,20 @@ fn aggregate(func: AggFunc, values: impl Iterator<Item = Value>) -> Value {
         AggFunc::Count => Value::from(values.count() as u64),
         AggFunc::CountIf => Value::from(values.filter(truthy).count() as u64),
         AggFunc::DCount => {
-            let set: HashSet<String> =
-                values.filter(|v| !v.is_null()).map(|v| v.to_string()).collect();
+            let set: HashSet<String> = values
+                .filter(|v| !v.is_null())
+                .map(|v| v.to_string())
+                .collect();
             Value::from(set.len() as u64)
         }
         AggFunc::MakeList => Value::Array(values.filter(|v| !v.is_null()).collect()),
         AggFunc::MakeSet => {
             let mut seen = HashSet::new();
-            Value::Array(values.filter(|v| !v.is_null() && seen.insert(v.to_string())).collect())
+            Value::Array(
+                values
+                    .filter(|v| !v.is_null() && seen.insert(v.to_string()))
+                    .collect(),
+            )
         }
         AggFunc::Sum => {
             let mut int: Option<i64> = Some(0);
@@ -332,26 +385,46 @@ fn aggregate(func: AggFunc, values: impl Iterator<Item = Value>) -> Value {
             int.map(Value::from).unwrap_or_else(|| Value::from(real))
         }
         AggFunc::Min | AggFunc::Max => {
-            let want = if func == AggFunc::Min { Ordering::Less } else { Ordering::Greater };
-            values.filter(|v| !v.is_null()).fold(Value::Null, |best, v| {
-                if best.is_null() || compare(&v, &best) == want { v } else { best }
-            })
+            let want = if func == AggFunc::Min {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+            values
+                .filter(|v| !v.is_null())
+                .fold(Value::Null, |best, v| {
+                    if best.is_null() || compare(&v, &best) == want {
+                        v
+                    } else {
+                        best
+                    }
+                })
         }
     }
 }
 
-fn join(left: Table, right: Table, kind: JoinKind, on: &[(Expr, Expr)]) -> Result<Table, QueryError> {
+fn join(
+    left: Table,
+    right: Table,
+    kind: JoinKind,
+    on: &[(Expr, Expr)],
+) -> Result<Table, QueryError> {
     for (l, r) in on {
         check(l, &left)?;
         check(r, &right)?;
     }
     let lidx = left.index();
     let ridx = right.index();
-    let key = |exprs: &mut dyn Iterator<Item = &Expr>, row: &[Value], idx: &HashMap<String, usize>| {
-        let values: Vec<Value> = exprs.map(|e| eval(e, row, idx)).collect();
-        // A null key matches nothing, as in Kusto.
-        if values.iter().any(Value::is_null) { None } else { Some(Value::Array(values).to_string()) }
-    };
+    let key =
+        |exprs: &mut dyn Iterator<Item = &Expr>, row: &[Value], idx: &HashMap<String, usize>| {
+            let values: Vec<Value> = exprs.map(|e| eval(e, row, idx)).collect();
+            // A null key matches nothing, as in Kusto.
+            if values.iter().any(Value::is_null) {
+                None
+            } else {
+                Some(Value::Array(values).to_string())
+            }
+        };
     let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (r, row) in right.rows.iter().enumerate() {
         if let Some(k) = key(&mut on.iter().map(|(_, r)| r), row, &ridx) {
@@ -434,14 +507,31 @@ fn sort(table: Table, keys: &[SortKey]) -> Result<Table, QueryError> {
     let mut keyed: Vec<(Vec<Value>, Vec<Value>)> = table
         .rows
         .into_iter()
-        .map(|row| (keys.iter().map(|k| eval(&k.expr, &row, &idx)).collect(), row))
+        .map(|row| {
+            (
+                keys.iter().map(|k| eval(&k.expr, &row, &idx)).collect(),
+                row,
+            )
+        })
         .collect();
     keyed.sort_by(|(a, _), (b, _)| {
         for (k, (x, y)) in keys.iter().zip(a.iter().zip(b)) {
             let ord = match (x.is_null(), y.is_null()) {
                 (true, true) => Ordering::Equal,
-                (true, false) => if k.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => if k.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (true, false) => {
+                    if k.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if k.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 (false, false) => {
                     let o = compare(x, y);
                     if k.desc { o.reverse() } else { o }
@@ -453,14 +543,21 @@ fn sort(table: Table, keys: &[SortKey]) -> Result<Table, QueryError> {
         }
         Ordering::Equal
     });
-    Ok(Table { columns: table.columns, rows: keyed.into_iter().map(|(_, r)| r).collect() })
+    Ok(Table {
+        columns: table.columns,
+        rows: keyed.into_iter().map(|(_, r)| r).collect(),
+    })
 }
 
 fn distinct(table: Table, items: &[Named]) -> Result<Table, QueryError> {
     let projected = if items.is_empty() {
         table
     } else {
-        apply(&Op::Project(items.to_vec()), table, &HashMap::<String, Table>::new())?
+        apply(
+            &Op::Project(items.to_vec()),
+            table,
+            &HashMap::<String, Table>::new(),
+        )?
     };
     let mut seen = HashSet::new();
     let rows = projected
@@ -468,7 +565,10 @@ fn distinct(table: Table, items: &[Named]) -> Result<Table, QueryError> {
         .into_iter()
         .filter(|row| seen.insert(Value::Array(row.clone()).to_string()))
         .collect();
-    Ok(Table { columns: projected.columns, rows })
+    Ok(Table {
+        columns: projected.columns,
+        rows,
+    })
 }
 
 /// Column names made unique the way Kusto does: a repeat gets `1`, `2`, ... appended.
@@ -490,7 +590,11 @@ fn unique_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
 fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
     match expr {
         Expr::Lit(v) => v.clone(),
-        Expr::Col { name, .. } => idx.get(name.as_str()).and_then(|&i| row.get(i)).cloned().unwrap_or(Value::Null),
+        Expr::Col { name, .. } => idx
+            .get(name.as_str())
+            .and_then(|&i| row.get(i))
+            .cloned()
+            .unwrap_or(Value::Null),
         Expr::Member(base, key) => match eval(base, row, idx) {
             Value::Object(mut m) => m.remove(key).unwrap_or(Value::Null),
             _ => Value::Null,
@@ -519,7 +623,12 @@ fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
             _ => Value::Null,
         },
         Expr::Binary(op, l, r) => binary(*op, eval(l, row, idx), || eval(r, row, idx)),
-        Expr::In { expr, list, negated, ci } => {
+        Expr::In {
+            expr,
+            list,
+            negated,
+            ci,
+        } => {
             let v = eval(expr, row, idx);
             let mut candidates = Vec::new();
             for e in list {
@@ -529,7 +638,9 @@ fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
                 }
             }
             let found = !v.is_null()
-                && candidates.iter().any(|c| if *ci { equal_ci(&v, c) } else { equal(&v, c) });
+                && candidates
+                    .iter()
+                    .any(|c| if *ci { equal_ci(&v, c) } else { equal(&v, c) });
             Value::Bool(found != *negated)
         }
         Expr::Call { func, args } => call(*func, args, row, idx),
@@ -559,16 +670,26 @@ fn binary(op: BinOp, left: Value, right: impl FnOnce() -> Value) -> Value {
                         _ => o != Ordering::Less,
                     })
                 }
-                BinOp::Has | BinOp::NotHas => Value::Bool(has(&text(&left), &text(&right)) == (op == BinOp::Has)),
+                BinOp::Has | BinOp::NotHas => {
+                    Value::Bool(has(&text(&left), &text(&right)) == (op == BinOp::Has))
+                }
                 BinOp::Contains | BinOp::NotContains => Value::Bool(
-                    text(&left).to_lowercase().contains(&text(&right).to_lowercase()) == (op == BinOp::Contains),
+                    text(&left)
+                        .to_lowercase()
+                        .contains(&text(&right).to_lowercase())
+                        == (op == BinOp::Contains),
                 ),
                 BinOp::StartsWith | BinOp::NotStartsWith => Value::Bool(
-                    text(&left).to_lowercase().starts_with(&text(&right).to_lowercase())
+                    text(&left)
+                        .to_lowercase()
+                        .starts_with(&text(&right).to_lowercase())
                         == (op == BinOp::StartsWith),
                 ),
                 BinOp::EndsWith | BinOp::NotEndsWith => Value::Bool(
-                    text(&left).to_lowercase().ends_with(&text(&right).to_lowercase()) == (op == BinOp::EndsWith),
+                    text(&left)
+                        .to_lowercase()
+                        .ends_with(&text(&right).to_lowercase())
+                        == (op == BinOp::EndsWith),
                 ),
                 _ => arithmetic(op, &left, &right),
             }
@@ -596,20 +717,28 @@ fn arithmetic(op: BinOp, left: &Value, right: &Value) -> Value {
                 BinOp::Div => a / b,
                 _ => a % b,
             };
-            serde_json::Number::from_f64(r).map(Value::Number).unwrap_or(Value::Null)
+            serde_json::Number::from_f64(r)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
         }
         _ => Value::Null,
     }
 }
 
 fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) -> Value {
-    let arg = |i: usize| args.get(i).map(|e| eval(e, row, idx)).unwrap_or(Value::Null);
+    let arg = |i: usize| {
+        args.get(i)
+            .map(|e| eval(e, row, idx))
+            .unwrap_or(Value::Null)
+    };
     match func {
         Func::ToString => Value::String(text(&arg(0))),
         Func::ToLower => Value::String(text(&arg(0)).to_lowercase()),
         Func::ToUpper => Value::String(text(&arg(0)).to_uppercase()),
         Func::BagKeys => match arg(0) {
-            Value::Object(m) => Value::Array(m.into_iter().map(|(k, _)| Value::String(k)).collect()),
+            Value::Object(m) => {
+                Value::Array(m.into_iter().map(|(k, _)| Value::String(k)).collect())
+            }
             _ => Value::Null,
         },
         Func::ArrayLength => match arg(0) {
@@ -617,7 +746,11 @@ fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) 
             _ => Value::Null,
         },
         Func::Iif => {
-            if truthy(&arg(0)) { arg(1) } else { arg(2) }
+            if truthy(&arg(0)) {
+                arg(1)
+            } else {
+                arg(2)
+            }
         }
         Func::IsNull => Value::Bool(arg(0).is_null()),
         Func::IsNotNull => Value::Bool(!arg(0).is_null()),
@@ -630,13 +763,19 @@ fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) 
             let parts: Vec<Value> = if d.is_empty() {
                 vec![Value::String(s)]
             } else {
-                s.split(d.as_str()).map(|p| Value::String(p.to_string())).collect()
+                s.split(d.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
             };
             if args.len() < 3 {
                 return Value::Array(parts);
             }
             // With an index, Kusto returns the one part, still as an array.
-            match arg(2).as_i64().and_then(|i| usize::try_from(i).ok()).and_then(|i| parts.get(i)) {
+            match arg(2)
+                .as_i64()
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| parts.get(i))
+            {
                 Some(p) => Value::Array(vec![p.clone()]),
                 None => Value::Array(Vec::new()),
             }
@@ -684,7 +823,9 @@ fn equal(a: &Value, b: &Value) -> bool {
 /// `=~`: as `==`, ignoring case.
 fn equal_ci(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(_), _) | (_, Value::String(_)) => text(a).to_lowercase() == text(b).to_lowercase(),
+        (Value::String(_), _) | (_, Value::String(_)) => {
+            text(a).to_lowercase() == text(b).to_lowercase()
+        }
         _ => equal(a, b),
     }
 }
@@ -720,7 +861,10 @@ fn compare(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
             (Some(i), Some(j)) => i.cmp(&j),
-            _ => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal),
+            _ => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(Ordering::Equal),
         },
         (Value::String(x), Value::String(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),

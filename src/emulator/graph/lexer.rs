@@ -27,8 +27,8 @@ pub enum Tok {
 }
 
 const SYMBOLS: [&str; 25] = [
-    "==", "!=", "=~", "!~", "<=", ">=", "<>", "|", "(", ")", "[", "]", "{", "}", ",", ".", ":", "=",
-    "<", ">", "+", "-", "*", "/", "%",
+    "==", "!=", "=~", "!~", "<=", ">=", "<>", "|", "(", ")", "[", "]", "{", "}", ",", ".", ":",
+    "=", "<", ">", "+", "-", "*", "/", "%",
 ];
 
 /// Splits a query into tokens; the last one is always `End`.
@@ -52,13 +52,19 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, QueryError> {
         let start = i;
         if c == b'\'' || c == b'"' {
             let (text, next) = string(src, i, false)?;
-            out.push(Token { kind: Tok::Str(text), pos: start });
+            out.push(Token {
+                kind: Tok::Str(text),
+                pos: start,
+            });
             i = next;
             continue;
         }
         if c == b'@' && matches!(bytes.get(i + 1), Some(b'\'') | Some(b'"')) {
             let (text, next) = string(src, i + 1, true)?;
-            out.push(Token { kind: Tok::Str(text), pos: start });
+            out.push(Token {
+                kind: Tok::Str(text),
+                pos: start,
+            });
             i = next;
             continue;
         }
@@ -76,7 +82,10 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, QueryError> {
             }
             let text = &src[start..i];
             let kind = if real {
-                Tok::Real(text.parse().map_err(|_| QueryError::syntax(start, "a number"))?)
+                Tok::Real(
+                    text.parse()
+                        .map_err(|_| QueryError::syntax(start, "a number"))?,
+                )
             } else {
                 Tok::Int(
                     text.parse()
@@ -106,7 +115,10 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, QueryError> {
             if &src[start..i] == "in" && bytes.get(i) == Some(&b'~') {
                 i += 1;
             }
-            out.push(Token { kind: Tok::Ident(src[start..i].to_string()), pos: start });
+            out.push(Token {
+                kind: Tok::Ident(src[start..i].to_string()),
+                pos: start,
+            });
             continue;
         }
         if c == b'!' {
@@ -121,7 +133,10 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, QueryError> {
                 if bytes.get(i) == Some(&b'~') {
                     i += 1;
                 }
-                out.push(Token { kind: Tok::Ident(src[start..i].to_string()), pos: start });
+                out.push(Token {
+                    kind: Tok::Ident(src[start..i].to_string()),
+                    pos: start,
+                });
                 continue;
             }
         }
@@ -129,9 +144,15 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, QueryError> {
             return Err(QueryError::syntax(start, "a token"));
         };
         i += sym.len();
-        out.push(Token { kind: Tok::Sym(sym), pos: start });
+        out.push(Token {
+            kind: Tok::Sym(sym),
+            pos: start,
+        });
     }
-    out.push(Token { kind: Tok::End, pos: src.len() });
+    out.push(Token {
+        kind: Tok::End,
+        pos: src.len(),
+    });
     Ok(out)
 }
 

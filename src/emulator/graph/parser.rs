@@ -22,14 +22,34 @@ const MAX_NESTING: usize = 64;
 
 /// Operators that may open a query, which then reads the `resources` table.
 const IMPLICIT_SOURCE_OPERATORS: [&str; 15] = [
-    "where", "filter", "extend", "project", "project-away", "mv-expand", "summarize", "join",
-    "order", "sort", "take", "limit", "top", "distinct", "count",
+    "where",
+    "filter",
+    "extend",
+    "project",
+    "project-away",
+    "mv-expand",
+    "summarize",
+    "join",
+    "order",
+    "sort",
+    "take",
+    "limit",
+    "top",
+    "distinct",
+    "count",
 ];
 
 /// Parses a whole query.
 pub fn parse(src: &str) -> Result<Query, QueryError> {
     let tokens = tokenize(src)?;
-    let mut p = Parser { tokens, at: 0, joins: 0, unions: 0, mv_expands: 0, depth: 0 };
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        joins: 0,
+        unions: 0,
+        mv_expands: 0,
+        depth: 0,
+    };
     let query = p.query()?;
     match p.peek() {
         Tok::End => Ok(query),
@@ -82,7 +102,11 @@ impl Parser {
     }
 
     fn expect_sym(&mut self, sym: &str) -> Result<(), QueryError> {
-        if self.eat_sym(sym) { Ok(()) } else { Err(QueryError::syntax(self.pos(), &format!("'{sym}'"))) }
+        if self.eat_sym(sym) {
+            Ok(())
+        } else {
+            Err(QueryError::syntax(self.pos(), &format!("'{sym}'")))
+        }
     }
 
     fn is_word(&self, word: &str) -> bool {
@@ -99,7 +123,11 @@ impl Parser {
     }
 
     fn expect_word(&mut self, word: &str) -> Result<(), QueryError> {
-        if self.eat_word(word) { Ok(()) } else { Err(QueryError::syntax(self.pos(), &format!("'{word}'"))) }
+        if self.eat_word(word) {
+            Ok(())
+        } else {
+            Err(QueryError::syntax(self.pos(), &format!("'{word}'")))
+        }
     }
 
     fn ident(&mut self, what: &str) -> Result<String, QueryError> {
@@ -139,7 +167,8 @@ impl Parser {
             let pos = self.pos();
             self.bump();
             Source::Union(self.union_legs(pos)?)
-        } else if matches!(self.peek(), Tok::Ident(w) if IMPLICIT_SOURCE_OPERATORS.contains(&w.as_str())) {
+        } else if matches!(self.peek(), Tok::Ident(w) if IMPLICIT_SOURCE_OPERATORS.contains(&w.as_str()))
+        {
             // A query may start with an operator: Resource Graph then reads `resources`.
             let pos = self.pos();
             let first = self.operator()?;
@@ -148,7 +177,13 @@ impl Parser {
                 ops.push(self.operator()?);
             }
             self.depth -= 1;
-            return Ok(Query { source: Source::Table { name: "resources".to_string(), pos }, ops });
+            return Ok(Query {
+                source: Source::Table {
+                    name: "resources".to_string(),
+                    pos,
+                },
+                ops,
+            });
         } else {
             let pos = self.pos();
             let name = self.ident("a table name")?;
@@ -168,7 +203,10 @@ impl Parser {
             self.expect_sym("=")?;
             let kind = self.ident("a union kind")?;
             if kind != "outer" {
-                return Err(QueryError::semantic(pos, format!("union kind={kind} is not supported; use kind=outer")));
+                return Err(QueryError::semantic(
+                    pos,
+                    format!("union kind={kind} is not supported; use kind=outer"),
+                ));
             }
         }
         let mut legs = Vec::new();
@@ -197,7 +235,10 @@ impl Parser {
         } else {
             let pos = self.pos();
             let name = self.ident("a table name or a parenthesised query")?;
-            Ok(Query { source: Source::Table { name, pos }, ops: Vec::new() })
+            Ok(Query {
+                source: Source::Table { name, pos },
+                ops: Vec::new(),
+            })
         }
     }
 
@@ -231,7 +272,10 @@ impl Parser {
             "top" => {
                 let count = self.count("a row count")?;
                 self.expect_word("by")?;
-                Ok(Op::Top { count, key: self.sort_key()? })
+                Ok(Op::Top {
+                    count,
+                    key: self.sort_key()?,
+                })
             }
             "distinct" => {
                 if self.eat_sym("*") {
@@ -240,7 +284,10 @@ impl Parser {
                 Ok(Op::Distinct(self.named_list()?))
             }
             "count" => Ok(Op::Count),
-            other => Err(QueryError::UnsupportedOperator { name: other.to_string(), pos }),
+            other => Err(QueryError::UnsupportedOperator {
+                name: other.to_string(),
+                pos,
+            }),
         }
     }
 
@@ -277,7 +324,11 @@ impl Parser {
                 break;
             }
         }
-        let limit = if self.eat_word("limit") { Some(self.count("a row limit")?) } else { None };
+        let limit = if self.eat_word("limit") {
+            Some(self.count("a row limit")?)
+        } else {
+            None
+        };
         Ok(Op::MvExpand { items, limit })
     }
 
@@ -291,7 +342,11 @@ impl Parser {
                 }
             }
         }
-        let by = if self.eat_word("by") { self.named_list()? } else { Vec::new() };
+        let by = if self.eat_word("by") {
+            self.named_list()?
+        } else {
+            Vec::new()
+        };
         if aggs.is_empty() && by.is_empty() {
             return Err(QueryError::syntax(self.pos(), "an aggregation or 'by'"));
         }
@@ -306,16 +361,28 @@ impl Parser {
             return Err(QueryError::UnsupportedFunction { name: fname, pos });
         };
         self.expect_sym("(")?;
-        let arg = if self.is_sym(")") { None } else { Some(self.expr()?) };
+        let arg = if self.is_sym(")") {
+            None
+        } else {
+            Some(self.expr()?)
+        };
         self.expect_sym(")")?;
         let needs_arg = !matches!(func, AggFunc::Count);
         if needs_arg != arg.is_some() {
-            return Err(QueryError::semantic(pos, format!("{fname}() takes {} argument", if needs_arg { "one" } else { "no" })));
+            return Err(QueryError::semantic(
+                pos,
+                format!(
+                    "{fname}() takes {} argument",
+                    if needs_arg { "one" } else { "no" }
+                ),
+            ));
         }
         let name = explicit.unwrap_or_else(|| {
             let suffix = match (func, &arg) {
                 (AggFunc::Count | AggFunc::CountIf, _) => String::new(),
-                (_, Some(e)) => e.derived_name().unwrap_or_else(|| format!("Column{}", index + 1)),
+                (_, Some(e)) => e
+                    .derived_name()
+                    .unwrap_or_else(|| format!("Column{}", index + 1)),
                 (_, None) => String::new(),
             };
             format!("{}{suffix}", func.default_prefix())
@@ -326,7 +393,10 @@ impl Parser {
     fn join(&mut self, pos: usize) -> Result<Op, QueryError> {
         self.joins += 1;
         if self.joins > MAX_JOINS {
-            return Err(QueryError::Limit { what: format!("a query may have at most {MAX_JOINS} joins"), pos });
+            return Err(QueryError::Limit {
+                what: format!("a query may have at most {MAX_JOINS} joins"),
+                pos,
+            });
         }
         let mut kind = JoinKind::InnerUnique;
         if self.eat_word("kind") {
@@ -337,7 +407,12 @@ impl Parser {
                 "innerunique" => JoinKind::InnerUnique,
                 "leftouter" => JoinKind::LeftOuter,
                 other => {
-                    return Err(QueryError::semantic(kpos, format!("join kind={other} is not supported; use inner, innerunique or leftouter")));
+                    return Err(QueryError::semantic(
+                        kpos,
+                        format!(
+                            "join kind={other} is not supported; use inner, innerunique or leftouter"
+                        ),
+                    ));
                 }
             };
         }
@@ -349,10 +424,16 @@ impl Parser {
             let left = self.postfix()?;
             if self.eat_sym("==") {
                 let right_key = self.postfix()?;
-                on.push((strip_side(left, "$left", kpos)?, strip_side(right_key, "$right", kpos)?));
+                on.push((
+                    strip_side(left, "$left", kpos)?,
+                    strip_side(right_key, "$right", kpos)?,
+                ));
             } else {
                 if left.derived_name().is_none() {
-                    return Err(QueryError::syntax(kpos, "a column name or $left.x == $right.y"));
+                    return Err(QueryError::syntax(
+                        kpos,
+                        "a column name or $left.x == $right.y",
+                    ));
                 }
                 on.push((left.clone(), left));
             }
@@ -360,7 +441,11 @@ impl Parser {
                 break;
             }
         }
-        Ok(Op::Join { kind, right: Box::new(right), on })
+        Ok(Op::Join {
+            kind,
+            right: Box::new(right),
+            on,
+        })
     }
 
     fn sort_key(&mut self) -> Result<SortKey, QueryError> {
@@ -381,7 +466,11 @@ impl Parser {
                 false
             };
         }
-        Ok(SortKey { expr, desc, nulls_first })
+        Ok(SortKey {
+            expr,
+            desc,
+            nulls_first,
+        })
     }
 
     /// `name = expr` when the next two tokens are a name and a lone `=`.
@@ -481,7 +570,10 @@ impl Parser {
                     });
                 }
                 other if is_unsupported_string_operator(other) => {
-                    return Err(QueryError::UnsupportedOperator { name: other.to_string(), pos });
+                    return Err(QueryError::UnsupportedOperator {
+                        name: other.to_string(),
+                        pos,
+                    });
                 }
                 _ => return Ok(left),
             },
@@ -545,10 +637,15 @@ impl Parser {
             let inner = self.unary()?;
             self.depth -= 1;
             return Ok(match inner {
-                Expr::Lit(Value::Number(n)) if n.as_i64().is_some() => {
-                    Expr::Lit(n.as_i64().and_then(i64::checked_neg).map(Value::from).unwrap_or(Value::Null))
+                Expr::Lit(Value::Number(n)) if n.as_i64().is_some() => Expr::Lit(
+                    n.as_i64()
+                        .and_then(i64::checked_neg)
+                        .map(Value::from)
+                        .unwrap_or(Value::Null),
+                ),
+                Expr::Lit(Value::Number(n)) => {
+                    Expr::Lit(n.as_f64().map(|f| Value::from(-f)).unwrap_or(Value::Null))
                 }
-                Expr::Lit(Value::Number(n)) => Expr::Lit(n.as_f64().map(|f| Value::from(-f)).unwrap_or(Value::Null)),
                 other => Expr::Neg(Box::new(other)),
             });
         }
@@ -606,11 +703,17 @@ impl Parser {
                 let args = self.paren_list()?;
                 let (min, max) = func.arity();
                 if args.len() < min || args.len() > max {
-                    return Err(QueryError::semantic(pos, format!("{name}() takes {}", arity_text(min, max))));
+                    return Err(QueryError::semantic(
+                        pos,
+                        format!("{name}() takes {}", arity_text(min, max)),
+                    ));
                 }
                 Ok(Expr::Call { func, args })
             }
-            _ => Err(QueryError::syntax(pos, "a value, a column or a function call")),
+            _ => Err(QueryError::syntax(
+                pos,
+                "a value, a column or a function call",
+            )),
         }
     }
 
@@ -623,7 +726,10 @@ impl Parser {
             Tok::Int(n) => Value::from(n),
             Tok::Real(f) => Value::from(f),
             Tok::Sym("-") => match self.bump() {
-                Tok::Int(n) => n.checked_neg().map(Value::from).ok_or_else(|| QueryError::syntax(pos, "a number"))?,
+                Tok::Int(n) => n
+                    .checked_neg()
+                    .map(Value::from)
+                    .ok_or_else(|| QueryError::syntax(pos, "a number"))?,
                 Tok::Real(f) => Value::from(-f),
                 _ => return Err(QueryError::syntax(pos, "a number")),
             },
@@ -673,7 +779,13 @@ impl Parser {
 fn strip_side(e: Expr, side: &str, pos: usize) -> Result<Expr, QueryError> {
     match e {
         Expr::Member(base, key) => match *base {
-            Expr::Col { ref name, pos: cpos } if name == side => Ok(Expr::Col { name: key, pos: cpos }),
+            Expr::Col {
+                ref name,
+                pos: cpos,
+            } if name == side => Ok(Expr::Col {
+                name: key,
+                pos: cpos,
+            }),
             other => Ok(Expr::Member(Box::new(strip_side(other, side, pos)?), key)),
         },
         _ => Err(QueryError::syntax(pos, &format!("{side}.column"))),
@@ -683,8 +795,19 @@ fn strip_side(e: Expr, side: &str, pos: usize) -> Result<Expr, QueryError> {
 fn is_unsupported_string_operator(word: &str) -> bool {
     matches!(
         word,
-        "has_cs" | "!has_cs" | "contains_cs" | "!contains_cs" | "startswith_cs" | "endswith_cs"
-            | "hasprefix" | "hassuffix" | "has_any" | "has_all" | "matches" | "between" | "!between"
+        "has_cs"
+            | "!has_cs"
+            | "contains_cs"
+            | "!contains_cs"
+            | "startswith_cs"
+            | "endswith_cs"
+            | "hasprefix"
+            | "hassuffix"
+            | "has_any"
+            | "has_all"
+            | "matches"
+            | "between"
+            | "!between"
     )
 }
 
