@@ -301,7 +301,14 @@ fn column_type(table: &Table, i: usize) -> &'static str {
 /// One facet over the query's whole result: rows counted by the expression's values.
 fn facet(request: &Facet, result: &Table) -> Value {
     let failed = |errors: Vec<Value>| json!({ "expression": request.expression, "resultType": "FacetError", "errors": errors });
-    let text = format!("facetinput | summarize count() by {}", request.expression);
+    // A dotted path the query projected is a column named with `_` in the result.
+    let flat = request.expression.replace('.', "_");
+    let expression = if result.columns.contains(&flat) {
+        flat
+    } else {
+        request.expression.clone()
+    };
+    let text = format!("facetinput | summarize count() by {expression}");
     let parsed = match parse(&text) {
         Ok(q) => q,
         Err(e) => return failed(vec![json!({ "code": e.code(), "message": e.to_string() })]),
