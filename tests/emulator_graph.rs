@@ -1150,3 +1150,42 @@ async fn conformance_with_the_spec_examples() {
         }
     }
 }
+
+/// Without a lag, each write (and a group delete that finishes in the background) shows in
+/// the next query.
+#[tokio::test]
+async fn writes_reach_the_graph_at_once_without_lag() {
+    let env = Env::start().await;
+    let q = json!({"query": "resources | project name | order by name asc"});
+    env.group("rg").await;
+    assert_eq!(graph(&env, q.clone()).await.body["count"], 0);
+    env.identity("rg", "first").await;
+    assert_eq!(
+        strings(
+            graph(&env, q.clone()).await.body["data"]
+                .as_array()
+                .expect("data"),
+            "name"
+        ),
+        ["first"]
+    );
+    env.identity("rg", "second").await;
+    assert_eq!(graph(&env, q.clone()).await.body["count"], 2);
+    let del = env.call(Method::DELETE, &env.group_path("rg"), None).await;
+    assert!(del.status.is_success(), "{:?}", del.body);
+    let mut gone = false;
+    for _ in 0..200 {
+        if env
+            .call(Method::HEAD, &env.group_path("rg"), None)
+            .await
+            .status
+            == StatusCode::NOT_FOUND
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the group was never deleted");
+    assert_eq!(graph(&env, q).await.body["count"], 0);
+}

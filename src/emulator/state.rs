@@ -251,9 +251,13 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
     }
     // Issue 7: a federated-credential write holds its identity while it is processed.
     let held = state.fic_writes.hold(&ctx, &route).await;
+    let graph_read = route == Route::ResourceGraph;
     let mut response = held
         .and_then(|_held| operation(state, &ctx, route))
         .unwrap_or_else(IntoResponse::into_response);
+    if !graph_read {
+        state.graph.after_write(&ctx.method);
+    }
     if let Some(f) = fault.filter(|f| f.phase == Phase::After) {
         response = faults::respond(f.fault);
     }

@@ -3,7 +3,8 @@
 //! the query over the (possibly lagging) tables, and answers one page in ARG's shape.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -27,11 +28,14 @@ use crate::emulator::validate;
 /// Rows per page when the request sets no `$top`.
 pub const DEFAULT_TOP: u64 = 100;
 
-/// Resource Graph's shared state: the quota windows and the lagging views.
+/// Resource Graph's shared state: the quota windows, the lagging views, and the live
+/// snapshot with the count of writes it was read after.
 #[derive(Debug)]
 pub struct GraphService {
     quota: Quota,
     freshness: Freshness,
+    writes: AtomicU64,
+    live: Mutex<Option<(u64, Arc<Snapshot>)>>,
 }
 
 impl GraphService {
@@ -40,7 +44,37 @@ impl GraphService {
         GraphService {
             quota: Quota::new(quota),
             freshness: Freshness::new(lag),
+            writes: AtomicU64::new(0),
+            live: Mutex::new(None),
         }
+    }
+
+    /// Called after the state may have changed (a write was handled, a group delete
+    /// finished): the next query reads the store again.
+    pub fn changed(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Like [`GraphService::changed`], for a request of this method.
+    pub fn after_write(&self, method: &Method) {
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            self.changed();
+        }
+    }
+
+    /// The tenant as the store holds it now; read again only after a write.
+    fn live(&self, state: &AppState) -> Result<Arc<Snapshot>, StoreError> {
+        let writes = self.writes.load(Ordering::SeqCst);
+        let mut live = match self.live.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, snapshot)) = live.as_ref().filter(|(at, _)| *at == writes) {
+            return Ok(snapshot.clone());
+        }
+        let snapshot = Arc::new(load(state)?);
+        *live = Some((writes, snapshot.clone()));
+        Ok(snapshot)
     }
 
     /// Called before ARM handles a request that may change state: a lagging Resource Graph
@@ -50,7 +84,7 @@ impl GraphService {
             return Ok(());
         }
         self.freshness
-            .before_write(|| load(state))
+            .before_write(|| self.live(state))
             .map_err(ApiError::internal)
     }
 }
@@ -212,9 +246,9 @@ fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Respon
     let snapshot = state
         .graph
         .freshness
-        .view(|| load(state))
+        .view(|| state.graph.live(state))
         .map_err(ApiError::internal)?;
-    let tables = snapshot.tables(caller, &subs, request.authorization_scope);
+    let tables = snapshot.view(caller, &subs, request.authorization_scope);
     let result = match eval::run(&parsed, &tables) {
         Ok(t) => t,
         Err(e) => return Ok(query_error(&e)),

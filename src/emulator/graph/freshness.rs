@@ -52,12 +52,12 @@ impl Freshness {
     /// Keeps the state as it is just before a write (read by `load`); nothing without a lag.
     pub fn before_write(
         &self,
-        load: impl FnOnce() -> Result<Snapshot, StoreError>,
+        load: impl FnOnce() -> Result<Arc<Snapshot>, StoreError>,
     ) -> Result<(), StoreError> {
         if !self.lags() {
             return Ok(());
         }
-        let snapshot = Arc::new(load()?);
+        let snapshot = load()?;
         let now = Instant::now();
         let mut kept = self.kept();
         self.prune(&mut kept, now);
@@ -68,7 +68,7 @@ impl Freshness {
     /// The state a query sees now.
     pub fn view(
         &self,
-        load: impl FnOnce() -> Result<Snapshot, StoreError>,
+        load: impl FnOnce() -> Result<Arc<Snapshot>, StoreError>,
     ) -> Result<Arc<Snapshot>, StoreError> {
         if self.lags() {
             let now = Instant::now();
@@ -78,6 +78,6 @@ impl Freshness {
                 return Ok(snapshot.clone());
             }
         }
-        load().map(Arc::new)
+        load()
     }
 }

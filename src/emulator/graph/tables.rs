@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::eval::Table;
+use super::eval::{Catalog, Table};
 use crate::emulator::callers::Principal;
 use crate::emulator::roles::GROUP_READ;
 use crate::emulator::store::{
@@ -209,39 +209,54 @@ impl Snapshot {
         Ok(Snapshot { rows })
     }
 
-    /// The tables a caller sees within these subscriptions (keys).
-    pub fn tables(
-        &self,
-        caller: &Principal,
-        subs: &HashSet<String>,
+    /// The tables a caller sees within these subscriptions (keys), built when a query names them.
+    pub fn view<'a>(
+        &'a self,
+        caller: &'a Principal,
+        subs: &'a HashSet<String>,
         auth_scope: AuthorizationScope,
-    ) -> HashMap<String, Table> {
-        let mut tables: HashMap<String, Table> = [
+    ) -> View<'a> {
+        View {
+            snapshot: self,
+            caller,
+            subs,
+            auth_scope,
+        }
+    }
+}
+
+/// One caller's view of a snapshot, within a query's subscriptions.
+pub struct View<'a> {
+    snapshot: &'a Snapshot,
+    caller: &'a Principal,
+    subs: &'a HashSet<String>,
+    auth_scope: AuthorizationScope,
+}
+
+impl Catalog for View<'_> {
+    fn table(&self, name: &str) -> Option<Table> {
+        let which = [
             TableName::Resources,
             TableName::Containers,
             TableName::Authorization,
         ]
         .into_iter()
-        .map(|t| {
-            let columns = t.columns().iter().map(|c| c.to_string()).collect();
-            (t.name().to_string(), Table::new(columns))
-        })
-        .collect();
-        for row in &self.rows {
-            if !subs.contains(&row.sub) || !readable(caller, row) {
+        .find(|t| t.name() == name)?;
+        let columns = which.columns().iter().map(|c| c.to_string()).collect();
+        let mut table = Table::new(columns);
+        for row in &self.snapshot.rows {
+            if row.table != which || !self.subs.contains(&row.sub) || !readable(self.caller, row) {
                 continue;
             }
-            if row.table == TableName::Authorization
+            if which == TableName::Authorization
                 && !row.at_subscription
-                && !auth_scope.sees_below()
+                && !self.auth_scope.sees_below()
             {
                 continue;
             }
-            if let Some(table) = tables.get_mut(row.table.name()) {
-                table.rows.push(row.values.clone());
-            }
+            table.rows.push(row.values.clone());
         }
-        tables
+        Some(table)
     }
 }
 
