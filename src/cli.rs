@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::arm::AuthMode;
-use crate::emulator::{Caller, DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, ThrottleProfile};
+use crate::emulator::{
+    Caller, DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, QuotaSpec, ThrottleProfile,
+};
 use crate::output::Format;
 
 /// azid: create, list, audit and clean up Azure user-assigned managed identities.
@@ -507,6 +509,13 @@ pub struct EmulatorArgs {
     /// subscription). Repeatable. Requests outside the role get 403 AuthorizationFailed.
     #[arg(long = "caller", value_name = "TOKEN=ROLE[@SCOPE]")]
     pub callers: Vec<Caller>,
+    /// Resource Graph quota of each caller: N queries per window of SECONDS seconds; a query
+    /// past it gets 429 with Retry-After.
+    #[arg(long, default_value = "15/5", value_name = "N/SECONDS")]
+    pub graph_quota: QuotaSpec,
+    /// How long, in milliseconds, after ARM makes a change Resource Graph queries show it.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub graph_lag: u64,
 }
 
 /// Reads `--local`'s folder; empty (a bare `--local`) stands for the default one.

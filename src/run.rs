@@ -238,6 +238,8 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         fault_rate: args.fault_rate,
         seed: args.seed,
         callers: args.callers,
+        graph_quota: args.graph_quota,
+        graph_lag: Duration::from_millis(args.graph_lag),
     };
     let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {

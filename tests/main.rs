@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod demo;
 mod emulator_api;
+mod emulator_graph;
 mod emulator_realism;
 mod emulator_relations;
 mod fault_accounting;

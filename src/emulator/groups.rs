@@ -214,6 +214,15 @@ fn spawn_completion(state: Arc<AppState>, op: Operation) {
     tokio::spawn(async move {
         let wait = (op.due_ms - now_ms()).max(0) as u64;
         tokio::time::sleep(Duration::from_millis(wait)).await;
+        if let Err(e) = state
+            .graph
+            .before_write(&state, &axum::http::Method::DELETE)
+        {
+            eprintln!(
+                "azid emulator: could not keep Resource Graph's view: {}",
+                e.message
+            );
+        }
         let result = state.store.transaction(|tx| {
             tx.remove_group(&op.sub, &op.group)?;
             tx.put_operation(&Operation {
@@ -221,6 +230,7 @@ fn spawn_completion(state: Arc<AppState>, op: Operation) {
                 ..op.clone()
             })
         });
+        state.graph.changed();
         if let Err(e) = result {
             eprintln!(
                 "azid emulator: could not finish deleting resource group '{}': {e}",

@@ -14,6 +14,7 @@ mod faults;
 mod fics;
 mod generic;
 mod generic_identity;
+pub mod graph;
 mod groups;
 mod identities;
 mod permissions;
@@ -45,6 +46,7 @@ use tower::ServiceExt;
 pub use callers::{Caller, Scope};
 pub use error::ApiError;
 pub use faults::{FaultsParseError, Latency, parse_fault_rate};
+pub use graph::{QuotaParseError, QuotaSpec};
 pub use roles::Role;
 pub use routes::TOKEN_PATH;
 pub use store::StoreError;
@@ -101,6 +103,10 @@ pub struct EmulatorOptions {
     pub seed: Option<u64>,
     /// Roles of other bearer tokens and managed identities (`--caller`); none by default.
     pub callers: Vec<Caller>,
+    /// Resource Graph queries per caller and window (`--graph-quota`, default 15/5).
+    pub graph_quota: QuotaSpec,
+    /// How long after ARM makes a change Resource Graph shows it (`--graph-lag`).
+    pub graph_lag: Duration,
 }
 
 impl Default for EmulatorOptions {
@@ -122,6 +128,8 @@ impl Default for EmulatorOptions {
             fault_rate: 0.0,
             seed: None,
             callers: Vec::new(),
+            graph_quota: QuotaSpec::default(),
+            graph_lag: Duration::ZERO,
         }
     }
 }
@@ -264,6 +272,7 @@ impl Emulator {
             authority: addr.to_string(),
             faults: Faults::new(options.fault_rate, options.latency, seed),
             throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
+            graph: graph::GraphService::new(options.graph_quota, options.graph_lag),
         });
         groups::resume_pending(&state)?;
         let (shutdown, stopped) = watch::channel(false);

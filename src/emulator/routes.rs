@@ -80,6 +80,8 @@ pub enum Route {
     Permissions { sub: String, rg: Option<String> },
     /// `/providers/Microsoft.ManagedIdentity/operations`
     MsiOperations,
+    /// `/providers/Microsoft.ResourceGraph/resources`: a Resource Graph query.
+    ResourceGraph,
     /// `/metadata/endpoints`
     MetadataEndpoints,
     /// The App-Service-style managed identity token endpoint.
@@ -126,6 +128,9 @@ impl Route {
             && is(n - 1, "permissions")
         {
             return permissions_route(&s[..n - 3]);
+        }
+        if is(0, "providers") && is(1, "Microsoft.ResourceGraph") && is(2, "resources") && n == 3 {
+            return Route::ResourceGraph;
         }
         if is(0, "providers") && s.len() >= 2 {
             return match s.len() {
@@ -206,6 +211,7 @@ impl Route {
             | Route::Permissions { sub, .. } => Some(sub),
             Route::Subscriptions
             | Route::MsiOperations
+            | Route::ResourceGraph
             | Route::MetadataEndpoints
             | Route::ManagedIdentityToken
             | Route::UnknownNamespace { .. }

@@ -63,6 +63,8 @@ pub struct AppState {
     pub faults: Faults,
     /// Token buckets per subscription and kind.
     pub throttle: Throttle,
+    /// Resource Graph's quota and lagging views.
+    pub graph: super::graph::GraphService,
 }
 
 /// What a handler needs of the request besides its route.
@@ -243,11 +245,19 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
         let sub = state.subscription_display(sub);
         return Ok(throttle::throttled(*kind, sub, &actor, *retry_after));
     }
+    // A lagging Resource Graph keeps the state a write is about to change.
+    if route != Route::ResourceGraph {
+        state.graph.before_write(state, &ctx.method)?;
+    }
     // Issue 7: a federated-credential write holds its identity while it is processed.
     let held = state.fic_writes.hold(&ctx, &route).await;
+    let graph_read = route == Route::ResourceGraph;
     let mut response = held
         .and_then(|_held| operation(state, &ctx, route))
         .unwrap_or_else(IntoResponse::into_response);
+    if !graph_read {
+        state.graph.after_write(&ctx.method);
+    }
     if let Some(f) = fault.filter(|f| f.phase == Phase::After) {
         response = faults::respond(f.fault);
     }
@@ -307,6 +317,7 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         }
         Route::Permissions { sub, rg } => permissions::list(state, ctx, &sub, rg.as_deref()),
         Route::MsiOperations => discovery::msi_operations(ctx),
+        Route::ResourceGraph => super::graph::query(state, ctx),
         Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
             "InvalidResourceNamespace",
             format!("The resource namespace '{namespace}' is invalid."),

@@ -1,0 +1,245 @@
+//! The parsed form of a query: a source table, then tabular operators in order.
+
+use serde_json::Value;
+
+/// A whole query: rows from `source`, then each operator in turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub source: Source,
+    pub ops: Vec<Op>,
+}
+
+/// Where rows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A named table (`resources`, `resourcecontainers`, `authorizationresources`).
+    Table { name: String, pos: usize },
+    /// `union` of several queries, columns merged by name.
+    Union(Vec<Query>),
+}
+
+/// One tabular operator after a `|`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Where(Expr),
+    Extend(Vec<Named>),
+    Project(Vec<Named>),
+    ProjectAway(Vec<String>),
+    MvExpand {
+        items: Vec<Named>,
+        limit: Option<usize>,
+    },
+    Summarize {
+        aggs: Vec<Aggregate>,
+        by: Vec<Named>,
+    },
+    Join {
+        kind: JoinKind,
+        right: Box<Query>,
+        on: Vec<(Expr, Expr)>,
+    },
+    Union(Vec<Query>),
+    Order(Vec<SortKey>),
+    Take(usize),
+    Top {
+        count: usize,
+        key: SortKey,
+    },
+    Distinct(Vec<Named>),
+    Count,
+}
+
+/// How `join` matches rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// The default: each distinct left key once, joined to every matching right row.
+    InnerUnique,
+    Inner,
+    LeftOuter,
+}
+
+/// An expression with the column name it produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub name: String,
+    pub expr: Expr,
+}
+
+/// One aggregation of `summarize`, with its output column name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    pub name: String,
+    pub func: AggFunc,
+    pub arg: Option<Expr>,
+}
+
+/// The aggregation functions of the subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    CountIf,
+    DCount,
+    MakeList,
+    MakeSet,
+    Sum,
+    Min,
+    Max,
+}
+
+/// One key of `order by` / `top`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+/// A scalar expression evaluated per row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Lit(Value),
+    /// A column of the row.
+    Col {
+        name: String,
+        pos: usize,
+    },
+    /// `x.name` or `x['name']`.
+    Member(Box<Expr>, String),
+    /// `x[index]`.
+    Index(Box<Expr>, Box<Expr>),
+    Neg(Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `x in (...)`, `!in`, `in~`, `!in~`.
+    In {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+        ci: bool,
+    },
+    /// A scalar function call; the name is one of the supported ones.
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+    },
+}
+
+/// Binary operators, comparison and arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    And,
+    Or,
+    Eq,
+    Ne,
+    EqCi,
+    NeCi,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Has,
+    NotHas,
+    Contains,
+    NotContains,
+    StartsWith,
+    NotStartsWith,
+    EndsWith,
+    NotEndsWith,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+/// The scalar functions of the subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    ToString,
+    ToLower,
+    ToUpper,
+    BagKeys,
+    ArrayLength,
+    Iif,
+    IsNull,
+    IsNotNull,
+    IsEmpty,
+    IsNotEmpty,
+    StrCat,
+    Split,
+    Not,
+}
+
+impl Func {
+    /// The function of this name, if it is in the subset.
+    pub fn named(name: &str) -> Option<Func> {
+        Some(match name {
+            "tostring" => Func::ToString,
+            "tolower" => Func::ToLower,
+            "toupper" => Func::ToUpper,
+            "bag_keys" => Func::BagKeys,
+            "array_length" => Func::ArrayLength,
+            "iif" | "iff" => Func::Iif,
+            "isnull" => Func::IsNull,
+            "isnotnull" => Func::IsNotNull,
+            "isempty" => Func::IsEmpty,
+            "isnotempty" => Func::IsNotEmpty,
+            "strcat" => Func::StrCat,
+            "split" => Func::Split,
+            "not" => Func::Not,
+            _ => return None,
+        })
+    }
+
+    /// How many arguments it takes, at least and at most.
+    pub fn arity(self) -> (usize, usize) {
+        match self {
+            Func::Iif => (3, 3),
+            Func::StrCat => (1, 64),
+            Func::Split => (2, 3),
+            _ => (1, 1),
+        }
+    }
+}
+
+impl AggFunc {
+    /// The aggregation of this name, if it is in the subset.
+    pub fn named(name: &str) -> Option<AggFunc> {
+        Some(match name {
+            "count" => AggFunc::Count,
+            "countif" => AggFunc::CountIf,
+            "dcount" => AggFunc::DCount,
+            "make_list" => AggFunc::MakeList,
+            "make_set" => AggFunc::MakeSet,
+            "sum" => AggFunc::Sum,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            _ => return None,
+        })
+    }
+
+    /// The prefix of the column name Kusto gives an unnamed aggregation.
+    pub fn default_prefix(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count_",
+            AggFunc::CountIf => "countif_",
+            AggFunc::DCount => "dcount_",
+            AggFunc::MakeList => "list_",
+            AggFunc::MakeSet => "set_",
+            AggFunc::Sum => "sum_",
+            AggFunc::Min => "min_",
+            AggFunc::Max => "max_",
+        }
+    }
+}
+
+impl Expr {
+    /// The column name Kusto derives for an unnamed expression: a column keeps its name, a
+    /// dotted path is joined with `_` (as Resource Graph flattens them), anything else has none.
+    pub fn derived_name(&self) -> Option<String> {
+        match self {
+            Expr::Col { name, .. } => Some(name.clone()),
+            Expr::Member(base, key) => base.derived_name().map(|b| format!("{b}_{key}")),
+            _ => None,
+        }
+    }
+}

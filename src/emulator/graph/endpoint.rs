@@ -1,0 +1,395 @@
+//! `POST /providers/Microsoft.ResourceGraph/resources`: checks the request, spends one query
+//! of the caller's quota, resolves the scope to the subscriptions the caller may read, runs
+//! the query over the (possibly lagging) tables, and answers one page in ARG's shape.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::QueryError;
+use super::eval::{self, Table};
+use super::freshness::Freshness;
+use super::paging::{Cursor, fingerprint};
+use super::parser::parse;
+use super::quota::{Quota, QuotaSpec, Verdict, ceil_secs, hh_mm_ss};
+use super::request::{API_VERSIONS, Facet, QueryRequest, ResultFormat};
+use super::tables::Snapshot;
+use crate::emulator::callers::Principal;
+use crate::emulator::error::ApiError;
+use crate::emulator::state::{AppState, Ctx, json as json_response};
+use crate::emulator::store::StoreError;
+use crate::emulator::validate;
+
+/// Rows per page when the request sets no `$top`.
+pub const DEFAULT_TOP: u64 = 100;
+
+/// Resource Graph's shared state: the quota windows, the lagging views, and the live
+/// snapshot with the count of writes it was read after.
+#[derive(Debug)]
+pub struct GraphService {
+    quota: Quota,
+    freshness: Freshness,
+    writes: AtomicU64,
+    live: Mutex<Option<(u64, Arc<Snapshot>)>>,
+}
+
+impl GraphService {
+    /// A Resource Graph with this quota and lag.
+    pub fn new(quota: QuotaSpec, lag: Duration) -> GraphService {
+        GraphService {
+            quota: Quota::new(quota),
+            freshness: Freshness::new(lag),
+            writes: AtomicU64::new(0),
+            live: Mutex::new(None),
+        }
+    }
+
+    /// Called after the state may have changed (a write was handled, a group delete
+    /// finished): the next query reads the store again.
+    pub fn changed(&self) {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Like [`GraphService::changed`], for a request of this method.
+    pub fn after_write(&self, method: &Method) {
+        if !matches!(*method, Method::GET | Method::HEAD) {
+            self.changed();
+        }
+    }
+
+    /// The tenant as the store holds it now; read again only after a write.
+    fn live(&self, state: &AppState) -> Result<Arc<Snapshot>, StoreError> {
+        let writes = self.writes.load(Ordering::SeqCst);
+        let mut live = match self.live.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, snapshot)) = live.as_ref().filter(|(at, _)| *at == writes) {
+            return Ok(snapshot.clone());
+        }
+        let snapshot = Arc::new(load(state)?);
+        *live = Some((writes, snapshot.clone()));
+        Ok(snapshot)
+    }
+
+    /// Called before ARM handles a request that may change state: a lagging Resource Graph
+    /// keeps the state as it was.
+    pub fn before_write(&self, state: &AppState, method: &Method) -> Result<(), ApiError> {
+        if matches!(*method, Method::GET | Method::HEAD) || !self.freshness.lags() {
+            return Ok(());
+        }
+        self.freshness
+            .before_write(|| self.live(state))
+            .map_err(ApiError::internal)
+    }
+}
+
+fn load(state: &AppState) -> Result<Snapshot, StoreError> {
+    let subs: Vec<(String, String)> = state
+        .subscriptions
+        .iter()
+        .map(|s| (s.to_ascii_lowercase(), s.clone()))
+        .collect();
+    state
+        .store
+        .read(|tx| Snapshot::load(tx, &subs, &state.tenant_id))
+}
+
+/// Answers a query request.
+pub fn query(state: &Arc<AppState>, ctx: &Ctx) -> Result<Response, ApiError> {
+    if ctx.method != Method::POST {
+        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
+    }
+    validate::api_version(ctx.api_version(), &API_VERSIONS)?;
+    let caller = ctx
+        .caller
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("a Resource Graph query without a caller"))?;
+    let verdict = state.graph.quota.take(&caller.object_id);
+    let mut response = if verdict.allowed {
+        answer(state, ctx, caller).unwrap_or_else(IntoResponse::into_response)
+    } else {
+        throttled(verdict)
+    };
+    stamp(&mut response, verdict);
+    Ok(response)
+}
+
+fn throttled(verdict: Verdict) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RateLimiting",
+        format!(
+            "Please provide below info when asking for support: the Resource Graph quota of this user is \
+             used up; retry after {} seconds.",
+            ceil_secs(verdict.resets_after)
+        ),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&ceil_secs(verdict.resets_after).max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+fn stamp(response: &mut Response, verdict: Verdict) {
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&verdict.remaining.to_string()) {
+        headers.insert("x-ms-user-quota-remaining", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&hh_mm_ss(verdict.resets_after)) {
+        headers.insert("x-ms-user-quota-resets-after", v);
+    }
+}
+
+/// ARG's error envelope for a query it cannot run.
+fn query_error(error: &QueryError) -> Response {
+    let body = json!({
+        "error": {
+            "code": "BadRequest",
+            "message": "Please provide below info when asking for support: the query is invalid.",
+            "details": [
+                { "code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying." },
+                { "code": error.code(), "message": error.to_string() },
+            ],
+        }
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+/// The subscription keys in scope, and a canonical description of the scope for skip tokens.
+fn scope(
+    state: &AppState,
+    request: &QueryRequest,
+    caller: &Principal,
+) -> Result<(HashSet<String>, Vec<String>), ApiError> {
+    let known: Vec<String> = state
+        .subscriptions
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    match (&request.subscriptions, &request.management_groups) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "BadRequest",
+            "The request names both 'subscriptions' and 'managementGroups'; give one scope.",
+        )),
+        (Some(subs), None) => {
+            for sub in subs {
+                validate::subscription_id(sub)?;
+            }
+            let mut named: Vec<String> = subs.iter().map(|s| s.to_ascii_lowercase()).collect();
+            named.sort();
+            named.dedup();
+            let readable: HashSet<String> = named
+                .iter()
+                .filter(|s| known.contains(s) && caller.has_role_in(s))
+                .cloned()
+                .collect();
+            if readable.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "AuthorizationFailed",
+                    format!(
+                        "The client '{}' with object id '{}' cannot read any of the subscriptions in the \
+                         request: {}.",
+                        caller.client_id,
+                        caller.object_id,
+                        subs.join(", ")
+                    ),
+                ));
+            }
+            Ok((readable, named))
+        }
+        (None, groups) => {
+            let mut described = vec!["tenant".to_string()];
+            for group in groups.iter().flatten() {
+                if !group.eq_ignore_ascii_case(&state.tenant_id) {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "ManagementGroupNotFound",
+                        format!(
+                            "The management group '{group}' was not found in the tenant '{}'; this emulator \
+                             has only the root group, named by the tenant id.",
+                            state.tenant_id
+                        ),
+                    ));
+                }
+                described = vec![format!("mg:{}", state.tenant_id)];
+            }
+            let readable = known
+                .into_iter()
+                .filter(|s| caller.has_role_in(s))
+                .collect();
+            Ok((readable, described))
+        }
+    }
+}
+
+fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Response, ApiError> {
+    let request = QueryRequest::parse(&ctx.body)?;
+    let (subs, scope_text) = scope(state, &request, caller)?;
+    let parsed = match parse(&request.query) {
+        Ok(q) => q,
+        Err(e) => return Ok(query_error(&e)),
+    };
+    let hash = fingerprint(&request.query, &scope_text);
+    let cursor = request
+        .skip_token
+        .as_deref()
+        .map(|t| Cursor::decode(t, &hash))
+        .transpose()?;
+    let snapshot = state
+        .graph
+        .freshness
+        .view(|| state.graph.live(state))
+        .map_err(ApiError::internal)?;
+    let tables = snapshot.view(caller, &subs, request.authorization_scope);
+    let result = match eval::run(&parsed, &tables) {
+        Ok(t) => t,
+        Err(e) => return Ok(query_error(&e)),
+    };
+    let total = result.rows.len() as u64;
+    let size = request
+        .top
+        .or(cursor.as_ref().map(|c| c.size))
+        .unwrap_or(DEFAULT_TOP);
+    let limited = eval::limits_rows(&parsed);
+    let offset = if limited {
+        0
+    } else {
+        request
+            .skip
+            .or(cursor.as_ref().map(|c| c.offset))
+            .unwrap_or(0)
+    };
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(result.rows.len());
+    let end = start
+        .saturating_add(usize::try_from(size).unwrap_or(usize::MAX))
+        .min(result.rows.len());
+    let page = Table {
+        columns: result.columns.clone(),
+        rows: result.rows[start..end].to_vec(),
+    };
+    let more = end < result.rows.len();
+    let mut body = Map::new();
+    body.insert("totalRecords".into(), json!(total));
+    body.insert("count".into(), json!(page.rows.len()));
+    body.insert(
+        "resultTruncated".into(),
+        json!(if more && limited { "true" } else { "false" }),
+    );
+    if more && !limited {
+        let next = Cursor {
+            offset: end as u64,
+            size,
+            hash,
+        };
+        body.insert("$skipToken".into(), json!(next.encode()));
+    }
+    body.insert("data".into(), data(&page, request.format));
+    body.insert(
+        "facets".into(),
+        Value::Array(request.facets.iter().map(|f| facet(f, &result)).collect()),
+    );
+    json_response(StatusCode::OK, &Value::Object(body))
+}
+
+fn data(table: &Table, format: ResultFormat) -> Value {
+    match format {
+        ResultFormat::ObjectArray => Value::Array(table.objects()),
+        ResultFormat::Table => {
+            let columns: Vec<Value> = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, name)| json!({ "name": name, "type": column_type(table, i) }))
+                .collect();
+            json!({ "columns": columns, "rows": table.rows })
+        }
+    }
+}
+
+/// The Kusto type of a column, from its first non-null value.
+fn column_type(table: &Table, i: usize) -> &'static str {
+    let first = table
+        .rows
+        .iter()
+        .filter_map(|r| r.get(i))
+        .find(|v| !v.is_null());
+    match first {
+        Some(Value::String(_)) => "string",
+        Some(Value::Bool(_)) => "boolean",
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => "integer",
+        Some(Value::Number(_)) => "number",
+        Some(_) | None => "object",
+    }
+}
+
+/// One facet over the query's whole result: rows counted by the expression's values.
+fn facet(request: &Facet, result: &Table) -> Value {
+    let failed = |errors: Vec<Value>| json!({ "expression": request.expression, "resultType": "FacetError", "errors": errors });
+    // A dotted path the query projected is a column named with `_` in the result.
+    let flat = request.expression.replace('.', "_");
+    let expression = if result.columns.contains(&flat) {
+        flat
+    } else {
+        request.expression.clone()
+    };
+    let text = format!("facetinput | summarize count() by {expression}");
+    let parsed = match parse(&text) {
+        Ok(q) => q,
+        Err(e) => return failed(vec![json!({ "code": e.code(), "message": e.to_string() })]),
+    };
+    let catalog = std::collections::HashMap::from([("facetinput".to_string(), result.clone())]);
+    let counted = match eval::run(&parsed, &catalog) {
+        Ok(t) => t,
+        Err(QueryError::UnknownColumn { name, .. }) => {
+            return failed(vec![
+                json!({ "code": "NoValidColumns", "message": "No valid columns in facet expression." }),
+                json!({ "code": "InvalidColumnNames", "message": format!("Invalid column names: [{name}].") }),
+            ]);
+        }
+        Err(e) => return failed(vec![json!({ "code": e.code(), "message": e.to_string() })]),
+    };
+    if !counted.columns.iter().any(|c| c == "count_") {
+        return failed(vec![
+            json!({ "code": "InvalidQuery", "message": "The facet has no count." }),
+        ]);
+    }
+    let mut rows: Vec<Map<String, Value>> = counted
+        .objects()
+        .into_iter()
+        .filter_map(|o| match o {
+            Value::Object(mut m) => {
+                let n = m.remove("count_").unwrap_or(Value::Null);
+                m.insert("count".into(), n);
+                Some(m)
+            }
+            _ => None,
+        })
+        .collect();
+    let n = |m: &Map<String, Value>| m.get("count").and_then(Value::as_u64).unwrap_or(0);
+    rows.sort_by(|a, b| {
+        if request.descending {
+            n(b).cmp(&n(a))
+        } else {
+            n(a).cmp(&n(b))
+        }
+    });
+    let total = rows.len();
+    rows.truncate(usize::try_from(request.top).unwrap_or(usize::MAX));
+    json!({
+        "expression": request.expression,
+        "resultType": "FacetResult",
+        "totalRecords": total,
+        "count": rows.len(),
+        "data": rows.into_iter().map(Value::Object).collect::<Vec<_>>(),
+    })
+}

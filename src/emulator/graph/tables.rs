@@ -1,0 +1,507 @@
+//! Resource Graph's tables built from the emulator's store, in ARG's shapes and casing:
+//! `resources` (identities and generic resources, `type` and `resourceGroup` lower-cased),
+//! `resourcecontainers` (subscriptions and resource groups) and `authorizationresources`
+//! (role assignments and the built-in role definitions). Each row keeps what a caller needs
+//! to read it, so one snapshot of the tenant serves every caller and scope.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
+
+use super::eval::{Catalog, Table};
+use crate::emulator::callers::Principal;
+use crate::emulator::roles::GROUP_READ;
+use crate::emulator::store::{
+    AnyResource, AssignmentQuery, IdentityBlock, StoreError, Tx, identity_scope_key, key_of,
+};
+
+/// Columns of `resources`, in ARG's order.
+pub const RESOURCE_COLUMNS: [&str; 14] = [
+    "id",
+    "name",
+    "type",
+    "tenantId",
+    "kind",
+    "location",
+    "resourceGroup",
+    "subscriptionId",
+    "managedBy",
+    "sku",
+    "plan",
+    "properties",
+    "tags",
+    "identity",
+];
+
+/// Columns of `resourcecontainers` and `authorizationresources`.
+pub const CONTAINER_COLUMNS: [&str; 10] = [
+    "id",
+    "name",
+    "type",
+    "tenantId",
+    "kind",
+    "location",
+    "resourceGroup",
+    "subscriptionId",
+    "properties",
+    "tags",
+];
+
+/// The built-in roles a role assignment can name: GUID and role name, as Azure defines them.
+const BUILT_IN_ROLES: [(&str, &str); 5] = [
+    ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Owner"),
+    ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor"),
+    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader"),
+    (
+        "e40ec5ca-96e0-45a2-b4ff-59039f2c2b59",
+        "Managed Identity Contributor",
+    ),
+    (
+        "f1a07417-d97a-45cb-824c-7a7467783830",
+        "Managed Identity Operator",
+    ),
+];
+
+const ASSIGNMENT_READ: &str = "Microsoft.Authorization/roleAssignments/read";
+const DEFINITION_READ: &str = "Microsoft.Authorization/roleDefinitions/read";
+
+/// Which of the three tables a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableName {
+    /// `resources`.
+    Resources,
+    /// `resourcecontainers`.
+    Containers,
+    /// `authorizationresources`.
+    Authorization,
+}
+
+impl TableName {
+    /// The table's name in queries.
+    pub fn name(self) -> &'static str {
+        match self {
+            TableName::Resources => "resources",
+            TableName::Containers => "resourcecontainers",
+            TableName::Authorization => "authorizationresources",
+        }
+    }
+
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            TableName::Resources => &RESOURCE_COLUMNS,
+            TableName::Containers | TableName::Authorization => &CONTAINER_COLUMNS,
+        }
+    }
+}
+
+/// What reading a row needs of its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Need {
+    /// Some role in the subscription (the subscription's own row).
+    RoleIn,
+    /// This action at the row's subscription and group.
+    Action(String),
+}
+
+/// One row with where it lives and who may read it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    table: TableName,
+    /// Subscription key (lower case).
+    sub: String,
+    /// Resource group key (lower case), when the row is inside one.
+    rg: Option<String>,
+    need: Need,
+    /// For authorization rows: whether the row sits exactly at the subscription scope.
+    at_subscription: bool,
+    values: Vec<Value>,
+}
+
+/// Every row of the tenant, as one snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    rows: Vec<Row>,
+}
+
+/// Which authorization rows a query sees, relative to the subscriptions it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationScope {
+    /// At the subscriptions and below (ARG's default).
+    AndBelow,
+    /// At the subscriptions and above them.
+    AndAbove,
+    /// Only at the subscriptions themselves.
+    Exact,
+    /// Above, at and below.
+    AboveAndBelow,
+}
+
+impl AuthorizationScope {
+    /// Parses ARG's spelling (case-insensitively).
+    pub fn parse(text: &str) -> Option<AuthorizationScope> {
+        [
+            ("AtScopeAndBelow", AuthorizationScope::AndBelow),
+            ("AtScopeAndAbove", AuthorizationScope::AndAbove),
+            ("AtScopeExact", AuthorizationScope::Exact),
+            ("AtScopeAboveAndBelow", AuthorizationScope::AboveAndBelow),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(text))
+        .map(|(_, scope)| scope)
+    }
+
+    /// Whether a row below the named subscription (a group, a resource) is in view.
+    fn sees_below(self) -> bool {
+        matches!(
+            self,
+            AuthorizationScope::AndBelow | AuthorizationScope::AboveAndBelow
+        )
+    }
+}
+
+/// Everything a listing needs without a cap on rows.
+const ALL: usize = 1 << 40;
+
+impl Snapshot {
+    /// Reads every row of these subscriptions (`(key, display spelling)`) from the store.
+    pub fn load(
+        tx: &Tx<'_>,
+        subs: &[(String, String)],
+        tenant_id: &str,
+    ) -> Result<Snapshot, StoreError> {
+        let mut rows = Vec::new();
+        let mut resources = Vec::new();
+        let mut identities: HashMap<String, (String, String)> = HashMap::new();
+        for (sub, shown) in subs {
+            rows.push(subscription_row(sub, shown, tenant_id));
+            for group in tx.groups(sub, "", ALL)?.items {
+                rows.push(group_row(sub, shown, tenant_id, &group));
+            }
+            for item in tx.all_resources(sub, None, "", ALL)?.items {
+                if let AnyResource::Identity(i) = &item {
+                    identities.insert(
+                        identity_scope_key(sub, &key_of(&i.resource_group), &key_of(&i.name)),
+                        (i.principal_id.clone(), i.client_id.clone()),
+                    );
+                }
+                resources.push((sub.clone(), shown.clone(), item));
+            }
+            let scope = format!("/subscriptions/{sub}");
+            let query = AssignmentQuery {
+                sub,
+                at_or_above: std::slice::from_ref(&scope),
+                below: Some(&scope),
+                principal: None,
+            };
+            for a in tx.assignments(&query, "", ALL)?.items {
+                rows.push(assignment_row(sub, shown, tenant_id, &a));
+            }
+            for (guid, role) in BUILT_IN_ROLES {
+                rows.push(definition_row(sub, shown, tenant_id, guid, role));
+            }
+        }
+        for (sub, shown, item) in resources {
+            rows.push(match item {
+                AnyResource::Identity(i) => identity_row(&sub, &shown, &i),
+                AnyResource::Generic(r) => generic_row(&sub, &shown, tenant_id, &r, &identities),
+            });
+        }
+        Ok(Snapshot { rows })
+    }
+
+    /// The tables a caller sees within these subscriptions (keys), built when a query names them.
+    pub fn view<'a>(
+        &'a self,
+        caller: &'a Principal,
+        subs: &'a HashSet<String>,
+        auth_scope: AuthorizationScope,
+    ) -> View<'a> {
+        View {
+            snapshot: self,
+            caller,
+            subs,
+            auth_scope,
+        }
+    }
+}
+
+/// One caller's view of a snapshot, within a query's subscriptions.
+pub struct View<'a> {
+    snapshot: &'a Snapshot,
+    caller: &'a Principal,
+    subs: &'a HashSet<String>,
+    auth_scope: AuthorizationScope,
+}
+
+impl Catalog for View<'_> {
+    fn table(&self, name: &str) -> Option<Table> {
+        let which = [
+            TableName::Resources,
+            TableName::Containers,
+            TableName::Authorization,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)?;
+        let columns = which.columns().iter().map(|c| c.to_string()).collect();
+        let mut table = Table::new(columns);
+        for row in &self.snapshot.rows {
+            if row.table != which || !self.subs.contains(&row.sub) || !readable(self.caller, row) {
+                continue;
+            }
+            if which == TableName::Authorization
+                && !row.at_subscription
+                && !self.auth_scope.sees_below()
+            {
+                continue;
+            }
+            table.rows.push(row.values.clone());
+        }
+        Some(table)
+    }
+}
+
+fn readable(caller: &Principal, row: &Row) -> bool {
+    match &row.need {
+        Need::RoleIn => caller.has_role_in(&row.sub),
+        Need::Action(action) => caller.can(action, &row.sub, row.rg.as_deref()),
+    }
+}
+
+fn object(map: &std::collections::BTreeMap<String, String>) -> Value {
+    Value::Object(
+        map.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+fn subscription_row(sub: &str, shown: &str, tenant_id: &str) -> Row {
+    Row {
+        table: TableName::Containers,
+        sub: sub.to_string(),
+        rg: None,
+        need: Need::RoleIn,
+        at_subscription: true,
+        values: vec![
+            json!(format!("/subscriptions/{shown}")),
+            json!(crate::emulator::subscriptions::display_name(shown)),
+            json!("microsoft.resources/subscriptions"),
+            json!(tenant_id),
+            json!(""),
+            json!(""),
+            json!(""),
+            json!(shown),
+            json!({
+                "state": "Enabled",
+                "managementGroupAncestorsChain": [
+                    { "name": tenant_id, "displayName": "Tenant Root Group" }
+                ],
+            }),
+            json!({}),
+        ],
+    }
+}
+
+fn group_row(
+    sub: &str,
+    shown: &str,
+    tenant_id: &str,
+    group: &crate::emulator::store::GroupRecord,
+) -> Row {
+    Row {
+        table: TableName::Containers,
+        sub: sub.to_string(),
+        rg: Some(key_of(&group.name)),
+        need: Need::Action(GROUP_READ.to_string()),
+        at_subscription: false,
+        values: vec![
+            json!(format!(
+                "/subscriptions/{shown}/resourceGroups/{}",
+                group.name
+            )),
+            json!(group.name),
+            json!("microsoft.resources/subscriptions/resourcegroups"),
+            json!(tenant_id),
+            json!(""),
+            json!(group.location),
+            // resourcecontainers keeps the group's own casing.
+            json!(group.name),
+            json!(shown),
+            json!({ "provisioningState": if group.deleting { "Deleting" } else { "Succeeded" } }),
+            group.tags.as_ref().map_or_else(|| json!({}), object),
+        ],
+    }
+}
+
+fn identity_row(sub: &str, shown: &str, i: &crate::emulator::store::IdentityRecord) -> Row {
+    let kind = "Microsoft.ManagedIdentity/userAssignedIdentities";
+    Row {
+        table: TableName::Resources,
+        sub: sub.to_string(),
+        rg: Some(key_of(&i.resource_group)),
+        need: Need::Action(format!("{kind}/read")),
+        at_subscription: false,
+        values: vec![
+            json!(format!(
+                "/subscriptions/{shown}/resourcegroups/{}/providers/{kind}/{}",
+                i.resource_group, i.name
+            )),
+            json!(i.name),
+            json!(kind.to_ascii_lowercase()),
+            json!(i.tenant_id),
+            json!(""),
+            json!(i.location),
+            json!(i.resource_group.to_lowercase()),
+            json!(shown),
+            json!(""),
+            Value::Null,
+            Value::Null,
+            json!({
+                "tenantId": i.tenant_id,
+                "principalId": i.principal_id,
+                "clientId": i.client_id,
+                "isolationScope": i.isolation_scope,
+            }),
+            object(&i.tags),
+            Value::Null,
+        ],
+    }
+}
+
+fn generic_row(
+    sub: &str,
+    shown: &str,
+    tenant_id: &str,
+    r: &crate::emulator::store::ResourceRecord,
+    identities: &HashMap<String, (String, String)>,
+) -> Row {
+    let kind = format!("{}/{}", r.namespace, r.kind);
+    let field = |name: &str, empty: Value| r.rest.get(name).cloned().unwrap_or(empty);
+    Row {
+        table: TableName::Resources,
+        sub: sub.to_string(),
+        rg: Some(key_of(&r.resource_group)),
+        need: Need::Action(format!("{kind}/read")),
+        at_subscription: false,
+        values: vec![
+            json!(crate::emulator::generic::resource_id(r, shown)),
+            json!(r.name),
+            json!(kind.to_ascii_lowercase()),
+            json!(tenant_id),
+            field("kind", json!("")),
+            json!(r.location),
+            json!(r.resource_group.to_lowercase()),
+            json!(shown),
+            field("managedBy", json!("")),
+            field("sku", Value::Null),
+            field("plan", Value::Null),
+            field("properties", json!({})),
+            object(&r.tags),
+            identity_block(&r.identity, identities),
+        ],
+    }
+}
+
+/// A resource's `identity` as ARM shows it; null when it uses none.
+fn identity_block(block: &IdentityBlock, identities: &HashMap<String, (String, String)>) -> Value {
+    let kind = match (block.system.is_some(), !block.user.is_empty()) {
+        (false, false) => return Value::Null,
+        (true, false) => "SystemAssigned",
+        (false, true) => "UserAssigned",
+        (true, true) => "SystemAssigned, UserAssigned",
+    };
+    let mut out = Map::new();
+    out.insert("type".into(), json!(kind));
+    if let Some(system) = &block.system {
+        out.insert("principalId".into(), json!(system.principal_id));
+        out.insert("tenantId".into(), json!(system.tenant_id));
+    }
+    if !block.user.is_empty() {
+        let user: Map<String, Value> = block
+            .user
+            .iter()
+            .map(|(key, id)| {
+                let shown = match identities.get(key) {
+                    Some((principal, client)) => {
+                        json!({ "principalId": principal, "clientId": client })
+                    }
+                    None => json!({}),
+                };
+                (id.clone(), shown)
+            })
+            .collect();
+        out.insert("userAssignedIdentities".into(), Value::Object(user));
+    }
+    Value::Object(out)
+}
+
+fn assignment_row(
+    sub: &str,
+    shown: &str,
+    tenant_id: &str,
+    a: &crate::emulator::store::RoleAssignmentRecord,
+) -> Row {
+    // Scope: /subscriptions/{s}[/resourceGroups/{rg}[/...]]
+    let parts: Vec<&str> = a.scope.split('/').filter(|p| !p.is_empty()).collect();
+    let rg = parts.get(3).map(|g| key_of(g));
+    Row {
+        table: TableName::Authorization,
+        sub: sub.to_string(),
+        rg: rg.clone(),
+        need: Need::Action(ASSIGNMENT_READ.to_string()),
+        at_subscription: rg.is_none(),
+        values: vec![
+            json!(format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+                a.scope, a.name
+            )),
+            json!(a.name),
+            json!("microsoft.authorization/roleassignments"),
+            json!(tenant_id),
+            json!(""),
+            json!(""),
+            json!(rg.unwrap_or_default()),
+            json!(shown),
+            json!({
+                "roleDefinitionId": a.role_definition_id,
+                "principalId": a.principal_id,
+                "principalType": a.principal_type,
+                "scope": a.scope,
+                "description": a.description,
+                "condition": a.condition,
+                "conditionVersion": a.condition_version,
+                "createdBy": a.created_by,
+                "updatedBy": a.updated_by,
+            }),
+            json!({}),
+        ],
+    }
+}
+
+fn definition_row(sub: &str, shown: &str, tenant_id: &str, guid: &str, role: &str) -> Row {
+    Row {
+        table: TableName::Authorization,
+        sub: sub.to_string(),
+        rg: None,
+        need: Need::Action(DEFINITION_READ.to_string()),
+        at_subscription: true,
+        values: vec![
+            json!(format!(
+                "/subscriptions/{shown}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+            )),
+            json!(guid),
+            json!("microsoft.authorization/roledefinitions"),
+            json!(tenant_id),
+            json!(""),
+            json!(""),
+            json!(""),
+            json!(shown),
+            json!({
+                "roleName": role,
+                "type": "BuiltInRole",
+                "assignableScopes": ["/"],
+            }),
+            json!({}),
+        ],
+    }
+}

@@ -1,0 +1,402 @@
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::QueryError;
+use super::eval::{Table, run};
+use super::parser::parse;
+
+fn catalog() -> HashMap<String, Table> {
+    let res = Table {
+        columns: [
+            "id",
+            "name",
+            "type",
+            "resourceGroup",
+            "subscriptionId",
+            "tags",
+            "identity",
+            "properties",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![
+            vec![
+                json!(
+                    "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.managedidentity/userassignedidentities/id-a"
+                ),
+                json!("id-a"),
+                json!("microsoft.managedidentity/userassignedidentities"),
+                json!("rg1"),
+                json!("s1"),
+                json!({"owner": "ann", "env": "prod"}),
+                Value::Null,
+                json!({"principalId": "p-a"}),
+            ],
+            vec![
+                json!(
+                    "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.managedidentity/userassignedidentities/id-b"
+                ),
+                json!("id-b"),
+                json!("microsoft.managedidentity/userassignedidentities"),
+                json!("rg1"),
+                json!("s1"),
+                json!({}),
+                Value::Null,
+                json!({"principalId": "p-b"}),
+            ],
+            vec![
+                json!(
+                    "/subscriptions/s2/resourcegroups/rg2/providers/microsoft.managedidentity/userassignedidentities/ID-C"
+                ),
+                json!("ID-C"),
+                json!("microsoft.managedidentity/userassignedidentities"),
+                json!("rg2"),
+                json!("s2"),
+                json!({"owner": "bob"}),
+                Value::Null,
+                json!({"principalId": "p-c"}),
+            ],
+            vec![
+                json!(
+                    "/subscriptions/s2/resourcegroups/rg2/providers/microsoft.compute/virtualmachines/vm1"
+                ),
+                json!("vm1"),
+                json!("microsoft.compute/virtualmachines"),
+                json!("rg2"),
+                json!("s2"),
+                json!({"owner": "bob"}),
+                json!({"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": {"/subscriptions/s1/resourcegroups/rg1/providers/microsoft.managedidentity/userassignedidentities/id-a": {}, "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.managedidentity/userassignedidentities/gone": {}}}),
+                json!({}),
+            ],
+        ],
+    };
+    let containers = Table {
+        columns: ["id", "name", "type", "subscriptionId", "properties"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            vec![
+                json!("/subscriptions/s1"),
+                json!("one"),
+                json!("microsoft.resources/subscriptions"),
+                json!("s1"),
+                json!({"managementGroupAncestorsChain": [{"name": "mg1"}]}),
+            ],
+            vec![
+                json!("/subscriptions/s2"),
+                json!("two"),
+                json!("microsoft.resources/subscriptions"),
+                json!("s2"),
+                json!({"managementGroupAncestorsChain": [{"name": "mg2"}]}),
+            ],
+        ],
+    };
+    HashMap::from([
+        ("resources".to_string(), res),
+        ("resourcecontainers".to_string(), containers),
+    ])
+}
+
+fn q(src: &str) -> Vec<Value> {
+    let query = parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+    run(&query, &catalog())
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+        .objects()
+}
+
+fn names(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn where_comparisons() {
+    assert_eq!(names(&q("resources | where name == 'id-a'")), ["id-a"]);
+    assert!(q("resources | where name == 'ID-A'").is_empty());
+    assert_eq!(names(&q("resources | where name =~ 'ID-A'")), ["id-a"]);
+    assert_eq!(q("resources | where name != 'id-a'").len(), 3);
+    assert_eq!(q("resources | where name !~ 'ID-A'").len(), 3);
+    assert_eq!(
+        names(&q("resources | where name in ('id-b', 'vm1')")),
+        ["id-b", "vm1"]
+    );
+    assert_eq!(names(&q("resources | where name in~ ('ID-B')")), ["id-b"]);
+    assert_eq!(q("resources | where name !in ('id-b', 'vm1')").len(), 2);
+    assert_eq!(
+        names(&q("resources | where identity.type has 'UserAssigned'")),
+        ["vm1"]
+    );
+    assert!(q("resources | where identity.type has 'User'").is_empty());
+    assert_eq!(
+        names(&q("resources | where name contains 'D-'")),
+        ["id-a", "id-b", "ID-C"]
+    );
+    assert_eq!(names(&q("resources | where name startswith 'VM'")), ["vm1"]);
+    assert_eq!(names(&q("resources | where name endswith '-c'")), ["ID-C"]);
+    assert_eq!(
+        names(&q(
+            "resources | where isempty(tags.owner) and type =~ 'Microsoft.ManagedIdentity/userAssignedIdentities'"
+        )),
+        ["id-b"]
+    );
+    assert_eq!(q("resources | where isnotempty(tags.owner)").len(), 3);
+    assert_eq!(
+        names(&q(
+            "resources | where tags.owner == 'bob' or name == 'id-a'"
+        )),
+        ["id-a", "ID-C", "vm1"]
+    );
+    assert_eq!(
+        names(&q("resources | where not(name startswith 'id')")),
+        ["vm1"]
+    );
+}
+
+#[test]
+fn extend_project_and_paths() {
+    let rows = q(
+        "resources | where name == 'id-a' | extend owner = tags.owner, up = toupper(name) | project name, owner, up, properties.principalId",
+    );
+    assert_eq!(
+        rows,
+        [json!({"name": "id-a", "owner": "ann", "up": "ID-A", "properties_principalId": "p-a"})]
+    );
+    let rows =
+        q("resources | where name == 'id-a' | project-away tags, identity, properties, id, type");
+    assert_eq!(
+        rows,
+        [json!({"name": "id-a", "resourceGroup": "rg1", "subscriptionId": "s1"})]
+    );
+    let rows = q(
+        "resources | where name == 'id-a' | project x = strcat(name, '/', resourceGroup), n = array_length(split(id, '/')), p = split(id, '/', 2), t = tostring(tags), k = bag_keys(tags), i = iif(name == 'id-a', 1, 2), z = isnull(identity)",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"x": "id-a/rg1", "n": 9, "p": ["s1"], "t": "{\"env\":\"prod\",\"owner\":\"ann\"}", "k": ["env", "owner"], "i": 1, "z": true})
+        ]
+    );
+    let rows = q("resources | where name == 'id-a' | project tolower(name), toupper(name)");
+    assert_eq!(rows, [json!({"Column1": "id-a", "Column2": "ID-A"})]);
+}
+
+#[test]
+fn mv_expand_of_bag_keys_finds_references() {
+    let rows = q(
+        "resources | where isnotempty(identity) | mv-expand ref = bag_keys(identity.userAssignedIdentities) | project name, ref = tolower(tostring(ref))",
+    );
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .any(|r| r["ref"].as_str().unwrap_or("").ends_with("/gone"))
+    );
+    // An empty or missing array gives no rows.
+    assert!(q("resources | where name == 'id-a' | mv-expand x = bag_keys(identity)").is_empty());
+    // Expanding a bag gives one single-key bag a row.
+    let rows = q("resources | where name == 'id-a' | mv-expand tags | project tags");
+    assert_eq!(
+        rows,
+        [
+            json!({"tags": {"env": "prod"}}),
+            json!({"tags": {"owner": "ann"}})
+        ]
+    );
+    let rows = q("resources | where name == 'id-a' | mv-expand tags limit 1 | project tags");
+    assert_eq!(rows.len(), 1);
+}
+
+#[test]
+fn summarize_and_counts() {
+    let rows = q("resources | summarize count() by subscriptionId");
+    assert_eq!(
+        rows,
+        [
+            json!({"subscriptionId": "s1", "count_": 2}),
+            json!({"subscriptionId": "s2", "count_": 2})
+        ]
+    );
+    let rows = q(
+        "resources | summarize n = count(), owners = dcount(tostring(tags.owner)), names = make_list(name), set = make_set(resourceGroup)",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"n": 4, "owners": 3, "names": ["id-a", "id-b", "ID-C", "vm1"], "set": ["rg1", "rg2"]})
+        ]
+    );
+    assert_eq!(q("resources | count"), [json!({"Count": 4})]);
+    assert_eq!(
+        q("resources | where name == 'none' | summarize count()"),
+        [json!({"count_": 0})]
+    );
+    assert!(q("resources | where name == 'none' | summarize count() by name").is_empty());
+    let rows = q("resources | summarize by type | order by type asc");
+    assert_eq!(
+        rows,
+        [
+            json!({"type": "microsoft.compute/virtualmachines"}),
+            json!({"type": "microsoft.managedidentity/userassignedidentities"})
+        ]
+    );
+    let rows = q(
+        "resources | summarize count() by tostring(tags.owner) | order by count_ desc, Column1 asc",
+    );
+    assert_eq!(rows[0], json!({"Column1": "bob", "count_": 2}));
+}
+
+#[test]
+fn joins_unions_order_take_top_distinct() {
+    let rows = q(
+        "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | join kind=inner (resourcecontainers | project subscriptionId, subName = name) on subscriptionId | project name, subName | order by name asc",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"name": "ID-C", "subName": "two"}),
+            json!({"name": "id-a", "subName": "one"}),
+            json!({"name": "id-b", "subName": "one"})
+        ]
+    );
+    let rows = q(
+        "resourcecontainers | join kind=leftouter (resources | where name == 'vm1') on $left.subscriptionId == $right.subscriptionId | project name, name1",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"name": "one", "name1": null}),
+            json!({"name": "two", "name1": "vm1"})
+        ]
+    );
+    // The default kind (innerunique) keeps one left row per key.
+    assert_eq!(
+        q("resources | join (resourcecontainers) on subscriptionId").len(),
+        2
+    );
+    let rows = q(
+        "union (resources | where name == 'vm1' | project name), (resourcecontainers | project name, id)",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"name": "vm1", "id": null}),
+            json!({"name": "one", "id": "/subscriptions/s1"}),
+            json!({"name": "two", "id": "/subscriptions/s2"})
+        ]
+    );
+    assert_eq!(
+        q("resources | union resourcecontainers | count"),
+        [json!({"Count": 6})]
+    );
+    assert_eq!(
+        names(&q("resources | order by name asc | take 2")),
+        ["ID-C", "id-a"]
+    );
+    assert_eq!(names(&q("resources | order by name | limit 1")), ["vm1"]);
+    assert_eq!(names(&q("resources | top 1 by name asc")), ["ID-C"]);
+    assert_eq!(
+        q("resources | distinct subscriptionId, resourceGroup").len(),
+        2
+    );
+    assert_eq!(
+        q("resources | project subscriptionId | distinct *").len(),
+        2
+    );
+    // A query may start with an operator; it then reads resources.
+    assert_eq!(names(&q("where name == 'vm1'")), ["vm1"]);
+}
+
+#[test]
+fn refusals_name_the_operator_or_function_and_position() {
+    let err = |src: &str| match parse(src) {
+        Err(e) => e,
+        Ok(query) => run(&query, &catalog())
+            .err()
+            .unwrap_or_else(|| panic!("{src} was accepted")),
+    };
+    assert_eq!(
+        err("resources | parse name with x"),
+        QueryError::UnsupportedOperator {
+            name: "parse".into(),
+            pos: 12
+        }
+    );
+    assert_eq!(
+        err("resources | where name has_cs 'x'"),
+        QueryError::UnsupportedOperator {
+            name: "has_cs".into(),
+            pos: 23
+        }
+    );
+    assert_eq!(
+        err("resources | extend x = ago(1d)"),
+        QueryError::UnsupportedFunction {
+            name: "ago".into(),
+            pos: 23
+        }
+    );
+    assert_eq!(
+        err("resources | summarize avg(x)"),
+        QueryError::UnsupportedFunction {
+            name: "avg".into(),
+            pos: 22
+        }
+    );
+    assert!(matches!(
+        err("nosuch | count"),
+        QueryError::UnknownTable { .. }
+    ));
+    assert!(matches!(
+        err("resources | where nosuch == 1"),
+        QueryError::UnknownColumn { .. }
+    ));
+    assert!(matches!(
+        err("resources | where (name"),
+        QueryError::Syntax { .. }
+    ));
+    assert!(matches!(
+        err("resources | where name == 'x"),
+        QueryError::Syntax { .. }
+    ));
+    assert!(matches!(
+        err(
+            "resources | join (resources) on id | join (resources) on id | join (resources) on id | join (resources) on id"
+        ),
+        QueryError::Limit { .. }
+    ));
+    assert!(matches!(
+        err("resources | mv-expand tags | mv-expand tags | mv-expand tags"),
+        QueryError::Limit { .. }
+    ));
+    assert!(matches!(
+        err(&format!(
+            "resources | where {}1{}",
+            "(".repeat(500),
+            ")".repeat(500)
+        )),
+        QueryError::Limit { .. }
+    ));
+    assert!(matches!(
+        err("resources | extend x = iif(true, 1)"),
+        QueryError::Semantic { .. }
+    ));
+}
+
+#[test]
+fn dynamic_literals_and_arithmetic() {
+    let rows = q(
+        "resources | where name in (dynamic(['id-a', 'vm1'])) | project name, n = 2 * 3 + 1, m = -5 % 3, d = 7 / 0",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"name": "id-a", "n": 7, "m": -2, "d": null}),
+            json!({"name": "vm1", "n": 7, "m": -2, "d": null})
+        ]
+    );
+    let rows = q(
+        "resources | where name == 'id-a' | extend b = dynamic({\"a\": [1, 2.5, null, true]}) | project x = b.a[1], y = b['a'][-1]",
+    );
+    assert_eq!(rows, [json!({"x": 2.5, "y": true})]);
+}
