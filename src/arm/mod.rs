@@ -275,7 +275,7 @@ impl ArmClient {
     pub(crate) async fn read_back<T: DeserializeOwned>(&self, url: Url) -> Result<T, ArmError> {
         let configured = &self.inner.options.retry;
         let policy = RetryPolicy {
-            max_attempts: configured.max_attempts.max(4),
+            max_attempts: configured.max_attempts.max(6),
             ..configured.clone()
         };
         let (reply, _) = self
