@@ -1,7 +1,7 @@
 //! Bounded-concurrency fan-out with one result per item, in input order, shared by
 //! `azid identity delete --ids` and the Rhai array forms. One failure never stops the
-//! others; once `stop` is set no new item starts, in-flight ones finish, and the rest are
-//! reported as not started.
+//! others; once `stop` is set no new item starts, in-flight ones end (the client cuts their
+//! waits short when `stop` is its interrupt flag), and the rest are reported as not started.
 
 use std::future::Future;
 use std::sync::Arc;

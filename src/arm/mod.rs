@@ -1,6 +1,8 @@
 //! The ARM client: knows HTTP and Azure Resource Manager, nothing of Rhai or of the CLI.
 //! `ArmClient::new(endpoint, credential, options)`; each operation names its success
-//! codes; idempotent calls are retried per `RetryPolicy`; lists follow nextLink.
+//! codes; idempotent calls are retried per `RetryPolicy`; lists follow nextLink. Redirects
+//! are never followed and the token goes to the endpoint's origin only; a server's waits are
+//! bounded (`MAX_WAIT`), and the interrupt flag ends every wait.
 
 mod auth;
 pub mod bulk;
@@ -275,7 +277,7 @@ impl ArmClient {
     pub(crate) async fn read_back<T: DeserializeOwned>(&self, url: Url) -> Result<T, ArmError> {
         let configured = &self.inner.options.retry;
         let policy = RetryPolicy {
-            max_attempts: configured.max_attempts.max(4),
+            max_attempts: configured.max_attempts.max(6),
             ..configured.clone()
         };
         let (reply, _) = self

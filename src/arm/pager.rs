@@ -12,7 +12,8 @@ use super::ArmClient;
 use super::error::ArmError;
 use crate::model::Page;
 
-/// Refuses a link whose scheme, host or port differs from the endpoint's.
+/// Refuses a link whose scheme, host or port differs from the endpoint's, or that carries
+/// credentials of its own (`user:pass@`).
 pub fn check_origin(link: &str, endpoint: &Url) -> Result<Url, ArmError> {
     let foreign = || ArmError::ForeignLink {
         link: link.to_string(),
@@ -22,7 +23,9 @@ pub fn check_origin(link: &str, endpoint: &Url) -> Result<Url, ArmError> {
     let same = url.scheme() == endpoint.scheme()
         && url.host_str().map(str::to_ascii_lowercase)
             == endpoint.host_str().map(str::to_ascii_lowercase)
-        && url.port_or_known_default() == endpoint.port_or_known_default();
+        && url.port_or_known_default() == endpoint.port_or_known_default()
+        && url.username() == endpoint.username()
+        && url.password() == endpoint.password();
     if same { Ok(url) } else { Err(foreign()) }
 }
 
@@ -81,6 +84,7 @@ mod tests {
             "http://127.0.0.1:7444/x",
             "http://evil.example/x",
             "http://localhost:7443/x",
+            "http://user:pass@127.0.0.1:7443/x",
             "nonsense",
         ] {
             assert!(
