@@ -207,3 +207,37 @@ async fn imports_through_a_link_stay_in_the_scripts_folder() {
         "a link inside the folder is followed"
     );
 }
+
+#[tokio::test]
+async fn deep_values_are_a_limit_not_a_crash() {
+    let env = Env::start().await;
+    let build = "let a = []; let b = []; for i in 0..2000 { a = [a]; b = [b]; }";
+    for (what, tail) in [
+        ("print", "print(a);"),
+        ("==", "a == b"),
+        ("!=", "a != b"),
+        ("debug", "debug(a);"),
+        ("the result", "a"),
+    ] {
+        let script = format!("{build} {tail}");
+        let run = Azid::at(&env, &["eval", &script]).run().await;
+        // A script error (1), or for the result a value that cannot be printed (2).
+        assert!(matches!(run.code, 1 | 2), "{what}: {run:?}");
+        assert!(
+            run.stderr.contains("LimitExceeded")
+                && run.stderr.contains("arrays and maps nest more than"),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // Caught, like the API's errors; shallow values compare and print as before.
+    let script = format!(
+        r#"{build} let c = ""; try {{ a == b; }} catch (e) {{ c = e.code; }}
+        [c, [1, #{{k: [2]}}] == [1, #{{k: [2]}}], `${{[1, "x", #{{k: ()}}]}}`]"#
+    );
+    let run = Azid::at(&env, &["eval", &script]).run().await.ok();
+    assert_eq!(
+        run.json(),
+        serde_json::json!(["LimitExceeded", true, r#"[1, "x", #{"k": ()}]"#])
+    );
+}
