@@ -241,3 +241,57 @@ async fn deep_values_are_a_limit_not_a_crash() {
         serde_json::json!(["LimitExceeded", true, r#"[1, "x", #{"k": ()}]"#])
     );
 }
+
+#[tokio::test]
+async fn every_function_survives_wrong_arguments() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "app-1").await;
+    let mut names: Vec<&str> = azid::host::all_docs()
+        .map(|d| d.name)
+        // `exit` ends the script by design.
+        .filter(|name| *name != "exit")
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut script = String::from(
+        r#"
+        let huge = "x"; for i in 0..20 { huge += huge; }
+        let deep = []; for i in 0..5000 { deep = [deep]; }
+        let deepmap = #{}; for i in 0..300 { deepmap = #{k: deepmap}; }
+        let values = [(), 42, -1, 1.5, true, "x", "", huge, deep, deepmap, [], #{}, [()], #{name: ()}];
+        let calls = 0; let errors = 0;
+        "#,
+    );
+    let mut expected = 0;
+    for name in &names {
+        for arity in 0..=4usize {
+            // Every argument the same value, then each position in turn with the others `()`.
+            let mut shapes = vec![vec!["v"; arity]];
+            for at in 0..arity {
+                let mut args = vec!["()"; arity];
+                args[at] = "v";
+                shapes.push(args);
+            }
+            for args in shapes {
+                script.push_str(&format!(
+                    "for v in values {{ calls += 1; try {{ {name}({}); }} catch {{ errors += 1; }} }}\n",
+                    args.join(", ")
+                ));
+                expected += 14;
+            }
+        }
+    }
+    script.push_str("[calls, errors]");
+    let run = Azid::at(&env, &["eval", &script]).run().await;
+    assert_eq!(
+        run.code,
+        0,
+        "{}",
+        run.stderr.chars().take(2000).collect::<String>()
+    );
+    let counts = run.json();
+    assert_eq!(counts[0], expected, "{counts}");
+    assert!(counts[1].as_i64().unwrap_or(0) > 0, "{counts}");
+    assert!(!run.stderr.contains("panicked"), "a function panicked");
+}
