@@ -295,3 +295,12 @@ async fn every_function_survives_wrong_arguments() {
     assert!(counts[1].as_i64().unwrap_or(0) > 0, "{counts}");
     assert!(!run.stderr.contains("panicked"), "a function panicked");
 }
+
+#[tokio::test]
+async fn eval_is_disabled() {
+    let env = Env::start().await;
+    let run = Azid::at(&env, &["eval", r#"eval("40 + 2")"#]).run().await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stdout.contains("42"), "{run:?}");
+    assert!(run.stderr.contains("eval"), "{}", run.stderr);
+}
