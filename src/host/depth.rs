@@ -118,15 +118,15 @@ fn maps_equal(ctx: &NativeCallContext, x: &Map, y: &Map) -> Result<bool, Box<Eva
 
 /// A value as Rhai's `to_debug` shows it, after it passed `check`.
 fn show(ctx: &NativeCallContext, value: &Dynamic) -> Result<String, Box<EvalAltResult>> {
-    if value.is_array() {
-        if let Ok(items) = value.as_array_ref() {
-            return show_items(ctx, &items).map(|s| format!("[{s}]"));
-        }
+    if value.is_array()
+        && let Ok(items) = value.as_array_ref()
+    {
+        return show_items(ctx, &items).map(|s| format!("[{s}]"));
     }
-    if value.is_map() {
-        if let Ok(entries) = value.as_map_ref() {
-            return show_entries(ctx, &entries).map(|s| format!("#{{{s}}}"));
-        }
+    if value.is_map()
+        && let Ok(entries) = value.as_map_ref()
+    {
+        return show_entries(ctx, &entries).map(|s| format!("#{{{s}}}"));
     }
     Ok(ctx
         .call_native_fn::<ImmutableString>("to_debug", (value.clone(),))?
