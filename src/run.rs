@@ -97,9 +97,12 @@ fn script(
         .name("script".into())
         .stack_size(stack)
         .spawn(move || script_on_this_thread(common, options, command))
-        .map_err(|source| Error::Io {
-            context: "could not start the script's thread",
-            source,
+        .map_err(|e| {
+            Error::Usage(format!(
+                "could not start the script's thread with a {} MiB stack, which --max-array-size and \
+                 --max-map-size call for (lower them): {e}",
+                stack >> 20
+            ))
         })?
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))

@@ -304,3 +304,17 @@ async fn eval_is_disabled() {
     assert!(!run.stdout.contains("42"), "{run:?}");
     assert!(run.stderr.contains("eval"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn size_limits_past_what_a_stack_can_hold_are_refused() {
+    let env = Env::start().await;
+    let run = Azid::at(
+        &env,
+        &["--max-array-size", "1000000000000", "eval", "40 + 2"],
+    )
+    .run()
+    .await
+    .fails(2);
+    assert!(run.stderr.contains("--max-array-size"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
