@@ -216,3 +216,31 @@ pub fn register(engine: &mut Engine) {
             );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(levels: usize) -> Dynamic {
+        (0..levels).fold(Dynamic::from_array(Array::new()), |inner, _| {
+            Dynamic::from_array(vec![inner])
+        })
+    }
+
+    #[test]
+    fn depth_is_checked_up_to_the_limit() {
+        assert!(check(&nested(MAX_DEPTH - 1)).is_ok());
+        assert!(check(&nested(MAX_DEPTH + 1)).is_err());
+        let mut map = Map::new();
+        map.insert("k".into(), nested(MAX_DEPTH));
+        assert!(check(&Dynamic::from_map(map)).is_err());
+        assert!(check(&Dynamic::from("flat")).is_ok());
+    }
+
+    #[test]
+    fn stacks_grow_with_the_size_limits() {
+        assert_eq!(stack_size(0, 0), 64 << 20);
+        assert!(stack_size(5_000_000, 5_000_000) >= 10_000_000 * BYTES_PER_LEVEL);
+        assert_eq!(stack_size(usize::MAX, 1), usize::MAX);
+    }
+}
