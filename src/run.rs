@@ -83,6 +83,37 @@ fn script(
         ),
         None => (top, top_script),
     };
+    // Rhai copies and drops nested values recursively: the script's thread gets a stack that
+    // holds the deepest value the size limits allow.
+    let defaults = Limits::default();
+    let stack = crate::host::depth::stack_size(
+        options
+            .limits
+            .max_array_size
+            .unwrap_or(defaults.max_array_size),
+        options.limits.max_map_size.unwrap_or(defaults.max_map_size),
+    );
+    std::thread::Builder::new()
+        .name("script".into())
+        .stack_size(stack)
+        .spawn(move || script_on_this_thread(common, options, command))
+        .map_err(|e| {
+            Error::Usage(format!(
+                "could not start the script's thread with a {} MiB stack, which --max-array-size and \
+                 --max-map-size call for (lower them): {e}",
+                stack >> 20
+            ))
+        })?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Runs a script command with its options merged.
+fn script_on_this_thread(
+    common: Common,
+    options: ScriptOptions,
+    command: Option<Command>,
+) -> Result<ExitCode, Error> {
     let config = Config::resolve(&common)?;
     // Checked before anything is sent: a bad --allow-read is a usage error.
     let permissions = Permissions::new(&options.allow_read, &options.allow_write)

@@ -207,3 +207,114 @@ async fn imports_through_a_link_stay_in_the_scripts_folder() {
         "a link inside the folder is followed"
     );
 }
+
+#[tokio::test]
+async fn deep_values_are_a_limit_not_a_crash() {
+    let env = Env::start().await;
+    let build = "let a = []; let b = []; for i in 0..2000 { a = [a]; b = [b]; }";
+    for (what, tail) in [
+        ("print", "print(a);"),
+        ("==", "a == b"),
+        ("!=", "a != b"),
+        ("debug", "debug(a);"),
+        ("the result", "a"),
+    ] {
+        let script = format!("{build} {tail}");
+        let run = Azid::at(&env, &["eval", &script]).run().await;
+        // A script error (1), or for the result a value that cannot be printed (2).
+        assert!(matches!(run.code, 1 | 2), "{what}: {run:?}");
+        assert!(
+            run.stderr.contains("LimitExceeded")
+                && run.stderr.contains("arrays and maps nest more than"),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // Caught, like the API's errors; shallow values compare and print as before.
+    let script = format!(
+        r#"{build} let c = ""; try {{ a == b; }} catch (e) {{ c = e.code; }}
+        [c, [1, #{{k: [2]}}] == [1, #{{k: [2]}}], `${{[1, "x", #{{k: ()}}]}}`]"#
+    );
+    let run = Azid::at(&env, &["eval", &script]).run().await.ok();
+    assert_eq!(
+        run.json(),
+        serde_json::json!(["LimitExceeded", true, r#"[1, "x", #{"k": ()}]"#])
+    );
+}
+
+#[tokio::test]
+async fn every_function_survives_wrong_arguments() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "app-1").await;
+    let mut names: Vec<&str> = azid::host::all_docs()
+        .map(|d| d.name)
+        // `exit` ends the script by design.
+        .filter(|name| *name != "exit")
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut script = String::from(
+        r#"
+        let huge = "x"; for i in 0..20 { huge += huge; }
+        let deep = []; for i in 0..5000 { deep = [deep]; }
+        let deepmap = #{}; for i in 0..300 { deepmap = #{k: deepmap}; }
+        let values = [(), 42, -1, 1.5, true, "x", "", huge, deep, deepmap, [], #{}, [()], #{name: ()}];
+        let calls = 0; let errors = 0;
+        "#,
+    );
+    let mut expected = 0;
+    for name in &names {
+        for arity in 0..=4usize {
+            // Every argument the same value, then each position in turn with the others `()`.
+            let mut shapes = vec![vec!["v"; arity]];
+            for at in 0..arity {
+                let mut args = vec!["()"; arity];
+                args[at] = "v";
+                shapes.push(args);
+            }
+            for args in shapes {
+                script.push_str(&format!(
+                    "for v in values {{ calls += 1; try {{ {name}({}); }} catch {{ errors += 1; }} }}\n",
+                    args.join(", ")
+                ));
+                expected += 14;
+            }
+        }
+    }
+    script.push_str("[calls, errors]");
+    let run = Azid::at(&env, &["eval", &script]).run().await;
+    assert_eq!(
+        run.code,
+        0,
+        "{}",
+        run.stderr.chars().take(2000).collect::<String>()
+    );
+    let counts = run.json();
+    assert_eq!(counts[0], expected, "{counts}");
+    assert!(counts[1].as_i64().unwrap_or(0) > 0, "{counts}");
+    assert!(!run.stderr.contains("panicked"), "a function panicked");
+}
+
+#[tokio::test]
+async fn eval_is_disabled() {
+    let env = Env::start().await;
+    let run = Azid::at(&env, &["eval", r#"eval("40 + 2")"#]).run().await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(!run.stdout.contains("42"), "{run:?}");
+    assert!(run.stderr.contains("eval"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn size_limits_past_what_a_stack_can_hold_are_refused() {
+    let env = Env::start().await;
+    let run = Azid::at(
+        &env,
+        &["--max-array-size", "1000000000000", "eval", "40 + 2"],
+    )
+    .run()
+    .await
+    .fails(2);
+    assert!(run.stderr.contains("--max-array-size"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}

@@ -16,6 +16,7 @@ pub fn to_dynamic(value: &Value) -> Result<Dynamic, Box<EvalAltResult>> {
 
 /// A Rhai value as JSON (for output, `to_json` and requests).
 pub fn to_json(value: &Dynamic) -> Result<Value, Box<EvalAltResult>> {
+    super::depth::check(value)?;
     rhai::serde::from_dynamic(value)
 }
 

@@ -1,8 +1,9 @@
 //! File access for scripts, only inside the paths the user allowed with `--allow-read` and
 //! `--allow-write` (none by default, as in Deno): `read_text`, `read_csv`, `read_json` and
 //! `write_text`. Every target is resolved (symlinks, `.` and `..`) before it is checked
-//! against the allowed roots, which were resolved the same way at start. Knows the file
-//! system and Rhai; nothing of ARM.
+//! against the allowed roots, which were resolved the same way at start, and is then opened
+//! beneath its root (`beneath`), so that the tree changing between check and open cannot
+//! lead outside. Knows the file system and Rhai; nothing of ARM.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};

@@ -10,6 +10,7 @@ pub mod beneath;
 pub mod bulk;
 pub mod convert;
 mod deletes;
+pub mod depth;
 pub mod diagnostic;
 pub mod files;
 mod identities;
@@ -240,6 +241,7 @@ impl Host {
         });
         let resolver = Rc::new(stdlib::Resolver::new(&options.script_dir));
         engine.set_module_resolver(SharedResolver(resolver.clone()));
+        depth::register(&mut engine);
         api::register(&mut engine, &state);
         relations::register(&mut engine, &state);
         Self {
