@@ -121,15 +121,14 @@ pub(super) fn delete_one(
 }
 
 /// Most items of one group whose principals are read one GET each; past it, one paged
-/// list of the group reads them all, so a batch's reads do not grow with the batch.
+/// list of the group reads them all, so that a batch's reads do not grow with the batch.
 const GETS_PER_GROUP: usize = 8;
 
-/// Fills in the principals that id strings do not carry, from one list of each group that
-/// has more than a few of them. Items the list lacks (or a list that fails) keep `None`:
-/// their delete reads the identity itself, as a single delete does.
-fn learn_principals(s: &HostState, ids: &[IdentityRef], hints: &mut [Option<String>]) {
+/// The groups whose principals one list reads (more than a few items of the group lack
+/// theirs), each with the indices of those items.
+fn groups_to_list(ids: &[IdentityRef], hints: &[Option<String>]) -> Vec<Vec<usize>> {
     let mut wanted: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for (index, (id, hint)) in ids.iter().zip(hints.iter()).enumerate() {
+    for (index, (id, hint)) in ids.iter().zip(hints).enumerate() {
         if hint.is_none() {
             let key = (
                 id.subscription.to_lowercase(),
@@ -138,17 +137,61 @@ fn learn_principals(s: &HostState, ids: &[IdentityRef], hints: &mut [Option<Stri
             wanted.entry(key).or_default().push(index);
         }
     }
-    for indices in wanted.into_values() {
-        if indices.len() <= GETS_PER_GROUP {
-            continue;
+    wanted
+        .into_values()
+        .filter(|indices| indices.len() > GETS_PER_GROUP)
+        .collect()
+}
+
+/// The references of each subscription of a batch, and the identities of the groups listed.
+type Reads = (
+    HashMap<String, Result<Arc<References>, ArmError>>,
+    Vec<(Vec<usize>, Option<Vec<crate::model::Identity>>)>,
+);
+
+/// Reads, at the same time, the references of each subscription of the batch and the
+/// identities of each group `groups_to_list` names.
+async fn batch_reads(client: &ArmClient, ids: &[IdentityRef], groups: Vec<Vec<usize>>) -> Reads {
+    let references = async {
+        let mut out: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
+        for id in ids {
+            let key = id.subscription.to_lowercase();
+            if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(key) {
+                slot.insert(
+                    References::gather(client, &id.subscription)
+                        .await
+                        .map(Arc::new),
+                );
+            }
         }
-        let first = &ids[indices[0]];
-        let Ok(listed) = s.runtime.block_on(
-            s.client
-                .identity_list_group(&first.subscription, &first.resource_group),
-        ) else {
-            continue;
-        };
+        out
+    };
+    let lists = async {
+        let mut out = Vec::new();
+        for indices in groups {
+            let first = &ids[indices[0]];
+            let listed = client
+                .identity_list_group(&first.subscription, &first.resource_group)
+                .await
+                .ok();
+            out.push((indices, listed));
+        }
+        out
+    };
+    tokio::join!(references, lists)
+}
+
+pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
+    let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
+    let mut hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
+    // References are read once for the batch (per subscription), not once per identity; a
+    // subscription that cannot be read fails its own items only. Id strings carry no
+    // principal: a group with more than a few of them is listed once instead of read item
+    // by item; items the list lacks (or a failed list) read the identity, as a single delete.
+    let groups = groups_to_list(&ids, &hints);
+    let (references, lists) = s.runtime.block_on(batch_reads(&s.client, &ids, groups));
+    for (indices, listed) in lists {
+        let Some(listed) = listed else { continue };
         let principals: HashMap<String, String> = listed
             .into_iter()
             .map(|i| (i.name.to_lowercase(), i.properties.principal_id))
@@ -157,25 +200,6 @@ fn learn_principals(s: &HostState, ids: &[IdentityRef], hints: &mut [Option<Stri
             if let Some(principal) = principals.get(&ids[index].name.to_lowercase()) {
                 hints[index] = Some(principal.clone());
             }
-        }
-    }
-}
-
-pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
-    let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
-    let mut hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
-    learn_principals(s, &ids, &mut hints);
-    // References are read once for the batch (per subscription), not once per identity; a
-    // subscription that cannot be read fails its own items only.
-    let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
-    for id in &ids {
-        let key = id.subscription.to_lowercase();
-        if let std::collections::hash_map::Entry::Vacant(slot) = references.entry(key) {
-            slot.insert(
-                s.runtime
-                    .block_on(References::gather(&s.client, &id.subscription))
-                    .map(Arc::new),
-            );
         }
     }
     let work: Vec<_> = ids
