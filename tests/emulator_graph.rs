@@ -1226,7 +1226,7 @@ async fn facets_count_rows_by_expression() {
             .collect()
     };
     let mut expect: Vec<(String, u64)> = by_location.clone().into_iter().collect();
-    expect.sort_by(|a, b| b.1.cmp(&a.1));
+    expect.sort_by_key(|e| std::cmp::Reverse(e.1));
     assert_eq!(counts(&facets[0]), expect);
     assert_eq!(facets[0]["totalRecords"], json!(by_location.len()));
     let first = by_location
