@@ -1189,3 +1189,111 @@ async fn writes_reach_the_graph_at_once_without_lag() {
     assert!(gone, "the group was never deleted");
     assert_eq!(graph(&env, q).await.body["count"], 0);
 }
+
+/// Facets count the query's rows by an expression, with their filter, order and top.
+#[tokio::test]
+async fn facets_count_rows_by_expression() {
+    let env = seeded(quick()).await;
+    let arm = arm(&env).await;
+    let mut by_location: BTreeMap<String, u64> = BTreeMap::new();
+    for i in &arm.identities {
+        *by_location
+            .entry(i["location"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    let r = graph(&env, json!({
+        "query": "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | project id, location, name",
+        "facets": [
+            {"expression": "location", "options": {"$top": 10, "sortOrder": "desc"}},
+            {"expression": "location", "options": {"$top": 1, "sortBy": "location", "sortOrder": "asc"}},
+            {"expression": "location", "options": {"filter": "name startswith 'test-'"}},
+            {"expression": "nonExistingColumn"}
+        ]
+    })).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let facets = r.body["facets"].as_array().expect("facets");
+    let counts = |f: &Value| -> Vec<(String, u64)> {
+        f["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|d| {
+                (
+                    d["location"].as_str().unwrap_or("").to_string(),
+                    d["count"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    let mut expect: Vec<(String, u64)> = by_location.clone().into_iter().collect();
+    expect.sort_by_key(|e| std::cmp::Reverse(e.1));
+    assert_eq!(counts(&facets[0]), expect);
+    assert_eq!(facets[0]["totalRecords"], json!(by_location.len()));
+    let first = by_location
+        .iter()
+        .next()
+        .map(|(l, n)| (l.clone(), *n))
+        .expect("a location");
+    assert_eq!(counts(&facets[1]), [first]);
+    let tests = arm
+        .identities
+        .iter()
+        .filter(|i| i["name"].as_str().is_some_and(|n| n.starts_with("test-")))
+        .count();
+    assert_eq!(
+        counts(&facets[2]).iter().map(|(_, n)| n).sum::<u64>(),
+        tests as u64
+    );
+    assert_eq!(facets[3]["resultType"], "FacetError");
+    assert_eq!(facets[3]["errors"][0]["code"], "NoValidColumns");
+}
+
+/// `azid emulator --graph-quota` and `--graph-lag` reach the server; a bad quota is refused.
+#[test]
+fn the_graph_flags_reach_the_server() {
+    let emu = crate::harness::Spawned::start(&[
+        "--listen",
+        ":0",
+        "--token",
+        "t",
+        "--graph-quota",
+        "2/60",
+        "--graph-lag",
+        "60000",
+    ]);
+    let url = format!("{}{GRAPH}", emu.get("URL"));
+    let sub = emu.get("SUBSCRIPTION").to_string();
+    let http = reqwest::blocking::Client::new();
+    let group = format!(
+        "{}/subscriptions/{sub}/resourcegroups/rg?api-version={RES}",
+        emu.get("URL")
+    );
+    let put = http
+        .put(&group)
+        .bearer_auth("t")
+        .json(&json!({"location": "eastus"}))
+        .send()
+        .expect("send");
+    assert!(put.status().is_success());
+    let query = || {
+        http.post(&url)
+            .bearer_auth("t")
+            .json(&json!({"query": "resourcecontainers | where type =~ 'microsoft.resources/subscriptions/resourcegroups' | count"}))
+            .send()
+            .expect("send")
+    };
+    let first = query();
+    assert_eq!(first.headers()["x-ms-user-quota-remaining"], "1");
+    let body: Value = first.json().expect("json");
+    // The group was made less than a minute ago: a 60-second lag hides it.
+    assert_eq!(body["data"][0]["Count"], 0);
+    assert_eq!(query().status(), StatusCode::OK);
+    assert_eq!(query().status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_azid"))
+        .args(["emulator", "--listen", ":0", "--graph-quota", "15"])
+        .output()
+        .expect("azid runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("N/SECONDS"));
+}

@@ -342,7 +342,16 @@ fn facet(request: &Facet, result: &Table) -> Value {
     } else {
         request.expression.clone()
     };
-    let text = format!("facetinput | summarize count() by {expression}");
+    let filter = request
+        .filter
+        .as_ref()
+        .map(|f| format!(" | where {f}"))
+        .unwrap_or_default();
+    let order = request.sort_by.as_deref().unwrap_or("count_");
+    let direction = if request.descending { "desc" } else { "asc" };
+    let text = format!(
+        "facetinput{filter} | summarize count_ = count() by {expression} | order by {order} {direction}"
+    );
     let parsed = match parse(&text) {
         Ok(q) => q,
         Err(e) => return failed(vec![json!({ "code": e.code(), "message": e.to_string() })]),
@@ -358,11 +367,6 @@ fn facet(request: &Facet, result: &Table) -> Value {
         }
         Err(e) => return failed(vec![json!({ "code": e.code(), "message": e.to_string() })]),
     };
-    if !counted.columns.iter().any(|c| c == "count_") {
-        return failed(vec![
-            json!({ "code": "InvalidQuery", "message": "The facet has no count." }),
-        ]);
-    }
     let mut rows: Vec<Map<String, Value>> = counted
         .objects()
         .into_iter()
@@ -375,14 +379,6 @@ fn facet(request: &Facet, result: &Table) -> Value {
             _ => None,
         })
         .collect();
-    let n = |m: &Map<String, Value>| m.get("count").and_then(Value::as_u64).unwrap_or(0);
-    rows.sort_by(|a, b| {
-        if request.descending {
-            n(b).cmp(&n(a))
-        } else {
-            n(a).cmp(&n(b))
-        }
-    });
     let total = rows.len();
     rows.truncate(usize::try_from(request.top).unwrap_or(usize::MAX));
     json!({

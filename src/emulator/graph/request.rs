@@ -31,8 +31,12 @@ pub struct Facet {
     pub expression: String,
     /// How many facet values to return (default 10).
     pub top: u64,
-    /// `asc` or `desc` (default `desc`) on the count.
+    /// `asc` or `desc` (default `desc`).
     pub descending: bool,
+    /// What to sort by (default: the count).
+    pub sort_by: Option<String>,
+    /// A predicate the rows must meet before they are counted.
+    pub filter: Option<String>,
 }
 
 /// A checked query request.
@@ -208,9 +212,18 @@ fn facet(value: &Value) -> Result<Facet, ApiError> {
             )));
         }
     };
+    let text = |field: &str| match options.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(t)) if !t.trim().is_empty() => Ok(Some(t.clone())),
+        Some(_) => Err(invalid(format!(
+            "A facet's '{field}' must be a non-empty string."
+        ))),
+    };
     Ok(Facet {
         expression,
         top,
         descending,
+        sort_by: text("sortBy")?,
+        filter: text("filter")?,
     })
 }
