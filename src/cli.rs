@@ -246,7 +246,7 @@ pub enum IdentityCommand {
         /// Location (default: the resource group's).
         #[arg(short, long)]
         location: Option<String>,
-        /// Space-separated tags: key[=value] ...
+        /// Space-separated tags: key[=value] ..., or a JSON object.
         #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]")]
         tags: Vec<String>,
         /// Isolation scope.
@@ -270,13 +270,16 @@ pub enum IdentityCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Replace an identity's tags.
+    /// Replace an identity's tags, or change its isolation scope.
     Update {
         #[command(flatten)]
         target: Target,
-        /// Space-separated tags: key[=value] ... ("" clears them).
-        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]", required = true)]
+        /// Space-separated tags: key[=value] ..., or a JSON object ("" clears them).
+        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]", required_unless_present = "isolation_scope")]
         tags: Vec<String>,
+        /// Isolation scope.
+        #[arg(long, value_parser = ["None", "Regional"])]
+        isolation_scope: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -297,9 +300,18 @@ pub enum IdentityCommand {
         /// Do not prompt for confirmation (accepted for az compatibility; identity deletes never prompt).
         #[arg(short, long)]
         yes: bool,
-        /// Most deletes in flight with --ids.
-        #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
-        concurrency: u32,
+        /// Most deletes in flight with --ids [default: 16].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: Option<u32>,
+        /// Detach each identity from the resources that carry it before deleting it.
+        #[arg(long)]
+        detach: bool,
+        /// Remove each identity's role assignments before deleting it.
+        #[arg(long)]
+        remove_role_assignments: bool,
+        /// Delete nothing (exit 1) when any of the identities is still in use.
+        #[arg(long, conflicts_with_all = ["detach", "remove_role_assignments"])]
+        if_unused: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -410,12 +422,12 @@ pub enum GroupCommand {
     /// Create a resource group.
     Create {
         /// Name.
-        #[arg(short, long, visible_alias = "resource-group")]
+        #[arg(short, long, visible_alias = "resource-group", short_alias = 'g')]
         name: String,
         /// Location.
         #[arg(short, long)]
         location: String,
-        /// Space-separated tags: key[=value] ...
+        /// Space-separated tags: key[=value] ..., or a JSON object.
         #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]")]
         tags: Vec<String>,
         #[command(flatten)]
@@ -429,7 +441,7 @@ pub enum GroupCommand {
     /// Show a resource group.
     Show {
         /// Name.
-        #[arg(short, long, visible_alias = "resource-group")]
+        #[arg(short, long, visible_alias = "resource-group", short_alias = 'g')]
         name: String,
         #[command(flatten)]
         common: Common,
@@ -437,7 +449,7 @@ pub enum GroupCommand {
     /// Delete a resource group and everything in it.
     Delete {
         /// Name.
-        #[arg(short, long, visible_alias = "resource-group")]
+        #[arg(short, long, visible_alias = "resource-group", short_alias = 'g')]
         name: String,
         /// Return once ARM has accepted the delete, without waiting for it to finish.
         #[arg(long)]
