@@ -109,10 +109,10 @@ impl Config {
                 Target::Local { dir }
             }
             None => Target::Remote {
-                endpoint: common
-                    .endpoint
-                    .clone()
-                    .unwrap_or_else(|| AZURE_ENDPOINT.to_string()),
+                endpoint: match &common.endpoint {
+                    Some(e) => endpoint(e)?,
+                    None => AZURE_ENDPOINT.to_string(),
+                },
                 auth: common.auth.unwrap_or(AuthMode::Auto),
                 ca_bundle: common.ca_bundle.clone(),
             },
@@ -130,6 +130,31 @@ impl Config {
             max_retries: common.max_retries.unwrap_or(4),
         })
     }
+}
+
+/// Checks `--endpoint`: an http(s) URL of a host, without credentials in it, and without a
+/// path, query or fragment (requests go to ARM's own paths from the host, so one would be cut).
+pub fn endpoint(value: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid(ArmError::invalid("endpoint", value, why));
+    let url = reqwest::Url::parse(value)
+        .map_err(|_| bad("an endpoint is an http(s) URL such as https://management.azure.com"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // The value is shown without its user name and password.
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(ConfigError::Invalid(ArmError::invalid(
+            "endpoint",
+            shown.to_string(),
+            "an endpoint carries no user name or password (the credential is chosen with --auth)",
+        )));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "an endpoint is a scheme, host and port only, without a path, query or fragment",
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 /// `--local` state lives here unless a folder is given.
@@ -257,6 +282,23 @@ mod tests {
         let e = resolve_subscription(None, &nothing).unwrap_err();
         assert!(e.to_string().contains("--subscription"), "{e}");
         assert!(resolve_subscription(Some("nope"), &nothing).is_err());
+    }
+
+    #[test]
+    fn endpoints_with_credentials_or_paths_are_refused() {
+        for bad in [
+            "http://user:pass@127.0.0.1:1",
+            "http://user@127.0.0.1:1",
+            "http://127.0.0.1:1/arm",
+            "http://127.0.0.1:1/?a=b",
+        ] {
+            let e = endpoint(bad).unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid(_)), "{bad}: {e}");
+        }
+        assert_eq!(
+            endpoint("http://127.0.0.1:1/").unwrap(),
+            "http://127.0.0.1:1"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod bulk;
 mod cli;
+mod cli_flags;
 mod conformance;
 mod demo;
 mod emulator_api;

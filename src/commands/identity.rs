@@ -274,6 +274,10 @@ async fn delete_many(
             }
         })
     };
+    tracing::info!(
+        "deleting {} identities, at most {concurrency} at a time",
+        ids.len()
+    );
     let work: Vec<(IdentityRef, Vec<Step>)> = ids.iter().cloned().zip(steps).collect();
     let items = bulk::run(
         work,
