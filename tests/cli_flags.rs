@@ -235,3 +235,165 @@ async fn dry_run_update_plans_tag_changes_and_skips_no_ops() {
     );
     assert_eq!(tags_of(&env, "app").await, json!({"a": "1", "b": "2"}));
 }
+
+/// Every option `azid --help` shows before the subcommand, with a value to give it.
+fn global_options(dir: &str, file: &str) -> Vec<Vec<String>> {
+    let with = |o: &str, v: &str| vec![o.to_string(), v.to_string()];
+    let flag = |o: &str| vec![o.to_string()];
+    vec![
+        with("--subscription", "00000000-0000-0000-0000-000000000009"),
+        with("--endpoint", "http://127.0.0.1:9"),
+        with("--ca-bundle", file),
+        vec![format!("--local={dir}/local")],
+        with("--auth", "token"),
+        with("--output", "json"),
+        with("--query", "@"),
+        flag("--debug"),
+        flag("--verbose"),
+        with("--max-retries", "0"),
+        flag("--dry-run"),
+        flag("--yes"),
+        with("--concurrency", "4"),
+        with("--allow-read", dir),
+        with("--allow-write", dir),
+        with("--max-operations", "1000"),
+        with("--max-call-depth", "8"),
+        with("--max-string-size", "1000"),
+        with("--max-array-size", "1000"),
+        with("--max-map-size", "1000"),
+    ]
+}
+
+#[tokio::test]
+async fn every_global_option_works_or_is_refused_before_every_subcommand() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "app").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap().to_string();
+    let script = tmp.path().join("s.rhai");
+    std::fs::write(&script, "1").unwrap();
+    let file = script.to_str().unwrap().to_string();
+    // The help lists exactly these options.
+    let help = Azid::new(&["--help"]).run().await.ok().stdout;
+    let listed = help.matches("\n      --").count() + help.matches("\n  -").count();
+    let options = global_options(&dir, &file);
+    // -h/--help and -V/--version are listed too.
+    assert_eq!(listed, options.len() + 2, "{help}");
+    let id = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/gone",
+        env.sub
+    );
+    let fic = ["--identity-name", "app", "-g", "rg", "-n", "ghc"];
+    let spec = ["--issuer", ISSUER, "--subject", "s"];
+    let subcommands: Vec<Vec<&str>> = vec![
+        vec!["identity", "create", "-g", "rg", "-n", "app2"],
+        vec!["identity", "list"],
+        vec!["identity", "show", "-g", "rg", "-n", "app"],
+        vec![
+            "identity", "update", "-g", "rg", "-n", "app", "--tags", "a=b",
+        ],
+        vec!["identity", "list-resources", "-g", "rg", "-n", "app"],
+        vec!["identity", "delete", "--ids", &id],
+        [
+            &["identity", "federated-credential", "create"][..],
+            &fic,
+            &spec,
+        ]
+        .concat(),
+        [
+            &["identity", "federated-credential", "update"][..],
+            &fic,
+            &spec,
+        ]
+        .concat(),
+        [&["identity", "federated-credential", "show"][..], &fic].concat(),
+        [&["identity", "federated-credential", "delete"][..], &fic].concat(),
+        vec![
+            "identity",
+            "federated-credential",
+            "list",
+            "--identity-name",
+            "app",
+            "-g",
+            "rg",
+        ],
+        vec!["group", "create", "-n", "rg3", "-l", "eastus"],
+        vec!["group", "list"],
+        vec!["group", "show", "-n", "rg"],
+        vec!["group", "delete", "-n", "rg4", "--yes"],
+        vec!["run", &file],
+        vec!["eval", "1"],
+        // The data file cannot be made: an emulator that took the option ends with exit 1.
+        vec!["emulator", "--data", "/nonexistent/azid/e.db"],
+    ];
+    let script_only = [
+        "--allow-read",
+        "--allow-write",
+        "--max-operations",
+        "--max-call-depth",
+        "--max-string-size",
+        "--max-array-size",
+        "--max-map-size",
+    ];
+    for option in &options {
+        let name = option[0].split('=').next().unwrap();
+        for sub in &subcommands {
+            let refused = match (sub[0], sub[1]) {
+                ("emulator", _) => true,
+                ("identity" | "group", s) => {
+                    script_only.contains(&name)
+                        || (name == "--concurrency" && !(sub[0] == "identity" && s == "delete"))
+                }
+                _ => false,
+            };
+            let mut args: Vec<&str> = option.iter().map(String::as_str).collect();
+            args.extend(sub);
+            let run = if sub[0] == "emulator" || name == "--local" || name == "--endpoint" {
+                Azid::new(&args)
+                    .env("AZID_TOKEN", env.emu.token())
+                    .run()
+                    .await
+            } else {
+                Azid::at(&env, &args).run().await
+            };
+            let said_no = run.code == 2 && run.stderr.contains("does not apply to");
+            assert_eq!(said_no, refused, "azid {args:?}: {run:?}");
+            assert!(
+                !run.stderr.contains("unexpected argument"),
+                "{args:?}: {run:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn top_level_yes_and_concurrency_reach_the_az_commands() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.group("doomed").await;
+    Azid::at(&env, &["--yes", "group", "delete", "-n", "doomed"])
+        .run()
+        .await
+        .ok();
+    let gone = env.call(Method::GET, &env.group_path("doomed"), None).await;
+    assert_eq!(
+        gone.status,
+        StatusCode::NOT_FOUND,
+        "--yes before the subcommand"
+    );
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            env.identity("rg", &format!("id-{n}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut args = vec!["-v", "--concurrency", "32", "identity", "delete", "--ids"];
+    args.extend(ids.iter().map(String::as_str));
+    let run = Azid::at(&env, &args).run().await.ok();
+    assert!(run.stderr.contains("at most 32 at a time"), "{run:?}");
+    assert!(env.all_identity_names().await.is_empty());
+}
