@@ -397,3 +397,182 @@ async fn top_level_yes_and_concurrency_reach_the_az_commands() {
     assert!(run.stderr.contains("at most 32 at a time"), "{run:?}");
     assert!(env.all_identity_names().await.is_empty());
 }
+
+/// A site carrying the identity `id`.
+async fn attach(env: &Env, site: &str, id: &str) {
+    let path = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.Web/sites/{site}?api-version=2023-01-01",
+        env.sub
+    );
+    let body = json!({"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {id: {}}}});
+    let r = env.call(Method::PUT, &path, Some(body)).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+}
+
+/// A Reader assignment of the principal at the group.
+async fn assign(env: &Env, principal: &str) {
+    let path = format!(
+        "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        env.sub,
+        uuid::Uuid::new_v4()
+    );
+    let role = format!(
+        "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        env.sub
+    );
+    let body = json!({"properties": {"roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal"}});
+    let r = env.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}
+
+async fn assignments_of(env: &Env, principal: &str) -> usize {
+    let path = format!(
+        "/subscriptions/{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId%20eq%20'{principal}'",
+        env.sub
+    );
+    env.list_all(&path).await.0.len()
+}
+
+#[tokio::test]
+async fn identity_delete_says_what_still_uses_it() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let used = env.identity("rg", "used").await;
+    let (id, principal) = (
+        used["id"].as_str().unwrap().to_string(),
+        used["properties"]["principalId"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    let free = env.identity("rg", "free").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    attach(&env, "web", &id).await;
+    assign(&env, &principal).await;
+
+    // --if-unused: one of them is used, so nothing is deleted.
+    let refused = Azid::at(
+        &env,
+        &["identity", "delete", "--if-unused", "--ids", &id, &free],
+    )
+    .run()
+    .await
+    .fails(1);
+    assert!(
+        refused
+            .stderr
+            .contains("WARNING: identity rg/used is in use"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.stderr.contains("Microsoft.Web/sites/web"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.stderr.contains("role assignments stay at"),
+        "{refused:?}"
+    );
+    assert_eq!(env.all_identity_names().await, ["free", "used"]);
+
+    // A plain delete deletes like az, and warns.
+    let plain = Azid::at(&env, &["identity", "delete", "-g", "rg", "-n", "free"])
+        .run()
+        .await
+        .ok();
+    assert!(!plain.stderr.contains("WARNING"), "{plain:?}");
+
+    // --detach and --remove-role-assignments clean up first.
+    let clean = Azid::at(
+        &env,
+        &[
+            "identity",
+            "delete",
+            "-g",
+            "rg",
+            "-n",
+            "used",
+            "--detach",
+            "--remove-role-assignments",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(clean.stderr.contains("detaching it from"), "{clean:?}");
+    assert!(env.all_identity_names().await.is_empty());
+    assert_eq!(assignments_of(&env, &principal).await, 0);
+    let site = env
+        .call(
+            Method::GET,
+            &format!(
+                "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.Web/sites/web?api-version=2023-01-01",
+                env.sub
+            ),
+            None,
+        )
+        .await
+        .body;
+    assert!(
+        site["identity"]["userAssignedIdentities"]
+            .as_object()
+            .is_none_or(|m| m.is_empty()),
+        "{site}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_bulk_delete_prints_each_item() {
+    use std::io::Read as _;
+    let env = Env::with(azid::emulator::EmulatorOptions {
+        latency: Some("150".parse().expect("latency")),
+        ..crate::harness::quick()
+    })
+    .await;
+    env.group("rg").await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            env.identity("rg", &format!("id-{n:02}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut args = vec!["identity", "delete", "--concurrency", "1", "--ids"];
+    args.extend(ids.iter().map(String::as_str));
+    let (mut child, _home) = Azid::at(&env, &args).spawn();
+    // Wait until deletes are under way, then interrupt.
+    while env.all_identity_names().await.len() >= 19 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: kill only sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("wait");
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    })
+    .await
+    .unwrap();
+    let (status, stderr) = status;
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let left = env.all_identity_names().await;
+    assert!(!left.is_empty(), "interrupted before the end: {stderr}");
+    let not_started = stderr
+        .lines()
+        .filter(|l| l.ends_with(": NotStarted"))
+        .count();
+    let deleted = stderr.lines().filter(|l| l.ends_with(": Deleted")).count();
+    assert_eq!(not_started, left.len(), "{stderr}");
+    assert_eq!(deleted + not_started, 20, "{stderr}");
+    assert!(stderr.contains("Interrupted:"), "{stderr}");
+}
