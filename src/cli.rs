@@ -135,6 +135,9 @@ pub struct Common {
     /// Retries of a failed idempotent request (429, 5xx, dropped connections).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: Option<u32>,
+    /// Print errors only, no warnings (az-style commands).
+    #[arg(long)]
+    pub only_show_errors: bool,
 }
 
 impl Common {
@@ -151,6 +154,7 @@ impl Common {
             debug: later.debug || self.debug,
             verbose: later.verbose || self.verbose,
             max_retries: later.max_retries.or(self.max_retries),
+            only_show_errors: later.only_show_errors || self.only_show_errors,
         }
     }
 }
@@ -203,6 +207,7 @@ impl Command {
                 | IdentityCommand::Update { common, .. }
                 | IdentityCommand::Delete { common, .. }
                 | IdentityCommand::ListResources { common, .. }
+                | IdentityCommand::ListOperations { common }
                 | IdentityCommand::FederatedCredential(
                     CredentialCommand::Create { common, .. }
                     | CredentialCommand::Update { common, .. }
@@ -223,6 +228,36 @@ impl Command {
         std::mem::take(slot)
     }
 
+    /// Fills in `group` where an identity command names no resource group (az's default group).
+    pub fn default_group(&mut self, group: &str) {
+        let slot = match self {
+            Command::Identity(
+                IdentityCommand::Create { resource_group, .. }
+                | IdentityCommand::List { resource_group, .. }
+                | IdentityCommand::FederatedCredential(CredentialCommand::List {
+                    resource_group,
+                    ..
+                }),
+            ) => resource_group,
+            Command::Identity(
+                IdentityCommand::Show { target, .. }
+                | IdentityCommand::Update { target, .. }
+                | IdentityCommand::Delete { target, .. }
+                | IdentityCommand::ListResources { target, .. },
+            ) if target.ids.is_empty() => &mut target.resource_group,
+            Command::Identity(IdentityCommand::FederatedCredential(
+                CredentialCommand::Create { credential, .. }
+                | CredentialCommand::Update { credential, .. }
+                | CredentialCommand::Show { credential, .. }
+                | CredentialCommand::Delete { credential, .. },
+            )) => &mut credential.resource_group,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(group.to_string());
+        }
+    }
+
     /// Takes the script options given after `run` or `eval` (empty for other commands).
     pub fn take_script(&mut self) -> ScriptOptions {
         match self {
@@ -237,9 +272,9 @@ impl Command {
 pub enum IdentityCommand {
     /// Create an identity (or update the one of that name).
     Create {
-        /// Resource group.
+        /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
         #[arg(short = 'g', long)]
-        resource_group: String,
+        resource_group: Option<String>,
         /// Identity name.
         #[arg(short, long, visible_alias = "resource-name")]
         name: String,
@@ -280,6 +315,11 @@ pub enum IdentityCommand {
         /// Isolation scope.
         #[arg(long, value_parser = ["None", "Regional"])]
         isolation_scope: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the operations of the Microsoft.ManagedIdentity provider.
+    ListOperations {
         #[command(flatten)]
         common: Common,
     },
@@ -360,9 +400,9 @@ pub enum CredentialCommand {
         /// The identity.
         #[arg(long)]
         identity_name: String,
-        /// Resource group.
+        /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
         #[arg(short = 'g', long)]
-        resource_group: String,
+        resource_group: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -374,9 +414,9 @@ pub struct CredentialArgs {
     /// The identity.
     #[arg(long)]
     pub identity_name: String,
-    /// Resource group.
+    /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
     #[arg(short = 'g', long)]
-    pub resource_group: String,
+    pub resource_group: Option<String>,
     /// Credential name.
     #[arg(short, long)]
     pub name: String,
@@ -399,16 +439,15 @@ pub struct CredentialSpecArgs {
 /// Which identities a command acts on: `-g RG -n NAME`, or `--ids ID...`.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Resource group.
-    #[arg(short = 'g', long, required_unless_present = "ids", requires = "name")]
+    /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
+    #[arg(short = 'g', long, requires = "name")]
     pub resource_group: Option<String>,
     /// Identity name.
     #[arg(
         short,
         long,
         visible_alias = "resource-name",
-        required_unless_present = "ids",
-        requires = "resource_group"
+        required_unless_present = "ids"
     )]
     pub name: Option<String>,
     /// One or more full resource ids.

@@ -178,17 +178,73 @@ pub fn resolve_subscription(
         names::subscription_id(&sub)?;
         return Ok(sub);
     }
-    let dir = var("AZURE_CONFIG_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".azure")));
-    let Some(dir) = dir else {
+    let Some(dir) = az_config_dir(var) else {
         return Err(ConfigError::NoSubscription);
     };
     match default_account(&dir.join("azureProfile.json"))? {
         Some(sub) => Ok(sub),
         None => Err(ConfigError::NoSubscription),
     }
+}
+
+/// The Azure CLI's folder: AZURE_CONFIG_DIR, or ~/.azure.
+pub fn az_config_dir(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    var("AZURE_CONFIG_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".azure")))
+}
+
+/// The default resource group, as az finds it: AZURE_DEFAULTS_GROUP, then `group` under
+/// `[defaults]` in az's `config` file.
+pub fn default_group(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    if let Some(group) = var("AZURE_DEFAULTS_GROUP").filter(|g| !g.is_empty()) {
+        return Ok(Some(group));
+    }
+    let Some(dir) = az_config_dir(var) else {
+        return Ok(None);
+    };
+    Ok(read_ini(&dir.join("config"))?
+        .and_then(|text| ini_value(&text, "defaults", "group"))
+        .filter(|g| !g.is_empty()))
+}
+
+/// An INI file's text; `None` when it does not exist.
+pub fn read_ini(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError::Profile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// `key` of `[section]` in INI text as Python's configparser (which az uses) reads it:
+/// `key = value` or `key: value`, `#`/`;` comment lines, section names case-sensitive.
+pub fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+    let mut current = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.trim().to_string());
+            continue;
+        }
+        if current.as_deref() != Some(section) {
+            continue;
+        }
+        let split = line.find(['=', ':']).map(|i| (&line[..i], &line[i + 1..]));
+        if let Some((k, v)) = split
+            && k.trim().eq_ignore_ascii_case(key)
+        {
+            return Some(v.trim().to_string());
+        }
+    }
+    None
 }
 
 #[derive(Deserialize)]
@@ -282,6 +338,29 @@ mod tests {
         let e = resolve_subscription(None, &nothing).unwrap_err();
         assert!(e.to_string().contains("--subscription"), "{e}");
         assert!(resolve_subscription(Some("nope"), &nothing).is_err());
+    }
+
+    #[test]
+    fn default_group_from_env_then_az_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config"),
+            "[core]\noutput = json\n# group = no\n[defaults]\nlocation = eastus\ngroup = rg-cfg\n",
+        )
+        .unwrap();
+        let cfg = dir.path().to_str().unwrap().to_string();
+        let both = env(vec![
+            ("AZURE_DEFAULTS_GROUP", "rg-env".into()),
+            ("AZURE_CONFIG_DIR", cfg.clone()),
+        ]);
+        assert_eq!(default_group(&both).unwrap().as_deref(), Some("rg-env"));
+        let file = env(vec![("AZURE_CONFIG_DIR", cfg)]);
+        assert_eq!(default_group(&file).unwrap().as_deref(), Some("rg-cfg"));
+        let none = env(vec![(
+            "HOME",
+            dir.path().join("x").to_str().unwrap().into(),
+        )]);
+        assert_eq!(default_group(&none).unwrap(), None);
     }
 
     #[test]

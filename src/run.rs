@@ -64,6 +64,7 @@ fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<Ex
         dry_run: script.dry_run,
         yes: script.yes,
         concurrency: script.concurrency,
+        quiet: common.only_show_errors,
     };
     let config = Config::resolve(&common)?;
     init_logging(config.verbosity);
@@ -72,6 +73,9 @@ fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<Ex
         query: config.query.clone(),
     };
     let var = |k: &str| std::env::var(k).ok();
+    if let Some(group) = crate::config::default_group(&var)? {
+        command.default_group(&group);
+    }
     runtime()?.block_on(async {
         let session = Session::connect(&config, &var, false).await?;
         match command {
@@ -96,6 +100,11 @@ fn script(
         ),
         None => (top, top_script),
     };
+    if common.only_show_errors {
+        return Err(Error::Usage(
+            "--only-show-errors does not apply to scripts (run, eval, the REPL); it is for the az-style commands".into(),
+        ));
+    }
     let config = Config::resolve(&common)?;
     // Checked before anything is sent: a bad --allow-read is a usage error.
     if let Some(missing) = options.allow_read.iter().find(|p| !p.exists()) {

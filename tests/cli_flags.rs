@@ -251,6 +251,7 @@ fn global_options(dir: &str, file: &str) -> Vec<Vec<String>> {
         flag("--debug"),
         flag("--verbose"),
         with("--max-retries", "0"),
+        flag("--only-show-errors"),
         flag("--dry-run"),
         flag("--yes"),
         with("--concurrency", "4"),
@@ -294,6 +295,7 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
             "identity", "update", "-g", "rg", "-n", "app", "--tags", "a=b",
         ],
         vec!["identity", "list-resources", "-g", "rg", "-n", "app"],
+        vec!["identity", "list-operations"],
         vec!["identity", "delete", "--ids", &id],
         [
             &["identity", "federated-credential", "create"][..],
@@ -345,7 +347,7 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
                     script_only.contains(&name)
                         || (name == "--concurrency" && !(sub[0] == "identity" && s == "delete"))
                 }
-                _ => false,
+                _ => name == "--only-show-errors",
             };
             let mut args: Vec<&str> = option.iter().map(String::as_str).collect();
             args.extend(sub);
@@ -575,4 +577,190 @@ async fn ctrl_c_during_a_bulk_delete_prints_each_item() {
     assert_eq!(not_started, left.len(), "{stderr}");
     assert_eq!(deleted + not_started, 20, "{stderr}");
     assert!(stderr.contains("Interrupted:"), "{stderr}");
+}
+
+#[tokio::test]
+async fn az_parity_tags_groups_scope_operations_formats_and_defaults() {
+    let env = Env::start().await;
+    // -g names the group on group create|show|delete.
+    Azid::at(&env, &["group", "create", "-g", "rg", "-l", "eastus"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(
+        Azid::at(&env, &["group", "show", "-g", "rg"])
+            .run()
+            .await
+            .ok()
+            .json()["name"],
+        "rg"
+    );
+    // --tags as a JSON object, and k= for an empty value.
+    let made = Azid::at(
+        &env,
+        &[
+            "identity",
+            "create",
+            "-g",
+            "rg",
+            "-n",
+            "app",
+            "--tags",
+            r#"{"a":"b","c":""}"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(made.json()["tags"], json!({"a": "b", "c": ""}));
+    Azid::at(
+        &env,
+        &[
+            "identity", "update", "-g", "rg", "-n", "app", "--tags", "k=", "x=y",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(tags_of(&env, "app").await, json!({"k": "", "x": "y"}));
+    let bad = Azid::at(
+        &env,
+        &[
+            "identity", "update", "-g", "rg", "-n", "app", "--tags", "{nope",
+        ],
+    )
+    .run()
+    .await
+    .fails(2);
+    assert!(bad.stderr.contains("not a JSON object"), "{bad:?}");
+    // --isolation-scope on update, read back; the tags stay.
+    Azid::at(
+        &env,
+        &[
+            "identity",
+            "update",
+            "-g",
+            "rg",
+            "-n",
+            "app",
+            "--isolation-scope",
+            "Regional",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    let raw = env
+        .call(Method::GET, &env.identity_path("rg", "app"), None)
+        .await
+        .body;
+    assert_eq!(raw["properties"]["isolationScope"], "Regional");
+    assert_eq!(raw["tags"], json!({"k": "", "x": "y"}));
+    // list-operations.
+    let ops = Azid::at(&env, &["identity", "list-operations"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert!(
+        ops.as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == "Microsoft.ManagedIdentity/userAssignedIdentities/delete"),
+        "{ops}"
+    );
+    // -o yamlc: YAML with coloured keys.
+    let yamlc = Azid::at(&env, &["group", "show", "-n", "rg", "-o", "yamlc"])
+        .run()
+        .await
+        .ok();
+    assert!(
+        yamlc.stdout.contains("\x1b[94mname\x1b[0m: rg"),
+        "{yamlc:?}"
+    );
+    // The default group: AZURE_DEFAULTS_GROUP, then az's config file.
+    let shown = Azid::at(&env, &["identity", "show", "-n", "app"])
+        .env("AZURE_DEFAULTS_GROUP", "rg")
+        .run()
+        .await
+        .ok();
+    assert_eq!(shown.json()["name"], "app");
+    let cfg = tempfile::tempdir().unwrap();
+    std::fs::write(cfg.path().join("config"), "[defaults]\ngroup = rg\n").unwrap();
+    let listed = Azid::at(&env, &["identity", "list"])
+        .env("AZURE_CONFIG_DIR", cfg.path().to_str().unwrap())
+        .run()
+        .await
+        .ok();
+    assert_eq!(listed.json()[0]["name"], "app");
+    let none = Azid::at(&env, &["identity", "show", "-n", "app"])
+        .run()
+        .await
+        .fails(2);
+    assert!(
+        none.stderr.contains("no resource group") || none.stderr.contains("-g"),
+        "{none:?}"
+    );
+}
+
+#[tokio::test]
+async fn only_show_errors_drops_the_warnings() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let used = env.identity("rg", "used").await;
+    attach(&env, "web", used["id"].as_str().unwrap()).await;
+    let run = Azid::at(
+        &env,
+        &[
+            "--only-show-errors",
+            "identity",
+            "delete",
+            "-g",
+            "rg",
+            "-n",
+            "used",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(!run.stderr.contains("WARNING"), "{run:?}");
+    assert!(env.all_identity_names().await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_allow_read_and_endpoints_are_usage_errors() {
+    let env = Env::start().await;
+    let run = Azid::at(
+        &env,
+        &["--allow-read", "/nonexistent/azid/file.txt", "eval", "1"],
+    )
+    .run()
+    .await
+    .fails(2);
+    assert!(run.stderr.contains("--allow-read"), "{run:?}");
+    let url = env.emu.url().to_string();
+    let with_user = url.replacen("http://", "http://user:secret@", 1);
+    let with_path = format!("{url}/arm");
+    for endpoint in [&with_user, &with_path] {
+        let run = Azid::new(&[
+            "--endpoint",
+            endpoint,
+            "--auth",
+            "token",
+            "--subscription",
+            &env.sub,
+            "group",
+            "list",
+        ])
+        .env("AZID_TOKEN", env.emu.token())
+        .run()
+        .await
+        .fails(2);
+        assert!(run.stderr.contains("invalid endpoint"), "{run:?}");
+        assert!(
+            !run.stderr.contains("secret"),
+            "the password is not echoed: {run:?}"
+        );
+    }
 }

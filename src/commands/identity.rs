@@ -43,7 +43,7 @@ pub async fn run(
             isolation_scope,
             ..
         } => {
-            let id = IdentityRef::new(&session.subscription, &resource_group, &name)?;
+            let id = IdentityRef::new(&session.subscription, group(&resource_group)?, &name)?;
             let create = IdentityCreate {
                 location,
                 tags: parse_tags(&tags)?,
@@ -64,6 +64,9 @@ pub async fn run(
             out.print(&Value::Array(
                 identities.iter().map(identity_json).collect(),
             ))?;
+        }
+        IdentityCommand::ListOperations { .. } => {
+            out.print(&Value::Array(client.identity_operations().await?))?;
         }
         IdentityCommand::ListResources { target, .. } => {
             let mut found = Vec::new();
@@ -144,7 +147,7 @@ pub async fn run(
                 remove_role_assignments,
                 force: true,
             };
-            let steps = delete_steps(session, &ids, options, if_unused).await?;
+            let steps = delete_steps(session, &ids, options, if_unused, flags.quiet).await?;
             if let ([id], [steps]) = (ids.as_slice(), steps.as_slice()) {
                 references::apply(client, id, steps).await?;
                 return Ok(ExitCode::SUCCESS);
@@ -163,6 +166,7 @@ async fn delete_steps(
     ids: &[IdentityRef],
     options: DeleteOptions,
     if_unused: bool,
+    quiet: bool,
 ) -> Result<Vec<Vec<Step>>, Error> {
     let client = &session.client;
     let mut subscriptions: Vec<&str> = ids.iter().map(|i| i.subscription.as_str()).collect();
@@ -195,7 +199,9 @@ async fn delete_steps(
         };
         if !uses.resources.is_empty() || !uses.assignments.is_empty() {
             in_use += 1;
-            warn_uses(id, &uses, options);
+            if !quiet {
+                warn_uses(id, &uses, options);
+            }
         }
         all.push(uses.steps(id, options)?);
     }
@@ -344,7 +350,7 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
             isolation_scope,
             ..
         } => {
-            let id = IdentityRef::new(&session.subscription, resource_group, name)?;
+            let id = IdentityRef::new(&session.subscription, group(resource_group)?, name)?;
             if let Some(l) = location {
                 names::location(l)?;
             }
@@ -384,7 +390,7 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 remove_role_assignments: *remove_role_assignments,
                 force: true,
             };
-            let steps = delete_steps(session, &ids, options, *if_unused).await?;
+            let steps = delete_steps(session, &ids, options, *if_unused, false).await?;
             for (id, steps) in ids.iter().zip(steps) {
                 if dryrun::found(client.identity_show(id).await)?.is_none() {
                     continue;
@@ -416,7 +422,11 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 ..
             },
         ) => {
-            let id = IdentityRef::new(&session.subscription, &c.resource_group, &c.identity_name)?;
+            let id = IdentityRef::new(
+                &session.subscription,
+                group(&c.resource_group)?,
+                &c.identity_name,
+            )?;
             let spec = CredentialSpec {
                 issuer: s.issuer.clone(),
                 subject: s.subject.clone(),
@@ -427,7 +437,11 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
         IdentityCommand::FederatedCredential(CredentialCommand::Delete {
             credential: c, ..
         }) => {
-            let id = IdentityRef::new(&session.subscription, &c.resource_group, &c.identity_name)?;
+            let id = IdentityRef::new(
+                &session.subscription,
+                group(&c.resource_group)?,
+                &c.identity_name,
+            )?;
             if let Some(old) = dryrun::found(client.credential_show(&id, &c.name).await)? {
                 draft.add(Change::Delete, old.id, Vec::new());
             }
@@ -461,12 +475,12 @@ async fn credential(
             spec: s,
             ..
         } => {
-            let id = identity(&c.resource_group, &c.identity_name)?;
+            let id = identity(group(&c.resource_group)?, &c.identity_name)?;
             let (made, _) = client.credential_put(&id, &c.name, spec(s)).await?;
             out.print(&credential_json(&made))?;
         }
         CredentialCommand::Show { credential: c, .. } => {
-            let id = identity(&c.resource_group, &c.identity_name)?;
+            let id = identity(group(&c.resource_group)?, &c.identity_name)?;
             match client.credential_show(&id, &c.name).await {
                 Ok(found) => out.print(&credential_json(&found))?,
                 Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
@@ -474,7 +488,7 @@ async fn credential(
             }
         }
         CredentialCommand::Delete { credential: c, .. } => {
-            let id = identity(&c.resource_group, &c.identity_name)?;
+            let id = identity(group(&c.resource_group)?, &c.identity_name)?;
             client.credential_delete(&id, &c.name).await?;
         }
         CredentialCommand::List {
@@ -482,12 +496,21 @@ async fn credential(
             resource_group,
             ..
         } => {
-            let id = identity(&resource_group, &identity_name)?;
+            let id = identity(group(&resource_group)?, &identity_name)?;
             let all = client.credential_list(&id).await?;
             out.print(&Value::Array(all.iter().map(credential_json).collect()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The resource group given with `-g`, or filled in from the default group.
+fn group(given: &Option<String>) -> Result<&str, Error> {
+    given.as_deref().ok_or_else(|| {
+        Error::Usage(
+            "no resource group: pass -g RESOURCE_GROUP, or set a default with AZURE_DEFAULTS_GROUP or `az configure --defaults group=NAME`".into(),
+        )
+    })
 }
 
 /// The identities a command names: `-g/-n` in the session's subscription, or `--ids`; all
@@ -503,7 +526,7 @@ fn targets(session: &Session, target: &Target) -> Result<Vec<IdentityRef>, Error
     match (&target.resource_group, &target.name) {
         (Some(rg), Some(name)) => Ok(vec![IdentityRef::new(&session.subscription, rg, name)?]),
         _ => Err(Error::Usage(
-            "name the identity with -g RESOURCE_GROUP -n NAME, or with --ids ID".into(),
+            "name the identity with -g RESOURCE_GROUP -n NAME (or -n NAME and a default group), or with --ids ID".into(),
         )),
     }
 }

@@ -37,6 +37,8 @@ pub struct Flags {
     pub yes: bool,
     /// Most requests in flight for `--ids` (default 16).
     pub concurrency: Option<u32>,
+    /// `--only-show-errors`: no warnings.
+    pub quiet: bool,
 }
 
 /// `--tags` as az takes it: `key=value key2=` ..., `""` for none, or one JSON object of strings.
