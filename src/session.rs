@@ -81,7 +81,7 @@ impl Session {
                     Err(ConfigError::NoSubscription) if lazy => String::new(),
                     Err(e) => return Err(e.into()),
                 };
-                let credential = Credential::select(*auth, var)?;
+                let credential = Credential::select_with(*auth, var, &options.extra_roots)?;
                 let client = ArmClient::new(endpoint, credential, options)?;
                 Ok(Self {
                     client,

@@ -3,6 +3,7 @@
 
 mod bulk;
 mod cli;
+mod cli_auth;
 mod cli_flags;
 mod conformance;
 mod demo;
