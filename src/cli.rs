@@ -98,9 +98,13 @@ pub struct Common {
     /// Subscription id (default: AZURE_SUBSCRIPTION_ID, then the Azure CLI's default account).
     #[arg(long, value_name = "ID")]
     pub subscription: Option<String>,
-    /// ARM endpoint (default: https://management.azure.com).
+    /// ARM endpoint (default: the cloud's, https://management.azure.com for AzureCloud).
     #[arg(long, value_name = "URL", env = "AZID_ENDPOINT")]
     pub endpoint: Option<String>,
+    /// Azure cloud: AzureCloud, AzureUSGovernment, AzureChinaCloud or one registered with
+    /// `az cloud register` (default: az's active cloud).
+    #[arg(long, value_name = "NAME")]
+    pub cloud: Option<String>,
     /// Also trust the CA certificates in this PEM file (e.g. an emulator's CA_BUNDLE under --tls).
     #[arg(long, value_name = "FILE", env = "AZID_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
@@ -146,6 +150,7 @@ impl Common {
         Common {
             subscription: later.subscription.or(self.subscription),
             endpoint: later.endpoint.or(self.endpoint),
+            cloud: later.cloud.or(self.cloud),
             ca_bundle: later.ca_bundle.or(self.ca_bundle),
             local: later.local.or(self.local),
             auth: later.auth.or(self.auth),

@@ -6,17 +6,21 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::arm::{AZURE_ENDPOINT, ArmError, AuthMode, names};
+use crate::arm::{ArmError, AuthMode, names};
 use crate::cli::Common;
 use crate::output::Format;
+
+pub mod cloud;
 
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An ARM endpoint reached with a real credential.
     Remote {
-        /// Endpoint URL.
-        endpoint: String,
+        /// `--endpoint`; without it, the cloud's ARM endpoint.
+        endpoint: Option<String>,
+        /// `--cloud`; without it, az's active cloud.
+        cloud: Option<String>,
         /// Credential choice.
         auth: AuthMode,
         /// Extra trusted CA certificates (PEM).
@@ -101,6 +105,11 @@ impl Config {
                         "--local and --endpoint exclude each other".into(),
                     ));
                 }
+                if common.cloud.is_some() {
+                    return Err(ConfigError::Conflict(
+                        "--local and --cloud exclude each other".into(),
+                    ));
+                }
                 let dir = if dir.as_os_str().is_empty() {
                     default_local_dir()?
                 } else {
@@ -109,10 +118,8 @@ impl Config {
                 Target::Local { dir }
             }
             None => Target::Remote {
-                endpoint: match &common.endpoint {
-                    Some(e) => endpoint(e)?,
-                    None => AZURE_ENDPOINT.to_string(),
-                },
+                endpoint: common.endpoint.as_deref().map(endpoint).transpose()?,
+                cloud: common.cloud.clone(),
                 auth: common.auth.unwrap_or(AuthMode::Auto),
                 ca_bundle: common.ca_bundle.clone(),
             },

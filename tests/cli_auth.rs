@@ -113,3 +113,58 @@ async fn a_managed_identity_endpoint_that_never_answers_gives_up() {
         "{run:?}"
     );
 }
+
+#[tokio::test]
+async fn the_cloud_comes_from_az_config_or_cloud() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "seen").await;
+    // A cloud registered with az, whose ARM is the emulator, made active in az's config.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config"), "[cloud]\nname = Loopback\n").unwrap();
+    std::fs::write(
+        dir.path().join("clouds.config"),
+        format!(
+            "[Loopback]\nprofile = latest\nendpoint_resource_manager = {}/\nendpoint_active_directory_resource_id = https://management.loopback.example/\n",
+            env.emu.url()
+        ),
+    )
+    .unwrap();
+    let cfg = dir.path().to_str().unwrap();
+    let run = Azid::new(&[
+        "identity",
+        "list",
+        "--auth",
+        "token",
+        "--subscription",
+        &env.sub,
+    ])
+    .env("AZURE_CONFIG_DIR", cfg)
+    .env("AZID_TOKEN", env.emu.token())
+    .run()
+    .await
+    .ok();
+    assert_eq!(run.json()[0]["name"], "seen");
+    // --cloud overrides it: an unknown one is a usage error before any request.
+    let bad = Azid::new(&[
+        "identity",
+        "list",
+        "--auth",
+        "token",
+        "--subscription",
+        &env.sub,
+        "--cloud",
+        "Nowhere",
+    ])
+    .env("AZURE_CONFIG_DIR", cfg)
+    .env("AZID_TOKEN", env.emu.token())
+    .run()
+    .await
+    .fails(2);
+    assert!(bad.stderr.contains("Nowhere"), "{bad:?}");
+    let local = Azid::new(&["--local", "--cloud", "AzureCloud", "group", "list"])
+        .run()
+        .await
+        .fails(2);
+    assert!(local.stderr.contains("--cloud"), "{local:?}");
+}

@@ -243,6 +243,7 @@ fn global_options(dir: &str, file: &str) -> Vec<Vec<String>> {
     vec![
         with("--subscription", "00000000-0000-0000-0000-000000000009"),
         with("--endpoint", "http://127.0.0.1:9"),
+        with("--cloud", "AzureCloud"),
         with("--ca-bundle", file),
         vec![format!("--local={dir}/local")],
         with("--auth", "token"),

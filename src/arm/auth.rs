@@ -24,6 +24,28 @@ const TOKEN_TIMEOUT: Duration = Duration::from_secs(8);
 /// A cached token is renewed this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
+/// How credentials reach their token endpoint: which scope and authority (the cloud's),
+/// and which extra CA certificates (PEM) to trust.
+#[derive(Debug, Clone)]
+pub struct CredentialOptions {
+    /// Extra trusted CA certificates, PEM.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// The token scope for ARM.
+    pub scope: String,
+    /// The Entra ID authority host; empty for the SDK's default.
+    pub authority: String,
+}
+
+impl Default for CredentialOptions {
+    fn default() -> Self {
+        Self {
+            extra_roots: Vec::new(),
+            scope: ARM_SCOPE.to_string(),
+            authority: String::new(),
+        }
+    }
+}
+
 /// Which credential to use (`--auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthMode {
@@ -48,6 +70,8 @@ pub struct Credential {
     cache: Mutex<Option<(String, OffsetDateTime)>>,
     /// Added to a failure's message: where the token was asked for and how that is set.
     hint: String,
+    /// The token scope.
+    scope: String,
 }
 
 enum Source {
@@ -71,21 +95,25 @@ impl Credential {
             source: Source::Static(token.into()),
             cache: Mutex::new(None),
             hint: String::new(),
+            scope: ARM_SCOPE.to_string(),
         }
     }
 
     /// Picks the credential for `mode`, reading the environment through `var`.
     pub fn select(mode: AuthMode, var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ArmError> {
-        Self::select_with(mode, var, &[])
+        Self::select_with(mode, var, &CredentialOptions::default())
     }
 
-    /// As `select`, with token requests trusting these extra CA certificates (PEM) too.
+    /// As `select`, for a cloud's scope and authority, trusting extra CA certificates.
     pub fn select_with(
         mode: AuthMode,
         var: &dyn Fn(&str) -> Option<String>,
-        extra_roots: &[Vec<u8>],
+        with: &CredentialOptions,
     ) -> Result<Self, ArmError> {
-        let client_options = || token_client_options(extra_roots);
+        // AZURE_AUTHORITY_HOST, when set, wins over the cloud's authority (as in the SDK).
+        let authority = Some(with.authority.as_str())
+            .filter(|a| !a.is_empty() && var("AZURE_AUTHORITY_HOST").is_none_or(|h| h.is_empty()));
+        let client_options = || token_client_options(&with.extra_roots, authority);
         let has = |k: &str| var(k).is_some_and(|v| !v.is_empty());
         let mode = match mode {
             AuthMode::Auto
@@ -129,6 +157,7 @@ impl Credential {
                     source: Source::Static(token),
                     cache: Mutex::new(None),
                     hint: String::new(),
+                    scope: with.scope.clone(),
                 });
             }
             AuthMode::Env => {
@@ -200,6 +229,7 @@ impl Credential {
             source: Source::Azure(credential),
             cache: Mutex::new(None),
             hint,
+            scope: with.scope.clone(),
         })
     }
 
@@ -222,7 +252,7 @@ impl Credential {
             return Ok(token.clone());
         }
         let fresh = credential
-            .get_token(&[ARM_SCOPE], None)
+            .get_token(&[self.scope.as_str()], None)
             .await
             .map_err(|e| ArmError::Credential {
                 source_name: self.name.into(),
@@ -256,6 +286,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// answers after `TOKEN_TIMEOUT` per attempt.
 fn token_client_options(
     extra_roots: &[Vec<u8>],
+    authority: Option<&str>,
 ) -> Result<azure_core::http::ClientOptions, ArmError> {
     let retry = azure_core::http::ExponentialRetryOptions {
         initial_delay: azure_core::time::Duration::milliseconds(200),
@@ -280,9 +311,15 @@ fn token_client_options(
         source_name: "HTTP client".into(),
         message: e.to_string(),
     })?;
+    let cloud = authority.map(|host| {
+        let mut custom = azure_core::cloud::CustomConfiguration::default();
+        custom.authority_host = host.to_string();
+        Arc::new(azure_core::cloud::CloudConfiguration::Custom(custom))
+    });
     Ok(azure_core::http::ClientOptions {
         retry: azure_core::http::RetryOptions::exponential(retry),
         transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        cloud,
         ..Default::default()
     })
 }

@@ -175,15 +175,29 @@ async fn delete_steps(
     let mut principals = std::collections::HashMap::new();
     let mut refs = std::collections::HashMap::new();
     for sub in subscriptions {
-        let (found, gathered) =
-            tokio::try_join!(client.identity_list(sub), References::gather(client, sub))?;
-        for identity in found {
-            principals.insert(
-                identity.id.to_ascii_lowercase(),
-                identity.properties.principal_id,
-            );
+        let read = tokio::try_join!(client.identity_list(sub), References::gather(client, sub));
+        match read {
+            Ok((found, gathered)) => {
+                for identity in found {
+                    principals.insert(
+                        identity.id.to_ascii_lowercase(),
+                        identity.properties.principal_id,
+                    );
+                }
+                refs.insert(sub.to_string(), gathered);
+            }
+            // Unused cannot be shown without the reads.
+            Err(e) if if_unused => return Err(e.into()),
+            // The deletes themselves say what is wrong, item by item.
+            Err(e) => {
+                if !quiet {
+                    eprintln!(
+                        "WARNING: could not check what uses the identities of subscription {sub}: {}",
+                        render_arm(&e)
+                    );
+                }
+            }
         }
-        refs.insert(sub.to_string(), gathered);
     }
     let mut all = Vec::with_capacity(ids.len());
     let mut in_use = 0;
