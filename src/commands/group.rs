@@ -22,11 +22,11 @@ pub async fn run(
     flags: Flags,
 ) -> Result<ExitCode, Error> {
     let (client, sub) = (&session.client, session.subscription.as_str());
-    if flags.dry_run {
-        if let Some(draft) = plan(session, &command).await? {
-            print!("{}", draft.render());
-            return Ok(ExitCode::SUCCESS);
-        }
+    if flags.dry_run
+        && let Some(draft) = plan(session, &command).await?
+    {
+        print!("{}", draft.render());
+        return Ok(ExitCode::SUCCESS);
     }
     match command {
         GroupCommand::Create {
@@ -56,7 +56,8 @@ pub async fn run(
             name, no_wait, yes, ..
         } => {
             names::group_name(&name)?;
-            if !(yes || flags.yes)
+            if !yes
+                && !flags.yes
                 && !confirm(&format!(
                     "Delete resource group '{name}' and everything in it?"
                 ))?

@@ -28,11 +28,11 @@ pub async fn run(
     flags: Flags,
 ) -> Result<ExitCode, Error> {
     let client = &session.client;
-    if flags.dry_run {
-        if let Some(draft) = plan(session, &command).await? {
-            print!("{}", draft.render());
-            return Ok(ExitCode::SUCCESS);
-        }
+    if flags.dry_run
+        && let Some(draft) = plan(session, &command).await?
+    {
+        print!("{}", draft.render());
+        return Ok(ExitCode::SUCCESS);
     }
     match command {
         IdentityCommand::Create {
