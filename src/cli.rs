@@ -100,9 +100,13 @@ pub struct Common {
     /// Subscription id (default: AZURE_SUBSCRIPTION_ID, then the Azure CLI's default account).
     #[arg(long, value_name = "ID")]
     pub subscription: Option<String>,
-    /// ARM endpoint (default: https://management.azure.com).
+    /// ARM endpoint (default: the cloud's, https://management.azure.com for AzureCloud).
     #[arg(long, value_name = "URL", env = "AZID_ENDPOINT")]
     pub endpoint: Option<String>,
+    /// Azure cloud: AzureCloud, AzureUSGovernment, AzureChinaCloud or one registered with
+    /// `az cloud register` (default: az's active cloud).
+    #[arg(long, value_name = "NAME")]
+    pub cloud: Option<String>,
     /// Also trust the CA certificates in this PEM file (e.g. an emulator's CA_BUNDLE under --tls).
     #[arg(long, value_name = "FILE", env = "AZID_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
@@ -137,6 +141,9 @@ pub struct Common {
     /// Retries of a failed idempotent request (429, 5xx, dropped connections).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: Option<u32>,
+    /// Print errors only, no warnings (az-style commands).
+    #[arg(long)]
+    pub only_show_errors: bool,
 }
 
 impl Common {
@@ -145,6 +152,7 @@ impl Common {
         Common {
             subscription: later.subscription.or(self.subscription),
             endpoint: later.endpoint.or(self.endpoint),
+            cloud: later.cloud.or(self.cloud),
             ca_bundle: later.ca_bundle.or(self.ca_bundle),
             local: later.local.or(self.local),
             auth: later.auth.or(self.auth),
@@ -153,6 +161,7 @@ impl Common {
             debug: later.debug || self.debug,
             verbose: later.verbose || self.verbose,
             max_retries: later.max_retries.or(self.max_retries),
+            only_show_errors: later.only_show_errors || self.only_show_errors,
         }
     }
 }
@@ -205,6 +214,7 @@ impl Command {
                 | IdentityCommand::Update { common, .. }
                 | IdentityCommand::Delete { common, .. }
                 | IdentityCommand::ListResources { common, .. }
+                | IdentityCommand::ListOperations { common }
                 | IdentityCommand::FederatedCredential(
                     CredentialCommand::Create { common, .. }
                     | CredentialCommand::Update { common, .. }
@@ -225,6 +235,36 @@ impl Command {
         std::mem::take(slot)
     }
 
+    /// Fills in `group` where an identity command names no resource group (az's default group).
+    pub fn default_group(&mut self, group: &str) {
+        let slot = match self {
+            Command::Identity(
+                IdentityCommand::Create { resource_group, .. }
+                | IdentityCommand::List { resource_group, .. }
+                | IdentityCommand::FederatedCredential(CredentialCommand::List {
+                    resource_group,
+                    ..
+                }),
+            ) => resource_group,
+            Command::Identity(
+                IdentityCommand::Show { target, .. }
+                | IdentityCommand::Update { target, .. }
+                | IdentityCommand::Delete { target, .. }
+                | IdentityCommand::ListResources { target, .. },
+            ) if target.ids.is_empty() => &mut target.resource_group,
+            Command::Identity(IdentityCommand::FederatedCredential(
+                CredentialCommand::Create { credential, .. }
+                | CredentialCommand::Update { credential, .. }
+                | CredentialCommand::Show { credential, .. }
+                | CredentialCommand::Delete { credential, .. },
+            )) => &mut credential.resource_group,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(group.to_string());
+        }
+    }
+
     /// Takes the script options given after `run` or `eval` (empty for other commands).
     pub fn take_script(&mut self) -> ScriptOptions {
         match self {
@@ -239,16 +279,16 @@ impl Command {
 pub enum IdentityCommand {
     /// Create an identity (or update the one of that name).
     Create {
-        /// Resource group.
+        /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
         #[arg(short = 'g', long)]
-        resource_group: String,
+        resource_group: Option<String>,
         /// Identity name.
         #[arg(short, long, visible_alias = "resource-name")]
         name: String,
         /// Location (default: the resource group's).
         #[arg(short, long)]
         location: Option<String>,
-        /// Space-separated tags: key[=value] ...
+        /// Space-separated tags: key[=value] ..., or a JSON object.
         #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]")]
         tags: Vec<String>,
         /// Isolation scope.
@@ -272,13 +312,21 @@ pub enum IdentityCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// Replace an identity's tags.
+    /// Replace an identity's tags, or change its isolation scope.
     Update {
         #[command(flatten)]
         target: Target,
-        /// Space-separated tags: key[=value] ... ("" clears them).
-        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]", required = true)]
+        /// Space-separated tags: key[=value] ..., or a JSON object ("" clears them).
+        #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]", required_unless_present = "isolation_scope")]
         tags: Vec<String>,
+        /// Isolation scope.
+        #[arg(long, value_parser = ["None", "Regional"])]
+        isolation_scope: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the operations of the Microsoft.ManagedIdentity provider.
+    ListOperations {
         #[command(flatten)]
         common: Common,
     },
@@ -299,9 +347,18 @@ pub enum IdentityCommand {
         /// Do not prompt for confirmation (accepted for az compatibility; identity deletes never prompt).
         #[arg(short, long)]
         yes: bool,
-        /// Most deletes in flight with --ids.
-        #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
-        concurrency: u32,
+        /// Most deletes in flight with --ids [default: 16].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+        concurrency: Option<u32>,
+        /// Detach each identity from the resources that carry it before deleting it.
+        #[arg(long)]
+        detach: bool,
+        /// Remove each identity's role assignments before deleting it.
+        #[arg(long)]
+        remove_role_assignments: bool,
+        /// Delete nothing (exit 1) when any of the identities is still in use.
+        #[arg(long, conflicts_with_all = ["detach", "remove_role_assignments"])]
+        if_unused: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -350,9 +407,9 @@ pub enum CredentialCommand {
         /// The identity.
         #[arg(long)]
         identity_name: String,
-        /// Resource group.
+        /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
         #[arg(short = 'g', long)]
-        resource_group: String,
+        resource_group: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -364,9 +421,9 @@ pub struct CredentialArgs {
     /// The identity.
     #[arg(long)]
     pub identity_name: String,
-    /// Resource group.
+    /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
     #[arg(short = 'g', long)]
-    pub resource_group: String,
+    pub resource_group: Option<String>,
     /// Credential name.
     #[arg(short, long)]
     pub name: String,
@@ -389,16 +446,15 @@ pub struct CredentialSpecArgs {
 /// Which identities a command acts on: `-g RG -n NAME`, or `--ids ID...`.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Resource group.
-    #[arg(short = 'g', long, required_unless_present = "ids", requires = "name")]
+    /// Resource group (default: AZURE_DEFAULTS_GROUP, then az's configured default group).
+    #[arg(short = 'g', long, requires = "name")]
     pub resource_group: Option<String>,
     /// Identity name.
     #[arg(
         short,
         long,
         visible_alias = "resource-name",
-        required_unless_present = "ids",
-        requires = "resource_group"
+        required_unless_present = "ids"
     )]
     pub name: Option<String>,
     /// One or more full resource ids.
@@ -412,12 +468,12 @@ pub enum GroupCommand {
     /// Create a resource group.
     Create {
         /// Name.
-        #[arg(short, long, visible_alias = "resource-group")]
+        #[arg(short, long, visible_alias = "resource-group", short_alias = 'g')]
         name: String,
         /// Location.
         #[arg(short, long)]
         location: String,
-        /// Space-separated tags: key[=value] ...
+        /// Space-separated tags: key[=value] ..., or a JSON object.
         #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]")]
         tags: Vec<String>,
         #[command(flatten)]
@@ -431,7 +487,7 @@ pub enum GroupCommand {
     /// Show a resource group.
     Show {
         /// Name.
-        #[arg(short, long, visible_alias = "resource-group")]
+        #[arg(short, long, visible_alias = "resource-group", short_alias = 'g')]
         name: String,
         #[command(flatten)]
         common: Common,
@@ -439,7 +495,7 @@ pub enum GroupCommand {
     /// Delete a resource group and everything in it.
     Delete {
         /// Name.
-        #[arg(short, long, visible_alias = "resource-group")]
+        #[arg(short, long, visible_alias = "resource-group", short_alias = 'g')]
         name: String,
         /// Return once ARM has accepted the delete, without waiting for it to finish.
         #[arg(long)]

@@ -6,17 +6,21 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::arm::{AZURE_ENDPOINT, ArmError, AuthMode, names};
+use crate::arm::{ArmError, AuthMode, names};
 use crate::cli::Common;
 use crate::output::Format;
+
+pub mod cloud;
 
 /// Where requests go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// An ARM endpoint reached with a real credential.
     Remote {
-        /// Endpoint URL.
-        endpoint: String,
+        /// `--endpoint`; without it, the cloud's ARM endpoint.
+        endpoint: Option<String>,
+        /// `--cloud`; without it, az's active cloud.
+        cloud: Option<String>,
         /// Credential choice.
         auth: AuthMode,
         /// Extra trusted CA certificates (PEM).
@@ -101,6 +105,11 @@ impl Config {
                         "--local and --endpoint exclude each other".into(),
                     ));
                 }
+                if common.cloud.is_some() {
+                    return Err(ConfigError::Conflict(
+                        "--local and --cloud exclude each other".into(),
+                    ));
+                }
                 let dir = if dir.as_os_str().is_empty() {
                     default_local_dir()?
                 } else {
@@ -109,10 +118,8 @@ impl Config {
                 Target::Local { dir }
             }
             None => Target::Remote {
-                endpoint: common
-                    .endpoint
-                    .clone()
-                    .unwrap_or_else(|| AZURE_ENDPOINT.to_string()),
+                endpoint: common.endpoint.as_deref().map(endpoint).transpose()?,
+                cloud: common.cloud.clone(),
                 auth: common.auth.unwrap_or(AuthMode::Auto),
                 ca_bundle: common.ca_bundle.clone(),
             },
@@ -130,6 +137,31 @@ impl Config {
             max_retries: common.max_retries.unwrap_or(4),
         })
     }
+}
+
+/// Checks `--endpoint`: an http(s) URL of a host, without credentials in it, and without a
+/// path, query or fragment (requests go to ARM's own paths from the host, so one would be cut).
+pub fn endpoint(value: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| ConfigError::Invalid(ArmError::invalid("endpoint", value, why));
+    let url = reqwest::Url::parse(value)
+        .map_err(|_| bad("an endpoint is an http(s) URL such as https://management.azure.com"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // The value is shown without its user name and password.
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(ConfigError::Invalid(ArmError::invalid(
+            "endpoint",
+            shown.to_string(),
+            "an endpoint carries no user name or password (the credential is chosen with --auth)",
+        )));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "an endpoint is a scheme, host and port only, without a path, query or fragment",
+        ));
+    }
+    Ok(value.trim_end_matches('/').to_string())
 }
 
 /// `--local` state lives here unless a folder is given.
@@ -153,17 +185,73 @@ pub fn resolve_subscription(
         names::subscription_id(&sub)?;
         return Ok(sub);
     }
-    let dir = var("AZURE_CONFIG_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".azure")));
-    let Some(dir) = dir else {
+    let Some(dir) = az_config_dir(var) else {
         return Err(ConfigError::NoSubscription);
     };
     match default_account(&dir.join("azureProfile.json"))? {
         Some(sub) => Ok(sub),
         None => Err(ConfigError::NoSubscription),
     }
+}
+
+/// The Azure CLI's folder: AZURE_CONFIG_DIR, or ~/.azure.
+pub fn az_config_dir(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    var("AZURE_CONFIG_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".azure")))
+}
+
+/// The default resource group, as az finds it: AZURE_DEFAULTS_GROUP, then `group` under
+/// `[defaults]` in az's `config` file.
+pub fn default_group(var: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    if let Some(group) = var("AZURE_DEFAULTS_GROUP").filter(|g| !g.is_empty()) {
+        return Ok(Some(group));
+    }
+    let Some(dir) = az_config_dir(var) else {
+        return Ok(None);
+    };
+    Ok(read_ini(&dir.join("config"))?
+        .and_then(|text| ini_value(&text, "defaults", "group"))
+        .filter(|g| !g.is_empty()))
+}
+
+/// An INI file's text; `None` when it does not exist.
+pub fn read_ini(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError::Profile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// `key` of `[section]` in INI text as Python's configparser (which az uses) reads it:
+/// `key = value` or `key: value`, `#`/`;` comment lines, section names case-sensitive.
+pub fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+    let mut current = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.trim().to_string());
+            continue;
+        }
+        if current.as_deref() != Some(section) {
+            continue;
+        }
+        let split = line.find(['=', ':']).map(|i| (&line[..i], &line[i + 1..]));
+        if let Some((k, v)) = split
+            && k.trim().eq_ignore_ascii_case(key)
+        {
+            return Some(v.trim().to_string());
+        }
+    }
+    None
 }
 
 #[derive(Deserialize)]
@@ -257,6 +345,46 @@ mod tests {
         let e = resolve_subscription(None, &nothing).unwrap_err();
         assert!(e.to_string().contains("--subscription"), "{e}");
         assert!(resolve_subscription(Some("nope"), &nothing).is_err());
+    }
+
+    #[test]
+    fn default_group_from_env_then_az_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config"),
+            "[core]\noutput = json\n# group = no\n[defaults]\nlocation = eastus\ngroup = rg-cfg\n",
+        )
+        .unwrap();
+        let cfg = dir.path().to_str().unwrap().to_string();
+        let both = env(vec![
+            ("AZURE_DEFAULTS_GROUP", "rg-env".into()),
+            ("AZURE_CONFIG_DIR", cfg.clone()),
+        ]);
+        assert_eq!(default_group(&both).unwrap().as_deref(), Some("rg-env"));
+        let file = env(vec![("AZURE_CONFIG_DIR", cfg)]);
+        assert_eq!(default_group(&file).unwrap().as_deref(), Some("rg-cfg"));
+        let none = env(vec![(
+            "HOME",
+            dir.path().join("x").to_str().unwrap().into(),
+        )]);
+        assert_eq!(default_group(&none).unwrap(), None);
+    }
+
+    #[test]
+    fn endpoints_with_credentials_or_paths_are_refused() {
+        for bad in [
+            "http://user:pass@127.0.0.1:1",
+            "http://user@127.0.0.1:1",
+            "http://127.0.0.1:1/arm",
+            "http://127.0.0.1:1/?a=b",
+        ] {
+            let e = endpoint(bad).unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid(_)), "{bad}: {e}");
+        }
+        assert_eq!(
+            endpoint("http://127.0.0.1:1/").unwrap(),
+            "http://127.0.0.1:1"
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Format {
     Tsv,
     /// YAML.
     Yaml,
+    /// YAML with colours.
+    Yamlc,
     /// Nothing.
     None,
 }
@@ -196,6 +198,9 @@ pub fn render(value: &Value, format: Format) -> Result<String, OutputError> {
             out + "\n"
         }
         Format::Yaml => serde_norway::to_string(value).map_err(|e| render_err(e.to_string()))?,
+        Format::Yamlc => {
+            colour_yaml(&serde_norway::to_string(value).map_err(|e| render_err(e.to_string()))?)
+        }
         Format::Table => table(value),
         Format::Tsv => tsv(value),
     })
@@ -403,6 +408,29 @@ fn pascal(key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// YAML with its keys coloured as az's yamlc does; values stay plain.
+fn colour_yaml(yaml: &str) -> String {
+    const KEY: &str = "\x1b[94m";
+    const RESET: &str = "\x1b[0m";
+    let mut out = String::with_capacity(yaml.len() * 2);
+    for line in yaml.lines() {
+        let body = line.trim_start_matches([' ', '-']);
+        let lead = &line[..line.len() - body.len()];
+        match body.split_once(':') {
+            Some((key, rest))
+                if !key.is_empty()
+                    && (rest.is_empty() || rest.starts_with(' '))
+                    && !key.starts_with(['"', '\'', '|', '>']) =>
+            {
+                out.push_str(&format!("{lead}{KEY}{key}{RESET}:{rest}"));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn colour(value: &Value, indent: usize, out: &mut String) {
     const KEY: &str = "\x1b[94m";
     const STR: &str = "\x1b[32m";
@@ -484,6 +512,10 @@ mod tests {
     #[test]
     fn yaml_and_none() {
         assert_eq!(render(&json!({"a": 1}), Format::Yaml).unwrap(), "a: 1\n");
+        assert_eq!(
+            render(&json!({"a": [{"b": "x: y"}]}), Format::Yamlc).unwrap(),
+            "\x1b[94ma\x1b[0m:\n- \x1b[94mb\x1b[0m: 'x: y'\n"
+        );
         assert_eq!(render(&json!({"a": 1}), Format::None).unwrap(), "");
     }
 

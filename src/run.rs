@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 use crate::cli::{Cli, Command, Common, EmulatorArgs, ScriptOptions};
 use crate::commands::{self, Printer};
@@ -16,20 +16,28 @@ use crate::host::files::Permissions;
 use crate::host::{Host, HostOptions, Limits};
 use crate::session::Session;
 
+mod placement;
+
 /// Runs azid with these arguments (the first is the program name) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    let (matches, cli) = match parsed {
+        Ok(both) => both,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let outcome = match cli.command {
-        Some(Command::Emulator(args)) => emulator(args),
-        Some(command @ (Command::Identity(_) | Command::Group(_))) => azure(cli.common, command),
-        command => script(cli.common, cli.script, command),
-    };
+    let outcome =
+        placement::check(&matches, cli.command.as_ref()).and_then(|()| match cli.command {
+            Some(Command::Emulator(args)) => emulator(args),
+            Some(command @ (Command::Identity(_) | Command::Group(_))) => {
+                azure(cli.common, &cli.script, command)
+            }
+            command => script(cli.common, cli.script, command),
+        });
     match outcome {
         Ok(code) => code,
         Err(e) => {
@@ -50,8 +58,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 /// The commands that talk to ARM: resolve, connect, dispatch.
-fn azure(top: Common, mut command: Command) -> Result<ExitCode, Error> {
+fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<ExitCode, Error> {
     let common = top.merge(command.take_common());
+    let flags = commands::Flags {
+        dry_run: script.dry_run,
+        yes: script.yes,
+        concurrency: script.concurrency,
+        quiet: common.only_show_errors,
+    };
     let config = Config::resolve(&common)?;
     init_logging(config.verbosity);
     let printer = Printer {
@@ -59,11 +73,14 @@ fn azure(top: Common, mut command: Command) -> Result<ExitCode, Error> {
         query: config.query.clone(),
     };
     let var = |k: &str| std::env::var(k).ok();
+    if let Some(group) = crate::config::default_group(&var)? {
+        command.default_group(&group);
+    }
     runtime()?.block_on(async {
         let session = Session::connect(&config, &var, false).await?;
         match command {
-            Command::Identity(c) => commands::identity::run(&session, c, &printer).await,
-            Command::Group(c) => commands::group::run(&session, c, &printer).await,
+            Command::Identity(c) => commands::identity::run(&session, c, &printer, flags).await,
+            Command::Group(c) => commands::group::run(&session, c, &printer, flags).await,
             _ => Err(Error::Usage("not an Azure command".into())),
         }
     })
@@ -114,8 +131,19 @@ fn script_on_this_thread(
     options: ScriptOptions,
     command: Option<Command>,
 ) -> Result<ExitCode, Error> {
+    if common.only_show_errors {
+        return Err(Error::Usage(
+            "--only-show-errors does not apply to scripts (run, eval, the REPL); it is for the az-style commands".into(),
+        ));
+    }
     let config = Config::resolve(&common)?;
     // Checked before anything is sent: a bad --allow-read is a usage error.
+    if let Some(missing) = options.allow_read.iter().find(|p| !p.exists()) {
+        return Err(Error::Usage(format!(
+            "--allow-read {}: no such file or folder",
+            missing.display()
+        )));
+    }
     let permissions = Permissions::new(&options.allow_read, &options.allow_write)
         .map_err(|e| Error::Usage(e.to_string()))?;
     init_logging(config.verbosity);

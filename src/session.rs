@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::arm::{ArmClient, ClientOptions, Credential, RetryPolicy};
-use crate::config::{Config, ConfigError, Target, resolve_subscription};
+use crate::arm::{ArmClient, ClientOptions, Credential, CredentialOptions, RetryPolicy};
+use crate::config::{Config, ConfigError, Target, az_config_dir, cloud, resolve_subscription};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::Error;
 
@@ -65,9 +65,12 @@ impl Session {
             }
             Target::Remote {
                 endpoint,
+                cloud,
                 auth,
                 ca_bundle,
             } => {
+                let cloud = cloud::resolve(cloud.as_deref(), az_config_dir(var).as_deref())?;
+                let endpoint = endpoint.as_deref().unwrap_or(&cloud.resource_manager);
                 if let Some(path) = ca_bundle {
                     let pem = std::fs::read(path).map_err(|source| Error::Io {
                         context: "could not read --ca-bundle",
@@ -81,7 +84,15 @@ impl Session {
                     Err(ConfigError::NoSubscription) if lazy => String::new(),
                     Err(e) => return Err(e.into()),
                 };
-                let credential = Credential::select(*auth, var)?;
+                let credential = Credential::select_with(
+                    *auth,
+                    var,
+                    &CredentialOptions {
+                        extra_roots: options.extra_roots.clone(),
+                        scope: cloud.scope.clone(),
+                        authority: cloud.authority.clone(),
+                    },
+                )?;
                 let client = ArmClient::new(endpoint, credential, options)?;
                 Ok(Self {
                     client,

@@ -3,6 +3,8 @@
 
 mod bulk;
 mod cli;
+mod cli_auth;
+mod cli_flags;
 mod conformance;
 mod demo;
 mod emulator_api;

@@ -15,8 +15,36 @@ use super::error::ArmError;
 
 /// The scope of Azure Resource Manager tokens.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+/// The instance metadata service's token endpoint, asked when no other endpoint is set.
+const IMDS_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
+/// How long a token request may take to connect.
+const TOKEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one token request may take in all; with two retries, under 30 s.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(8);
 /// A cached token is renewed this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// How credentials reach their token endpoint: which scope and authority (the cloud's),
+/// and which extra CA certificates (PEM) to trust.
+#[derive(Debug, Clone)]
+pub struct CredentialOptions {
+    /// Extra trusted CA certificates, PEM.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// The token scope for ARM.
+    pub scope: String,
+    /// The Entra ID authority host; empty for the SDK's default.
+    pub authority: String,
+}
+
+impl Default for CredentialOptions {
+    fn default() -> Self {
+        Self {
+            extra_roots: Vec::new(),
+            scope: ARM_SCOPE.to_string(),
+            authority: String::new(),
+        }
+    }
+}
 
 /// Which credential to use (`--auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,6 +68,10 @@ pub struct Credential {
     name: &'static str,
     source: Source,
     cache: Mutex<Option<(String, OffsetDateTime)>>,
+    /// Added to a failure's message: where the token was asked for and how that is set.
+    hint: String,
+    /// The token scope.
+    scope: String,
 }
 
 enum Source {
@@ -62,11 +94,26 @@ impl Credential {
             name: "static token",
             source: Source::Static(token.into()),
             cache: Mutex::new(None),
+            hint: String::new(),
+            scope: ARM_SCOPE.to_string(),
         }
     }
 
     /// Picks the credential for `mode`, reading the environment through `var`.
     pub fn select(mode: AuthMode, var: &dyn Fn(&str) -> Option<String>) -> Result<Self, ArmError> {
+        Self::select_with(mode, var, &CredentialOptions::default())
+    }
+
+    /// As `select`, for a cloud's scope and authority, trusting extra CA certificates.
+    pub fn select_with(
+        mode: AuthMode,
+        var: &dyn Fn(&str) -> Option<String>,
+        with: &CredentialOptions,
+    ) -> Result<Self, ArmError> {
+        // AZURE_AUTHORITY_HOST, when set, wins over the cloud's authority (as in the SDK).
+        let authority = Some(with.authority.as_str())
+            .filter(|a| !a.is_empty() && var("AZURE_AUTHORITY_HOST").is_none_or(|h| h.is_empty()));
+        let client_options = || token_client_options(&with.extra_roots, authority);
         let has = |k: &str| var(k).is_some_and(|v| !v.is_empty());
         let mode = match mode {
             AuthMode::Auto
@@ -93,8 +140,9 @@ impl Credential {
         };
         let fail = |name: &str, e: azure_core::Error| ArmError::Credential {
             source_name: name.into(),
-            message: e.to_string(),
+            message: chain(&e),
         };
+        let mut hint = String::new();
         let (name, credential): (&'static str, Arc<dyn TokenCredential>) = match mode {
             AuthMode::Token => {
                 let token = var("AZID_TOKEN").filter(|t| !t.is_empty()).ok_or_else(|| {
@@ -108,6 +156,8 @@ impl Credential {
                     name: "token",
                     source: Source::Static(token),
                     cache: Mutex::new(None),
+                    hint: String::new(),
+                    scope: with.scope.clone(),
                 });
             }
             AuthMode::Env => {
@@ -125,7 +175,7 @@ impl Credential {
                     need("AZURE_CLIENT_SECRET")?,
                 );
                 let options = azure_identity::ClientSecretCredentialOptions {
-                    client_options: client_options(),
+                    client_options: client_options()?,
                 };
                 let c = azure_identity::ClientSecretCredential::new(
                     &tenant,
@@ -142,7 +192,7 @@ impl Credential {
                     client_id: var("AZURE_CLIENT_ID"),
                     token_file_path: var("AZURE_FEDERATED_TOKEN_FILE").map(Into::into),
                     credential_options: azure_identity::ClientAssertionCredentialOptions {
-                        client_options: client_options(),
+                        client_options: client_options()?,
                     },
                 };
                 let c = azure_identity::WorkloadIdentityCredential::new(Some(options))
@@ -151,11 +201,20 @@ impl Credential {
             }
             AuthMode::ManagedIdentity => {
                 let options = azure_identity::ManagedIdentityCredentialOptions {
-                    client_options: client_options(),
+                    client_options: client_options()?,
                     ..Default::default()
                 };
                 let c = azure_identity::ManagedIdentityCredential::new(Some(options))
                     .map_err(|e| fail("managed identity", e))?;
+                let endpoint = var("IDENTITY_ENDPOINT")
+                    .or_else(|| var("MSI_ENDPOINT"))
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| IMDS_ENDPOINT.to_string());
+                hint = format!(
+                    " (managed identity endpoint {endpoint}; one is configured with IDENTITY_ENDPOINT and \
+                     IDENTITY_HEADER on App Service and Functions, MSI_ENDPOINT in Cloud Shell, or is the \
+                     instance metadata service on an Azure VM)"
+                );
                 ("managed identity", c)
             }
             AuthMode::Cli | AuthMode::Auto => {
@@ -169,6 +228,8 @@ impl Credential {
             name,
             source: Source::Azure(credential),
             cache: Mutex::new(None),
+            hint,
+            scope: with.scope.clone(),
         })
     }
 
@@ -191,11 +252,11 @@ impl Credential {
             return Ok(token.clone());
         }
         let fresh = credential
-            .get_token(&[ARM_SCOPE], None)
+            .get_token(&[self.scope.as_str()], None)
             .await
             .map_err(|e| ArmError::Credential {
                 source_name: self.name.into(),
-                message: e.to_string(),
+                message: format!("{}{}", chain(&e), self.hint),
             })?;
         let token = fresh.token.secret().to_string();
         *cache = Some((token.clone(), fresh.expires_on));
@@ -203,18 +264,64 @@ impl Credential {
     }
 }
 
+/// An error and every cause under it, so that "retry policy expired" says what failed.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Token endpoints get two quick retries: a credential that cannot work should say so in
-/// about a second, not after the SDK's default of eight retries.
-fn client_options() -> azure_core::http::ClientOptions {
+/// about a second, not after the SDK's default of eight retries. Token requests go through
+/// a reqwest client of azid's own: it trusts `extra_roots` (--ca-bundle) as ARM requests do,
+/// gives up connecting after a few seconds, and on an endpoint that accepts but never
+/// answers after `TOKEN_TIMEOUT` per attempt.
+fn token_client_options(
+    extra_roots: &[Vec<u8>],
+    authority: Option<&str>,
+) -> Result<azure_core::http::ClientOptions, ArmError> {
     let retry = azure_core::http::ExponentialRetryOptions {
         initial_delay: azure_core::time::Duration::milliseconds(200),
         max_retries: 2,
         ..Default::default()
     };
-    azure_core::http::ClientOptions {
-        retry: azure_core::http::RetryOptions::exponential(retry),
-        ..Default::default()
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(TOKEN_CONNECT_TIMEOUT)
+        .timeout(TOKEN_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none());
+    if !extra_roots.is_empty() {
+        let mut roots = Vec::new();
+        for pem in extra_roots {
+            roots.push(
+                reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| ArmError::invalid("CA certificate", "PEM", e.to_string()))?,
+            );
+        }
+        builder = builder.tls_certs_merge(roots);
     }
+    let http = builder.build().map_err(|e| ArmError::Credential {
+        source_name: "HTTP client".into(),
+        message: e.to_string(),
+    })?;
+    let cloud = authority.map(|host| {
+        let mut custom = azure_core::cloud::CustomConfiguration::default();
+        custom.authority_host = host.to_string();
+        Arc::new(azure_core::cloud::CloudConfiguration::Custom(custom))
+    });
+    Ok(azure_core::http::ClientOptions {
+        retry: azure_core::http::RetryOptions::exponential(retry),
+        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        cloud,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]

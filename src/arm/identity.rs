@@ -214,4 +214,11 @@ impl ArmClient {
         self.list_all(self.url(&path, &self.options().msi_api_version))
             .await
     }
+
+    /// The operations the Microsoft.ManagedIdentity provider offers (all pages).
+    pub async fn identity_operations(&self) -> Result<Vec<serde_json::Value>, ArmError> {
+        let path = "/providers/Microsoft.ManagedIdentity/operations";
+        self.list_all(self.url(path, &self.options().msi_api_version))
+            .await
+    }
 }

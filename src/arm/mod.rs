@@ -28,7 +28,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use auth::{ARM_SCOPE, AuthMode, Credential};
+pub use auth::{ARM_SCOPE, AuthMode, Credential, CredentialOptions};
 pub use error::ArmError;
 pub use group::{GroupCreate, GroupDeleted};
 pub use identity::{IdentityCreate, IdentityRef};

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::Printer;
+use super::dryrun::{self, Draft};
+use super::{Flags, Printer, parse_tags};
 use crate::arm::{GroupCreate, GroupDeleted, names};
 use crate::cli::GroupCommand;
 use crate::error::Error;
+use crate::host::plan::Change;
 use crate::output::group_json;
 use crate::session::Session;
 
@@ -17,8 +19,15 @@ pub async fn run(
     session: &Session,
     command: GroupCommand,
     out: &Printer,
+    flags: Flags,
 ) -> Result<ExitCode, Error> {
     let (client, sub) = (&session.client, session.subscription.as_str());
+    if flags.dry_run
+        && let Some(draft) = plan(session, &command).await?
+    {
+        print!("{}", draft.render());
+        return Ok(ExitCode::SUCCESS);
+    }
     match command {
         GroupCommand::Create {
             name,
@@ -28,7 +37,7 @@ pub async fn run(
         } => {
             let create = GroupCreate {
                 location,
-                tags: names::parse_tags(&tags)?,
+                tags: parse_tags(&tags)?,
             };
             out.print(&group_json(
                 &client.group_create(sub, &name, &create).await?,
@@ -48,6 +57,7 @@ pub async fn run(
         } => {
             names::group_name(&name)?;
             if !yes
+                && !flags.yes
                 && !confirm(&format!(
                     "Delete resource group '{name}' and everything in it?"
                 ))?
@@ -67,6 +77,49 @@ pub async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan of a command that writes under `--dry-run`; `None` for the commands that only read.
+async fn plan(session: &Session, command: &GroupCommand) -> Result<Option<Draft>, Error> {
+    let (client, sub) = (&session.client, session.subscription.as_str());
+    let mut draft = Draft::default();
+    match command {
+        GroupCommand::Create {
+            name,
+            location,
+            tags,
+            ..
+        } => {
+            names::group_name(name)?;
+            names::location(location)?;
+            let tags = parse_tags(tags)?;
+            match dryrun::found(client.group_show(sub, name).await)? {
+                None => draft.add(
+                    Change::Create,
+                    format!("/subscriptions/{sub}/resourceGroups/{name}"),
+                    Vec::new(),
+                ),
+                Some(old) => {
+                    let details = dryrun::tag_diff(&old.tags.clone().unwrap_or_default(), &tags);
+                    if !details.is_empty() {
+                        draft.add(Change::Update, old.id, details);
+                    }
+                }
+            }
+        }
+        GroupCommand::Delete { name, .. } => {
+            names::group_name(name)?;
+            if let Some(old) = dryrun::found(client.group_show(sub, name).await)? {
+                // Everything in the group goes with it; its identities are listed.
+                for identity in client.identity_list_group(sub, name).await? {
+                    draft.add(Change::Delete, identity.id, Vec::new());
+                }
+                draft.add(Change::Delete, old.id, Vec::new());
+            }
+        }
+        GroupCommand::List { .. } | GroupCommand::Show { .. } => return Ok(None),
+    }
+    Ok(Some(draft))
 }
 
 /// Asks on the terminal; without one, the answer is no.

@@ -4,15 +4,18 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use super::Printer;
+use super::dryrun::{self, Draft};
+use super::{Flags, Printer, parse_tags};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::arm::bulk::{self, Outcome, Summary};
 use crate::arm::federated::CredentialSpec;
-use crate::arm::{IdentityCreate, IdentityRef, names};
+use crate::arm::{ArmError, IdentityCreate, IdentityRef, names};
 use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
+use crate::host::plan::Change;
+use crate::host::references::{self, DeleteOptions, References, Step, Uses};
 use crate::output::{self, Format};
 use crate::output::{credential_json, identity_json};
 use crate::session::Session;
@@ -22,8 +25,15 @@ pub async fn run(
     session: &Session,
     command: IdentityCommand,
     out: &Printer,
+    flags: Flags,
 ) -> Result<ExitCode, Error> {
     let client = &session.client;
+    if flags.dry_run
+        && let Some(draft) = plan(session, &command).await?
+    {
+        print!("{}", draft.render());
+        return Ok(ExitCode::SUCCESS);
+    }
     match command {
         IdentityCommand::Create {
             resource_group,
@@ -33,10 +43,10 @@ pub async fn run(
             isolation_scope,
             ..
         } => {
-            let id = IdentityRef::new(&session.subscription, &resource_group, &name)?;
+            let id = IdentityRef::new(&session.subscription, group(&resource_group)?, &name)?;
             let create = IdentityCreate {
                 location,
-                tags: names::parse_tags(&tags)?,
+                tags: parse_tags(&tags)?,
                 isolation_scope,
             };
             let identity = client.identity_create(&id, &create).await?;
@@ -54,6 +64,9 @@ pub async fn run(
             out.print(&Value::Array(
                 identities.iter().map(identity_json).collect(),
             ))?;
+        }
+        IdentityCommand::ListOperations { .. } => {
+            out.print(&Value::Array(client.identity_operations().await?))?;
         }
         IdentityCommand::ListResources { target, .. } => {
             let mut found = Vec::new();
@@ -82,14 +95,35 @@ pub async fn run(
             };
             out.print(&value)?;
         }
-        IdentityCommand::Update { target, tags, .. } => {
-            let tags = names::parse_tags(&tags)?;
+        IdentityCommand::Update {
+            target,
+            tags,
+            isolation_scope,
+            ..
+        } => {
+            let tags = if tags.is_empty() {
+                None
+            } else {
+                Some(parse_tags(&tags)?)
+            };
             let ids = targets(session, &target)?;
             let mut updated = Vec::new();
             for id in &ids {
-                updated.push(identity_json(
-                    &client.identity_update_tags(id, &tags).await?,
-                ));
+                let identity = match (&tags, &isolation_scope) {
+                    (Some(tags), None) => client.identity_update_tags(id, tags).await?,
+                    // The isolation scope is set with a PUT that keeps everything else.
+                    (tags, Some(scope)) => {
+                        let old = client.identity_show(id).await?;
+                        let create = IdentityCreate {
+                            location: Some(old.location),
+                            tags: tags.clone().unwrap_or(old.tags),
+                            isolation_scope: Some(scope.clone()),
+                        };
+                        client.identity_create(id, &create).await?
+                    }
+                    (None, None) => client.identity_show(id).await?,
+                };
+                updated.push(identity_json(&identity));
             }
             let value = if target.ids.len() > 1 {
                 Value::Array(updated)
@@ -102,55 +136,333 @@ pub async fn run(
             target,
             concurrency,
             common,
+            detach,
+            remove_role_assignments,
+            if_unused,
             ..
         } => {
             let ids = targets(session, &target)?;
-            if let [id] = ids.as_slice() {
-                client.identity_delete(id).await?;
+            let options = DeleteOptions {
+                detach,
+                remove_role_assignments,
+                force: true,
+            };
+            let steps = delete_steps(session, &ids, options, if_unused, flags.quiet).await?;
+            if let ([id], [steps]) = (ids.as_slice(), steps.as_slice()) {
+                references::apply(client, id, steps).await?;
                 return Ok(ExitCode::SUCCESS);
             }
-            // Many ids: concurrently, every item accounted for; one failure never stops the others.
-            let before = client.stats();
-            let started = std::time::Instant::now();
-            let progress = if common.output == Some(Format::Json) {
-                None
-            } else {
-                output::progress_bar()
-            };
-            let worker = client.clone();
-            let stop = Arc::new(AtomicBool::new(false));
-            let items = bulk::run(
-                ids.clone(),
-                concurrency as usize,
-                stop,
-                progress,
-                move |id| {
-                    let client = worker.clone();
-                    async move { client.identity_delete(&id).await }
-                },
-            )
-            .await;
-            let summary = Summary::of(&items, client.stats() - before, started.elapsed());
-            for (id, item) in ids.iter().zip(&items) {
-                if let Outcome::Failed(e) = &item.outcome {
-                    eprintln!(
-                        "ERROR: {}/{}: {}",
-                        id.resource_group,
-                        id.name,
-                        render_arm(e)
-                    );
-                }
-            }
-            eprintln!("{summary}");
-            if summary.failed + summary.skipped > 0 {
-                return Err(Error::Partial {
-                    failed: summary.failed + summary.skipped,
-                    total: ids.len(),
-                });
-            }
+            let concurrency = concurrency.or(flags.concurrency).unwrap_or(16);
+            return delete_many(session, ids, steps, concurrency, common.output).await;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads, once for the batch, what still uses each identity; warns on stderr per identity in
+/// use, refuses the whole batch under `--if-unused`, and returns each identity's delete steps.
+async fn delete_steps(
+    session: &Session,
+    ids: &[IdentityRef],
+    options: DeleteOptions,
+    if_unused: bool,
+    quiet: bool,
+) -> Result<Vec<Vec<Step>>, Error> {
+    let client = &session.client;
+    let mut subscriptions: Vec<&str> = ids.iter().map(|i| i.subscription.as_str()).collect();
+    subscriptions.sort_unstable();
+    subscriptions.dedup();
+    let mut principals = std::collections::HashMap::new();
+    let mut refs = std::collections::HashMap::new();
+    for sub in subscriptions {
+        let read = tokio::try_join!(client.identity_list(sub), References::gather(client, sub));
+        match read {
+            Ok((found, gathered)) => {
+                for identity in found {
+                    principals.insert(
+                        identity.id.to_ascii_lowercase(),
+                        identity.properties.principal_id,
+                    );
+                }
+                refs.insert(sub.to_string(), gathered);
+            }
+            // Unused cannot be shown without the reads.
+            Err(e) if if_unused => return Err(e.into()),
+            // The deletes themselves say what is wrong, item by item.
+            Err(e) => {
+                if !quiet {
+                    eprintln!(
+                        "WARNING: could not check what uses the identities of subscription {sub}: {}",
+                        render_arm(&e)
+                    );
+                }
+            }
+        }
+    }
+    let mut all = Vec::with_capacity(ids.len());
+    let mut in_use = 0;
+    for id in ids {
+        let full = id.id();
+        let uses = match (
+            principals.get(&full.to_ascii_lowercase()),
+            refs.get(&id.subscription),
+        ) {
+            (Some(principal), Some(r)) => r.uses(&full, principal),
+            // Gone already: deleting it succeeds, as in az.
+            _ => Uses::default(),
+        };
+        if !uses.resources.is_empty() || !uses.assignments.is_empty() {
+            in_use += 1;
+            if !quiet {
+                warn_uses(id, &uses, options);
+            }
+        }
+        all.push(uses.steps(id, options)?);
+    }
+    if if_unused && in_use > 0 {
+        return Err(Error::Arm(ArmError::Api {
+            status: 409,
+            code: "IdentityInUse".into(),
+            message: format!(
+                "--if-unused: {in_use} of {} identities are still in use; nothing was deleted",
+                ids.len()
+            ),
+            request_id: None,
+        }));
+    }
+    Ok(all)
+}
+
+/// One warning line per kind of reference left behind (or removed, with the options).
+fn warn_uses(id: &IdentityRef, uses: &Uses, options: DeleteOptions) {
+    let who = format!("{}/{}", id.resource_group, id.name);
+    if !uses.resources.is_empty() {
+        let what = if options.detach {
+            "detaching it from"
+        } else {
+            "it stays attached to"
+        };
+        eprintln!(
+            "WARNING: identity {who} is in use: {what} {}",
+            uses.resources.join(", ")
+        );
+    }
+    if !uses.assignments.is_empty() {
+        let scopes: Vec<String> = uses
+            .assignments
+            .iter()
+            .map(|a| a.properties.scope.clone().unwrap_or_else(|| a.id.clone()))
+            .collect();
+        let what = if options.remove_role_assignments {
+            "removing its role assignments at"
+        } else {
+            "its role assignments stay at"
+        };
+        eprintln!(
+            "WARNING: identity {who} is in use: {what} {}",
+            scopes.join(", ")
+        );
+    }
+}
+
+/// Many deletes, concurrently, every item accounted for; one failure never stops the others,
+/// and Ctrl-C stops new ones and prints what each item came to.
+async fn delete_many(
+    session: &Session,
+    ids: Vec<IdentityRef>,
+    steps: Vec<Vec<Step>>,
+    concurrency: u32,
+    output: Option<Format>,
+) -> Result<ExitCode, Error> {
+    let client = &session.client;
+    let before = client.stats();
+    let started = std::time::Instant::now();
+    let progress = if output == Some(Format::Json) {
+        None
+    } else {
+        output::progress_bar()
+    };
+    let worker = client.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    // The handler is registered before the first delete starts, so that Ctrl-C never has
+    // its default (fatal) meaning during the run.
+    #[cfg(unix)]
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|source| Error::Io {
+            context: "could not install the Ctrl-C handler",
+            source,
+        })?;
+    let listener = {
+        let (stop, interrupted) = (stop.clone(), interrupted.clone());
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            let heard = sigint.recv().await.is_some();
+            #[cfg(not(unix))]
+            let heard = tokio::signal::ctrl_c().await.is_ok();
+            if heard {
+                interrupted.store(true, Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
+            }
+        })
+    };
+    tracing::info!(
+        "deleting {} identities, at most {concurrency} at a time",
+        ids.len()
+    );
+    let work: Vec<(IdentityRef, Vec<Step>)> = ids.iter().cloned().zip(steps).collect();
+    let items = bulk::run(
+        work,
+        concurrency as usize,
+        stop,
+        progress,
+        move |(id, steps)| {
+            let client = worker.clone();
+            async move { references::apply(&client, &id, &steps).await }
+        },
+    )
+    .await;
+    listener.abort();
+    let summary = Summary::of(&items, client.stats() - before, started.elapsed());
+    let stopped = interrupted.load(Ordering::SeqCst);
+    for (id, item) in ids.iter().zip(&items) {
+        let who = format!("{}/{}", id.resource_group, id.name);
+        match &item.outcome {
+            Outcome::Failed(e) => eprintln!("ERROR: {who}: {}", render_arm(e)),
+            Outcome::Done(_) if stopped => eprintln!("{who}: Deleted"),
+            Outcome::NotStarted => eprintln!("{who}: NotStarted"),
+            Outcome::Done(_) => {}
+        }
+    }
+    eprintln!("{summary}");
+    if stopped {
+        eprintln!(
+            "Interrupted: {} deleted, {} not started.",
+            summary.done, summary.skipped
+        );
+        return Ok(ExitCode::from(130));
+    }
+    if summary.failed + summary.skipped > 0 {
+        return Err(Error::Partial {
+            failed: summary.failed + summary.skipped,
+            total: ids.len(),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan of a command that writes under `--dry-run`; `None` for the commands that only read.
+async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Draft>, Error> {
+    let client = &session.client;
+    let mut draft = Draft::default();
+    match command {
+        IdentityCommand::Create {
+            resource_group,
+            name,
+            location,
+            tags,
+            isolation_scope,
+            ..
+        } => {
+            let id = IdentityRef::new(&session.subscription, group(resource_group)?, name)?;
+            if let Some(l) = location {
+                names::location(l)?;
+            }
+            let tags = parse_tags(tags)?;
+            dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
+                .await?;
+        }
+        IdentityCommand::Update {
+            target,
+            tags,
+            isolation_scope,
+            ..
+        } => {
+            let tags = if tags.is_empty() {
+                None
+            } else {
+                Some(parse_tags(tags)?)
+            };
+            for id in targets(session, target)? {
+                // An update of what does not exist fails, as it would for real.
+                let old = client.identity_show(&id).await?;
+                let tags = tags.clone().unwrap_or(old.tags);
+                dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
+                    .await?;
+            }
+        }
+        IdentityCommand::Delete {
+            target,
+            detach,
+            remove_role_assignments,
+            if_unused,
+            ..
+        } => {
+            let ids = targets(session, target)?;
+            let options = DeleteOptions {
+                detach: *detach,
+                remove_role_assignments: *remove_role_assignments,
+                force: true,
+            };
+            let steps = delete_steps(session, &ids, options, *if_unused, false).await?;
+            for (id, steps) in ids.iter().zip(steps) {
+                if dryrun::found(client.identity_show(id).await)?.is_none() {
+                    continue;
+                }
+                for step in steps {
+                    match step {
+                        Step::Detach { resource } => draft.add(
+                            Change::Update,
+                            resource,
+                            vec![format!("- identity {}", id.id())],
+                        ),
+                        Step::Unassign { assignment } => {
+                            draft.add(Change::Delete, assignment, Vec::new())
+                        }
+                        Step::Delete => draft.add(Change::Delete, id.id(), Vec::new()),
+                    }
+                }
+            }
+        }
+        IdentityCommand::FederatedCredential(
+            CredentialCommand::Create {
+                credential: c,
+                spec: s,
+                ..
+            }
+            | CredentialCommand::Update {
+                credential: c,
+                spec: s,
+                ..
+            },
+        ) => {
+            let id = IdentityRef::new(
+                &session.subscription,
+                group(&c.resource_group)?,
+                &c.identity_name,
+            )?;
+            let spec = CredentialSpec {
+                issuer: s.issuer.clone(),
+                subject: s.subject.clone(),
+                audiences: s.audiences.clone(),
+            };
+            dryrun::credential_put(client, &mut draft, &id, &c.name, &spec).await?;
+        }
+        IdentityCommand::FederatedCredential(CredentialCommand::Delete {
+            credential: c, ..
+        }) => {
+            let id = IdentityRef::new(
+                &session.subscription,
+                group(&c.resource_group)?,
+                &c.identity_name,
+            )?;
+            if let Some(old) = dryrun::found(client.credential_show(&id, &c.name).await)? {
+                draft.add(Change::Delete, old.id, Vec::new());
+            }
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(draft))
 }
 
 /// `azid identity federated-credential ...`, as az.
@@ -177,12 +489,12 @@ async fn credential(
             spec: s,
             ..
         } => {
-            let id = identity(&c.resource_group, &c.identity_name)?;
+            let id = identity(group(&c.resource_group)?, &c.identity_name)?;
             let (made, _) = client.credential_put(&id, &c.name, spec(s)).await?;
             out.print(&credential_json(&made))?;
         }
         CredentialCommand::Show { credential: c, .. } => {
-            let id = identity(&c.resource_group, &c.identity_name)?;
+            let id = identity(group(&c.resource_group)?, &c.identity_name)?;
             match client.credential_show(&id, &c.name).await {
                 Ok(found) => out.print(&credential_json(&found))?,
                 Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
@@ -190,7 +502,7 @@ async fn credential(
             }
         }
         CredentialCommand::Delete { credential: c, .. } => {
-            let id = identity(&c.resource_group, &c.identity_name)?;
+            let id = identity(group(&c.resource_group)?, &c.identity_name)?;
             client.credential_delete(&id, &c.name).await?;
         }
         CredentialCommand::List {
@@ -198,12 +510,21 @@ async fn credential(
             resource_group,
             ..
         } => {
-            let id = identity(&resource_group, &identity_name)?;
+            let id = identity(group(&resource_group)?, &identity_name)?;
             let all = client.credential_list(&id).await?;
             out.print(&Value::Array(all.iter().map(credential_json).collect()))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The resource group given with `-g`, or filled in from the default group.
+fn group(given: &Option<String>) -> Result<&str, Error> {
+    given.as_deref().ok_or_else(|| {
+        Error::Usage(
+            "no resource group: pass -g RESOURCE_GROUP, or set a default with AZURE_DEFAULTS_GROUP or `az configure --defaults group=NAME`".into(),
+        )
+    })
 }
 
 /// The identities a command names: `-g/-n` in the session's subscription, or `--ids`; all
@@ -219,7 +540,7 @@ fn targets(session: &Session, target: &Target) -> Result<Vec<IdentityRef>, Error
     match (&target.resource_group, &target.name) {
         (Some(rg), Some(name)) => Ok(vec![IdentityRef::new(&session.subscription, rg, name)?]),
         _ => Err(Error::Usage(
-            "name the identity with -g RESOURCE_GROUP -n NAME, or with --ids ID".into(),
+            "name the identity with -g RESOURCE_GROUP -n NAME (or -n NAME and a default group), or with --ids ID".into(),
         )),
     }
 }

@@ -1,6 +1,7 @@
 //! The az-compatible commands, one file per noun. Each takes a connected `Session` and
 //! the parsed subcommand, prints what az would print, and returns the exit code.
 
+pub mod dryrun;
 pub mod group;
 pub mod identity;
 pub mod script;
@@ -24,4 +25,35 @@ impl Printer {
     pub fn print(&self, value: &Value) -> Result<(), Error> {
         output::emit(value, self.format, self.query.as_deref()).map_err(Error::from)
     }
+}
+
+/// The options of `--dry-run`, `--yes` and `--concurrency` as they apply to an Azure command,
+/// wherever on the command line they were given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags {
+    /// Plan the writes instead of sending them.
+    pub dry_run: bool,
+    /// Answer yes to confirmations.
+    pub yes: bool,
+    /// Most requests in flight for `--ids` (default 16).
+    pub concurrency: Option<u32>,
+    /// `--only-show-errors`: no warnings.
+    pub quiet: bool,
+}
+
+/// `--tags` as az takes it: `key=value key2=` ..., `""` for none, or one JSON object of strings.
+pub fn parse_tags(args: &[String]) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    if let [one] = args
+        && one.trim_start().starts_with('{')
+    {
+        let map: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(one).map_err(|e| {
+                Error::Usage(format!(
+                    "--tags '{one}' is not a JSON object of string values: {e}"
+                ))
+            })?;
+        crate::arm::names::tags(&map)?;
+        return Ok(map);
+    }
+    Ok(crate::arm::names::parse_tags(args)?)
 }

@@ -1,0 +1,159 @@
+//! `--dry-run` for the az-style commands that write: reads are sent, and the writes they
+//! would make are printed as the scripts' plan (`+ / ~ / -` lines, then the counts), with
+//! the tag changes of an update under its line. A write that would change nothing is left out.
+
+use std::collections::BTreeMap;
+
+use crate::arm::federated::CredentialSpec;
+use crate::arm::{ArmClient, ArmError, IdentityRef};
+use crate::host::plan::{Change, Plan};
+
+/// A plan being drawn up, with detail lines per change.
+#[derive(Debug, Default)]
+pub struct Draft {
+    plan: Plan,
+    details: Vec<Vec<String>>,
+}
+
+impl Draft {
+    /// Records a change and the lines printed under it.
+    pub fn add(&mut self, change: Change, id: impl Into<String>, details: Vec<String>) {
+        self.plan.record(change, id);
+        self.details.push(details);
+    }
+
+    /// The plan as printed: each change, its details indented, then the counts.
+    pub fn render(&self) -> String {
+        let text = self.plan.to_string();
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            out.push_str(line);
+            out.push('\n');
+            for detail in self.details.get(i).into_iter().flatten() {
+                out.push_str("    ");
+                out.push_str(detail);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// The lines saying how tags change from `old` to `new`; empty when they are equal.
+pub fn tag_diff(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (k, v) in new {
+        match old.get(k) {
+            None => lines.push(format!("+ tag {k}={v}")),
+            Some(was) if was != v => lines.push(format!("~ tag {k}: {was} -> {v}")),
+            Some(_) => {}
+        }
+    }
+    for (k, v) in old {
+        if !new.contains_key(k) {
+            lines.push(format!("- tag {k}={v}"));
+        }
+    }
+    lines
+}
+
+/// `Ok(None)` for a 404, the value otherwise.
+pub fn found<T>(result: Result<T, ArmError>) -> Result<Option<T>, ArmError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Plans a create-or-update of an identity with these tags (and isolation scope).
+pub async fn identity_put(
+    client: &ArmClient,
+    draft: &mut Draft,
+    id: &IdentityRef,
+    tags: &BTreeMap<String, String>,
+    isolation_scope: Option<&str>,
+) -> Result<(), ArmError> {
+    match found(client.identity_show(id).await)? {
+        None => draft.add(Change::Create, id.id(), Vec::new()),
+        Some(old) => {
+            let mut details = tag_diff(&old.tags, tags);
+            let was = old.properties.isolation_scope.as_deref().unwrap_or("None");
+            if let Some(scope) = isolation_scope.filter(|s| *s != was) {
+                details.push(format!("~ isolationScope: {was} -> {scope}"));
+            }
+            if !details.is_empty() {
+                draft.add(Change::Update, old.id, details);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Plans a create-or-update of a federated credential.
+pub async fn credential_put(
+    client: &ArmClient,
+    draft: &mut Draft,
+    id: &IdentityRef,
+    name: &str,
+    spec: &CredentialSpec,
+) -> Result<(), ArmError> {
+    let spec = spec.clone().validated()?;
+    match found(client.credential_show(id, name).await)? {
+        None => draft.add(
+            Change::Create,
+            format!("{}/federatedIdentityCredentials/{name}", id.id()),
+            Vec::new(),
+        ),
+        Some(old) => {
+            let p = &old.properties;
+            let mut details = Vec::new();
+            if p.issuer != spec.issuer {
+                details.push(format!("~ issuer: {} -> {}", p.issuer, spec.issuer));
+            }
+            if p.subject != spec.subject {
+                details.push(format!("~ subject: {} -> {}", p.subject, spec.subject));
+            }
+            if p.audiences != spec.audiences {
+                details.push(format!(
+                    "~ audiences: {} -> {}",
+                    p.audiences.join(","),
+                    spec.audiences.join(",")
+                ));
+            }
+            if !details.is_empty() {
+                draft.add(Change::Update, old.id, details);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_diff_names_added_changed_and_removed_tags() {
+        let old: BTreeMap<String, String> = [("a", "1"), ("b", "2")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        let new: BTreeMap<String, String> = [("a", "1"), ("b", "3"), ("c", "")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        assert_eq!(tag_diff(&old, &new), ["~ tag b: 2 -> 3", "+ tag c="]);
+        assert!(tag_diff(&old, &old).is_empty());
+        assert_eq!(tag_diff(&old, &BTreeMap::new()), ["- tag a=1", "- tag b=2"]);
+    }
+
+    #[test]
+    fn details_go_under_their_change() {
+        let mut draft = Draft::default();
+        draft.add(Change::Update, "/a", vec!["+ tag x=1".into()]);
+        draft.add(Change::Delete, "/b", Vec::new());
+        assert_eq!(
+            draft.render(),
+            "~ update /a\n    + tag x=1\n- delete /b\nPlan: 0 to create, 1 to update, 1 to delete. Nothing was changed (dry run).\n"
+        );
+    }
+}
