@@ -110,6 +110,13 @@ impl Config {
                         "--local and --cloud exclude each other".into(),
                     ));
                 }
+                // The in-process emulator's own token is used; another credential would be ignored.
+                if common.auth.is_some() {
+                    return Err(ConfigError::Conflict(
+                        "--local and --auth exclude each other (--local uses the emulator's token)"
+                            .into(),
+                    ));
+                }
                 let dir = if dir.as_os_str().is_empty() {
                     default_local_dir()?
                 } else {
@@ -398,5 +405,22 @@ mod tests {
             Config::resolve(&common),
             Err(ConfigError::Conflict(_))
         ));
+        for common in [
+            Common {
+                local: Some(PathBuf::from("x")),
+                auth: Some(AuthMode::Cli),
+                ..Common::default()
+            },
+            Common {
+                local: Some(PathBuf::from("x")),
+                cloud: Some("AzureCloud".into()),
+                ..Common::default()
+            },
+        ] {
+            assert!(matches!(
+                Config::resolve(&common),
+                Err(ConfigError::Conflict(_))
+            ));
+        }
     }
 }

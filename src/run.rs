@@ -140,7 +140,7 @@ fn script_on_this_thread(
     // Checked before anything is sent: a bad --allow-read is a usage error.
     if let Some(missing) = options.allow_read.iter().find(|p| !p.exists()) {
         return Err(Error::Usage(format!(
-            "--allow-read {}: no such file or folder",
+            "--allow-read '{}': no such file or folder",
             missing.display()
         )));
     }
