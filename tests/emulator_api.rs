@@ -879,3 +879,52 @@ async fn subscriptions_metadata_and_headers() {
     assert_eq!(r.headers()["x-ms-correlation-request-id"], "corr-123");
     assert!(uuid::Uuid::try_parse(r.headers()["x-ms-request-id"].to_str().expect("ascii")).is_ok());
 }
+
+#[tokio::test]
+async fn creates_carry_a_location_header_with_the_id() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let path = env.identity_path("rg", "App-1");
+    let created = env
+        .call(Method::PUT, &path, Some(json!({"location": "westeurope"})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = format!(
+        "/subscriptions/{}/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/App-1",
+        env.sub
+    );
+    assert_eq!(created.body["id"], id.as_str());
+    assert_eq!(
+        created
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(id.as_str())
+    );
+    // A replace (200) is no create and carries none.
+    let replaced = env
+        .call(Method::PUT, &path, Some(json!({"location": "westeurope"})))
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert!(replaced.headers.get("location").is_none());
+
+    let fic = path.replace('?', "/federatedIdentityCredentials/GhMain?");
+    let body = json!({"properties": {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:o/r:ref:refs/heads/main",
+        "audiences": ["api://AzureADTokenExchange"]
+    }});
+    let created = env.call(Method::PUT, &fic, Some(body.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let fic_id = format!("{id}/federatedIdentityCredentials/GhMain");
+    assert_eq!(
+        created
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(fic_id.as_str())
+    );
+    let replaced = env.call(Method::PUT, &fic, Some(body)).await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert!(replaced.headers.get("location").is_none());
+}

@@ -358,6 +358,15 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Respon
         .into_response())
 }
 
+/// Adds the `Location` header a synchronous create (201) carries in Azure: the new resource's
+/// id, as a path.
+pub fn located(mut response: Response, id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 /// An empty response with a status.
 pub fn empty(status: StatusCode) -> Response {
     (
