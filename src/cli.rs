@@ -202,6 +202,7 @@ impl Command {
                 | IdentityCommand::Show { common, .. }
                 | IdentityCommand::Update { common, .. }
                 | IdentityCommand::Delete { common, .. }
+                | IdentityCommand::Revoke { common, .. }
                 | IdentityCommand::ListResources { common, .. }
                 | IdentityCommand::FederatedCredential(
                     CredentialCommand::Create { common, .. }
@@ -221,6 +222,14 @@ impl Command {
             Command::Emulator(_) => return Common::default(),
         };
         std::mem::take(slot)
+    }
+
+    /// Applies a `--dry-run` given before the subcommand to a command that honours it.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        if let Command::Identity(IdentityCommand::Revoke { dry_run: own, .. }) = &mut self {
+            *own |= dry_run;
+        }
+        self
     }
 
     /// Takes the script options given after `run` or `eval` (empty for other commands).
@@ -277,6 +286,16 @@ pub enum IdentityCommand {
         /// Space-separated tags: key[=value] ... ("" clears them).
         #[arg(long, num_args = 1.., value_name = "KEY[=VALUE]", required = true)]
         tags: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke the tokens issued to identities (api-version 2023-07-31-preview).
+    Revoke {
+        #[command(flatten)]
+        target: Target,
+        /// Check that each identity exists and print the plan; revoke nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         common: Common,
     },

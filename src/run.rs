@@ -27,7 +27,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     let outcome = match cli.command {
         Some(Command::Emulator(args)) => emulator(args),
-        Some(command @ (Command::Identity(_) | Command::Group(_))) => azure(cli.common, command),
+        Some(command @ (Command::Identity(_) | Command::Group(_))) => {
+            azure(cli.common, command.with_dry_run(cli.script.dry_run))
+        }
         command => script(cli.common, cli.script, command),
     };
     match outcome {

@@ -7,7 +7,7 @@ use azid::emulator::EmulatorOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Env, MSI, RES};
+use crate::harness::{Azid, Env, MSI, RES};
 
 #[tokio::test]
 async fn identity_lifecycle() {
@@ -927,4 +927,183 @@ async fn creates_carry_a_location_header_with_the_id() {
     let replaced = env.call(Method::PUT, &fic, Some(body)).await;
     assert_eq!(replaced.status, StatusCode::OK);
     assert!(replaced.headers.get("location").is_none());
+}
+
+/// A token the emulator's token endpoint issues to the identity with this client id.
+async fn identity_token(env: &Env, client_id: &str) -> String {
+    let reply: Value = env
+        .http
+        .get(format!(
+            "{}?api-version=2019-08-01&resource=https://management.azure.com/&client_id={client_id}",
+            env.emu.identity_endpoint()
+        ))
+        .header("X-IDENTITY-HEADER", env.emu.identity_header())
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    reply["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// Whether ARM still accepts a token.
+async fn accepted(env: &Env, token: &str) -> bool {
+    let r = env
+        .call_as(
+            Some(token),
+            Method::GET,
+            "/subscriptions?api-version=2022-12-01",
+            None,
+        )
+        .await;
+    r.status != StatusCode::UNAUTHORIZED
+}
+
+#[tokio::test]
+async fn revoke_tokens_answers_empty_and_refuses_the_identitys_earlier_tokens() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let identity = env.identity("rg", "app-1").await;
+    let client_id = identity["properties"]["clientId"].as_str().expect("id");
+    let token = identity_token(&env, client_id).await;
+    assert!(accepted(&env, &token).await);
+
+    let revoke = |name: &str, version: &str| {
+        env.identity_path_v("rg", name, version)
+            .replace('?', "/revokeTokens?")
+    };
+    let stable = env
+        .call(Method::POST, &revoke("app-1", "2024-11-30"), None)
+        .await;
+    assert_eq!(stable.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stable.code(), "NoRegisteredProviderFound");
+    let missing = env
+        .call(Method::POST, &revoke("nope", "2023-07-31-preview"), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.code(), "ResourceNotFound");
+    assert!(
+        accepted(&env, &token).await,
+        "a refused call revokes nothing"
+    );
+
+    let done = env
+        .call(Method::POST, &revoke("app-1", "2023-07-31-preview"), None)
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.body, Value::Null, "the body is empty");
+    assert!(
+        !accepted(&env, &token).await,
+        "the earlier token is refused"
+    );
+
+    let ops = |version: &str| {
+        format!("/providers/Microsoft.ManagedIdentity/operations?api-version={version}")
+    };
+    let action = "Microsoft.ManagedIdentity/userAssignedIdentities/revokeTokens/action";
+    for (version, listed) in [
+        ("2023-01-31", false),
+        ("2023-07-31-preview", true),
+        ("2026-05-31", true),
+    ] {
+        let r = env.call(Method::GET, &ops(version), None).await;
+        let names: Vec<&str> = r.body["value"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|o| o["name"].as_str())
+            .collect();
+        assert_eq!(names.contains(&action), listed, "{version}");
+    }
+}
+
+#[tokio::test]
+async fn identity_revoke_from_the_cli_and_rhai_honours_dry_run() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let mut tokens = Vec::new();
+    for name in ["app-1", "app-2"] {
+        let identity = env.identity("rg", name).await;
+        let client_id = identity["properties"]["clientId"].as_str().expect("id");
+        tokens.push(identity_token(&env, client_id).await);
+    }
+    let id = format!(
+        "/subscriptions/{}/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-1",
+        env.sub
+    );
+
+    let planned = Azid::at(
+        &env,
+        &["--dry-run", "identity", "revoke", "-g", "rg", "-n", "app-1"],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(
+        planned.stdout.contains(&format!("~ update {id}")),
+        "{planned:?}"
+    );
+    let planned = Azid::at(
+        &env,
+        &["identity", "revoke", "-g", "rg", "-n", "app-1", "--dry-run"],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(
+        planned.stdout.contains("Nothing was changed"),
+        "{planned:?}"
+    );
+    Azid::at(
+        &env,
+        &["identity", "revoke", "-g", "rg", "-n", "nope", "--dry-run"],
+    )
+    .run()
+    .await
+    .fails(3);
+    let planned = Azid::at(
+        &env,
+        &[
+            "eval",
+            r#"identity_revoke_tokens("rg", "app-1")"#,
+            "--dry-run",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(
+        planned.stdout.contains(&format!("~ update {id}")),
+        "{planned:?}"
+    );
+    assert!(
+        accepted(&env, &tokens[0]).await,
+        "a dry-run revokes nothing"
+    );
+
+    Azid::at(&env, &["identity", "revoke", "-g", "rg", "-n", "app-1"])
+        .run()
+        .await
+        .ok();
+    assert!(!accepted(&env, &tokens[0]).await);
+    assert!(
+        accepted(&env, &tokens[1]).await,
+        "only that identity's tokens"
+    );
+
+    Azid::at(
+        &env,
+        &[
+            "eval",
+            r#"identity_revoke_tokens(identity_show("rg", "app-2"))"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(!accepted(&env, &tokens[1]).await);
 }

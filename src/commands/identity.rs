@@ -13,6 +13,7 @@ use crate::arm::federated::CredentialSpec;
 use crate::arm::{IdentityCreate, IdentityRef, names};
 use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
+use crate::host::plan::{Change, Plan};
 use crate::output::{self, Format};
 use crate::output::{credential_json, identity_json};
 use crate::session::Session;
@@ -54,6 +55,27 @@ pub async fn run(
             out.print(&Value::Array(
                 identities.iter().map(identity_json).collect(),
             ))?;
+        }
+        IdentityCommand::Revoke {
+            target, dry_run, ..
+        } => {
+            let ids = targets(session, &target)?;
+            let mut plan = Plan::default();
+            for id in &ids {
+                if dry_run {
+                    // The plan holds only identities the real call would find.
+                    match client.identity_show(id).await {
+                        Ok(_) => plan.record(Change::Update, id.id()),
+                        Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    client.identity_revoke_tokens(id).await?;
+                }
+            }
+            if dry_run {
+                print!("{plan}");
+            }
         }
         IdentityCommand::ListResources { target, .. } => {
             let mut found = Vec::new();

@@ -18,6 +18,7 @@ mod groups;
 mod identities;
 mod permissions;
 mod rbac;
+mod revoke;
 mod roles;
 mod routes;
 mod state;

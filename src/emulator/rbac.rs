@@ -97,6 +97,11 @@ fn need(route: &Route, method: &Method) -> Need {
             rg: Some(rg.clone()),
             scope: format!("{}/providers/{MSI}/{name}", group_scope(sub, rg)),
         },
+        Route::RevokeTokens { sub, rg, name } if verb == "action" => Need::Action {
+            action: "Microsoft.ManagedIdentity/userAssignedIdentities/revokeTokens/action",
+            rg: Some(rg.clone()),
+            scope: format!("{}/providers/{MSI}/{name}", group_scope(sub, rg)),
+        },
         _ => relations_need(route, verb),
     }
 }

@@ -34,6 +34,12 @@ pub enum Route {
         rg: String,
         name: String,
     },
+    /// `.../userAssignedIdentities/{name}/revokeTokens`
+    RevokeTokens {
+        sub: String,
+        rg: String,
+        name: String,
+    },
     /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials` (issue 7)
     FederatedCredentials {
         sub: String,
@@ -203,6 +209,7 @@ impl Route {
             | Route::IdentitiesInGroup { sub, .. }
             | Route::Identity { sub, .. }
             | Route::AssociatedResources { sub, .. }
+            | Route::RevokeTokens { sub, .. }
             | Route::Permissions { sub, .. } => Some(sub),
             Route::Subscriptions
             | Route::MsiOperations
@@ -273,6 +280,11 @@ fn provider_route(rest: &[&str], sub: String, rg: Option<String>) -> Route {
                 name: rest[2].to_string(),
             }
         }
+        (4, Some(rg)) if rest[3].eq_ignore_ascii_case("revokeTokens") => Route::RevokeTokens {
+            sub,
+            rg,
+            name: rest[2].to_string(),
+        },
         (4, Some(rg)) if rest[3].eq_ignore_ascii_case(FIC_SEGMENT) => Route::FederatedCredentials {
             sub,
             rg,
@@ -392,6 +404,15 @@ mod tests {
                 "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
                  Microsoft.ManagedIdentity/userAssignedIdentities/id1/LISTASSOCIATEDRESOURCES",
                 Route::AssociatedResources {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    name: "id1".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
+                 Microsoft.ManagedIdentity/userAssignedIdentities/id1/REVOKETOKENS",
+                Route::RevokeTokens {
                     sub: sub.clone(),
                     rg: "rg".into(),
                     name: "id1".into(),

@@ -21,7 +21,7 @@ use super::routes::Route;
 use super::store::Store;
 use super::throttle::{self, Kind, Throttle, Verdict};
 use super::{
-    associated, discovery, groups, identities, permissions, subscriptions, token, validate,
+    associated, discovery, groups, identities, permissions, revoke, subscriptions, token, validate,
 };
 
 /// The largest request body the emulator reads (ARM's own limit is 4 MB).
@@ -304,6 +304,9 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         Route::Identity { sub, rg, name } => identities::item(state, ctx, &sub, &rg, &name),
         Route::AssociatedResources { sub, rg, name } => {
             associated::list(state, ctx, &sub, &rg, &name)
+        }
+        Route::RevokeTokens { sub, rg, name } => {
+            revoke::revoke_tokens(state, ctx, &sub, &rg, &name)
         }
         Route::Permissions { sub, rg } => permissions::list(state, ctx, &sub, rg.as_deref()),
         Route::MsiOperations => discovery::msi_operations(ctx),

@@ -184,6 +184,23 @@ impl Tx<'_> {
         Ok(value)
     }
 
+    /// Reads a meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Writes a meta value, replacing any before.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
     /// A resource group by key.
     pub fn group(&self, sub: &str, key: &str) -> Result<Option<GroupRecord>, StoreError> {
         let body: Option<String> = self
