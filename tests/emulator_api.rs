@@ -1107,3 +1107,87 @@ async fn identity_revoke_from_the_cli_and_rhai_honours_dry_run() {
     .ok();
     assert!(!accepted(&env, &tokens[1]).await);
 }
+
+#[tokio::test]
+async fn unknown_locations_are_refused_from_the_served_list() {
+    let env = Env::start().await;
+    let listed = env
+        .call(
+            Method::GET,
+            &format!(
+                "/subscriptions/{}/locations?api-version=2022-12-01",
+                env.sub
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let names: Vec<&str> = listed.body["value"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert!(names.contains(&"eastus") && names.contains(&"westeurope"));
+    assert!(!names.contains(&"mars"));
+    assert_eq!(
+        listed.body["value"][0]["id"],
+        format!("/subscriptions/{}/locations/{}", env.sub, names[0])
+    );
+
+    let group = env
+        .call(
+            Method::PUT,
+            &env.group_path("rg-mars"),
+            Some(json!({"location": "mars"})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::BAD_REQUEST);
+    assert_eq!(group.code(), "LocationNotAvailableForResourceGroup");
+    let message = group.body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("'mars'") && message.contains("eastus"),
+        "{message}"
+    );
+    assert_eq!(
+        env.call(Method::GET, &env.group_path("rg-mars"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "nothing was created"
+    );
+
+    // Every listed name is accepted, in any spelling ARM normalises.
+    env.group("rg").await;
+    let path = env.identity_path("rg", "app-1");
+    let refused = env
+        .call(Method::PUT, &path, Some(json!({"location": "mars"})))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.code(), "LocationNotAvailableForResourceType");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Microsoft.ManagedIdentity/userAssignedIdentities")
+    );
+    assert_eq!(
+        env.call(Method::GET, &path, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    for name in &names {
+        let path = env.identity_path("rg", &format!("id-{name}"));
+        let r = env
+            .call(Method::PUT, &path, Some(json!({"location": name})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.body);
+    }
+    let spelled = env
+        .call(
+            Method::PUT,
+            &env.identity_path("rg", "app-2"),
+            Some(json!({"location": "West Europe"})),
+        )
+        .await;
+    assert_eq!(spelled.status, StatusCode::CREATED);
+}

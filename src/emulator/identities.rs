@@ -74,6 +74,7 @@ pub fn item(
             validate::identity_name(name)?;
             let body = validate::json_object(&ctx.body, false)?;
             let location = validate::location(&body)?;
+            super::locations::for_resource_type(&location, IDENTITY_TYPE)?;
             let tags = validate::tags(&body)?.unwrap_or_default();
             let props = Properties::read(&body)?;
             let (record, created) = state.store.transaction(|tx| {

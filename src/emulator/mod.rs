@@ -16,6 +16,7 @@ mod generic;
 mod generic_identity;
 mod groups;
 mod identities;
+mod locations;
 mod permissions;
 mod rbac;
 mod revoke;

@@ -52,7 +52,9 @@ fn need(route: &Route, method: &Method) -> Need {
         _ => None,
     };
     match route {
-        Route::Subscription { .. } | Route::OperationResult { .. } if verb == "read" => {
+        Route::Subscription { .. } | Route::Locations { .. } | Route::OperationResult { .. }
+            if verb == "read" =>
+        {
             Need::RoleIn {
                 action: "Microsoft.Resources/subscriptions/read",
             }

@@ -12,6 +12,8 @@ pub enum Route {
     Subscriptions,
     /// `/subscriptions/{sub}`
     Subscription { sub: String },
+    /// `/subscriptions/{sub}/locations`
+    Locations { sub: String },
     /// `/subscriptions/{sub}/resourcegroups`
     Groups { sub: String },
     /// `/subscriptions/{sub}/resourcegroups/{rg}`
@@ -172,6 +174,9 @@ impl Route {
             }
             return Route::NotFound;
         }
+        if is(2, "locations") && s.len() == 3 {
+            return Route::Locations { sub };
+        }
         if is(2, "resources") && s.len() == 3 {
             return Route::Resources { sub, rg: None };
         }
@@ -203,6 +208,7 @@ impl Route {
             | Route::RoleAssignments { sub, .. }
             | Route::RoleAssignment { sub, .. }
             | Route::Groups { sub }
+            | Route::Locations { sub }
             | Route::Group { sub, .. }
             | Route::OperationResult { sub, .. }
             | Route::IdentitiesInSubscription { sub }
@@ -417,6 +423,10 @@ mod tests {
                     rg: "rg".into(),
                     name: "id1".into(),
                 },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/Locations",
+                Route::Locations { sub: sub.clone() },
             ),
             (
                 "/providers/Microsoft.ManagedIdentity/operations",

@@ -262,6 +262,7 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
     match route {
         Route::Subscriptions => subscriptions::list(state, ctx),
         Route::Subscription { sub } => subscriptions::get(state, ctx, &sub),
+        Route::Locations { sub } => super::locations::list(state, ctx, &sub),
         Route::Groups { sub } => groups::collection(state, ctx, &sub),
         Route::Group { sub, rg } => groups::item(state, ctx, &sub, &rg),
         Route::OperationResult { sub, id } => groups::operation_result(state, ctx, &sub, &id),
