@@ -215,3 +215,60 @@ fn usage_errors_exit_2() {
             .contains("ERROR: subscription id 'nope' is not a UUID")
     );
 }
+
+/// `azid emulator ARGS` under a shell's `ulimit -n LIMIT`, with its banner read.
+fn start_with_fd_limit(limit: u32, args: &[&str]) -> Spawned {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" emulator \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_azid"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("sh starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).expect("reads") > 0, "{lines:?}");
+        let (k, v) = line.trim_end().split_once('=').expect("KEY=VALUE");
+        lines.push((k.to_string(), v.to_string()));
+        if k == "IDENTITY_HEADER" {
+            break;
+        }
+    }
+    Spawned { child, lines }
+}
+
+#[test]
+fn idle_half_requests_do_not_make_the_emulator_unavailable() {
+    use std::io::Write as _;
+    // Fewer file descriptors than idle connections: without a header-read timeout and a
+    // connection limit, the idle ones hold every descriptor and nothing else is accepted.
+    let emu = start_with_fd_limit(300, &["--listen", ":0"]);
+    let addr = emu.get("URL").trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        let mut socket = std::net::TcpStream::connect(&addr).expect("connects");
+        socket
+            .write_all(b"GET /subscriptions?api-version=2022-12-01 HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .expect("writes half a request");
+        idle.push(socket);
+    }
+    let answer = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
+        .get(format!(
+            "{}/subscriptions?api-version=2022-12-01",
+            emu.get("URL")
+        ))
+        .bearer_auth(emu.get("TOKEN"))
+        .send()
+        .expect("a normal request is answered while 400 half-requests wait");
+    assert_eq!(answer.status(), StatusCode::OK);
+    drop(idle);
+}
