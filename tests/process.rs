@@ -272,3 +272,45 @@ fn idle_half_requests_do_not_make_the_emulator_unavailable() {
     assert_eq!(answer.status(), StatusCode::OK);
     drop(idle);
 }
+
+#[test]
+fn two_local_processes_on_one_folder_both_succeed() {
+    use crate::harness::Azid;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = format!("--local={}", dir.path().display());
+    let run = |args: &[&str]| {
+        let mut all = vec![local.as_str(), "--max-retries", "0"];
+        all.extend_from_slice(args);
+        Azid::new(&all).spawn()
+    };
+    let (group, _home) = run(&["group", "create", "-n", "rg", "-l", "eastus"]);
+    let out = group.wait_with_output().expect("waits");
+    assert!(out.status.success(), "{out:?}");
+    // Two processes, each creating 40 identities 8 at a time, on the same state.
+    let script = |prefix: &str| {
+        format!(
+            r#"let names = []; for i in 0..40 {{ names.push(`{prefix}-${{i}}`); }}
+               let r = identity_create("rg", names, #{{}});
+               let bad = r.filter(|x| !x.ok);
+               if bad.len() > 0 {{ throw `failed: ${{bad.map(|x| x.error)}}` }}
+               r.len()"#
+        )
+    };
+    let (a_script, b_script) = (script("a"), script("b"));
+    let a = run(&["eval", &a_script, "--concurrency", "8"]);
+    let b = run(&["eval", &b_script, "--concurrency", "8"]);
+    for (child, _home) in [a, b] {
+        let out = child.wait_with_output().expect("waits");
+        assert!(
+            out.status.success(),
+            "stdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "40");
+    }
+    let (list, _home) = run(&["identity", "list", "-g", "rg", "--query", "length(@)"]);
+    let out = list.wait_with_output().expect("waits");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "80");
+}
