@@ -1191,3 +1191,93 @@ async fn unknown_locations_are_refused_from_the_served_list() {
         .await;
     assert_eq!(spelled.status, StatusCode::CREATED);
 }
+
+/// Sends one raw HTTP/1.1 request (so the Host header and the request target can be forged)
+/// and returns the status line and headers, names lower-cased.
+async fn raw(env: &Env, request_line: &str, host: &str) -> (String, Vec<(String, String)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = env.emu.addr();
+    let mut socket = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let request = format!(
+        "{request_line}\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        env.emu.token()
+    );
+    socket.write_all(request.as_bytes()).await.expect("writes");
+    let mut reply = Vec::new();
+    socket.read_to_end(&mut reply).await.expect("reads");
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers)
+}
+
+#[tokio::test]
+async fn links_use_the_emulators_own_address_not_the_requests_host() {
+    let env = Env::with(EmulatorOptions {
+        page_size: 1,
+        ..crate::harness::quick()
+    })
+    .await;
+    env.group("rg-a").await;
+    env.group("rg-b").await;
+    let groups = format!(
+        "/subscriptions/{}/resourcegroups?api-version={RES}",
+        env.sub
+    );
+    let own = format!("{}/", env.emu.url());
+
+    // nextLink, read back through the client, under a forged Host.
+    let listed = env
+        .http
+        .get(format!("{}{groups}", env.emu.url()))
+        .bearer_auth(env.emu.token())
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("send");
+    let body: Value = listed.json().await.expect("json");
+    let next = body["nextLink"].as_str().expect("a second page");
+    assert!(next.starts_with(&own), "{next}");
+
+    // The Location of an accepted group delete.
+    let (status, headers) = raw(
+        &env,
+        &format!(
+            "DELETE /subscriptions/{}/resourcegroups/rg-a?api-version={RES} HTTP/1.1",
+            env.sub
+        ),
+        "evil.example:8443",
+    )
+    .await;
+    assert!(status.contains(" 202 "), "{status}");
+    let location = headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str())
+        .expect("a Location");
+    assert!(location.starts_with(&own), "{location}");
+    // An absolute request target names another host too.
+    let (status, headers) = raw(
+        &env,
+        &format!(
+            "DELETE http://evil.example/subscriptions/{}/resourcegroups/rg-b?api-version={RES} HTTP/1.1",
+            env.sub
+        ),
+        "evil.example",
+    )
+    .await;
+    assert!(status.contains(" 202 "), "{status}");
+    let location = headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str())
+        .expect("a Location");
+    assert!(location.starts_with(&own), "{location}");
+}

@@ -57,7 +57,7 @@ pub struct AppState {
     pub rbac: Rbac,
     /// `http` or `https`.
     pub scheme: &'static str,
-    /// The bound address, for links when a request names no host.
+    /// `host:port` the emulator is reached at (its bound address), for every link it sends.
     pub authority: String,
     /// Latency and fault injection.
     pub faults: Faults,
@@ -73,7 +73,7 @@ pub struct Ctx {
     pub path: String,
     /// Query parameters, names lower-cased (ARM treats them case-insensitively).
     pub query: HashMap<String, String>,
-    /// `scheme://host:port` as the client reached us.
+    /// `scheme://host:port` of the emulator itself, the base of every link it sends.
     pub base_url: String,
     /// Request headers.
     pub headers: HeaderMap,
@@ -193,20 +193,9 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
     let (parts, body) = request.into_parts();
     let route = Route::parse(parts.uri.path());
     let query = parse_query(parts.uri.query());
-    let base_url = format!(
-        "{}://{}",
-        state.scheme,
-        parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string))
-            .unwrap_or_else(|| state.authority.clone())
-    );
+    // Links point at the emulator's own address, never at what the request's Host header or
+    // absolute URI claims: a forged Host must not turn a Location or nextLink elsewhere.
+    let base_url = format!("{}://{}", state.scheme, state.authority);
     let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
         ApiError::bad_request(
             "InvalidRequestContent",
