@@ -216,7 +216,8 @@ fn usage_errors_exit_2() {
     );
 }
 
-/// `azid emulator ARGS` under a shell's `ulimit -n LIMIT`, with its banner read.
+/// `azid emulator ARGS` under a shell's `ulimit -n LIMIT`, with its banner read (until
+/// IDENTITY_HEADER, or CA_BUNDLE under `--tls`).
 fn start_with_fd_limit(limit: u32, args: &[&str]) -> Spawned {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
@@ -236,7 +237,7 @@ fn start_with_fd_limit(limit: u32, args: &[&str]) -> Spawned {
         assert!(reader.read_line(&mut line).expect("reads") > 0, "{lines:?}");
         let (k, v) = line.trim_end().split_once('=').expect("KEY=VALUE");
         lines.push((k.to_string(), v.to_string()));
-        if k == "IDENTITY_HEADER" {
+        if (k == "IDENTITY_HEADER" && !args.contains(&"--tls")) || k == "CA_BUNDLE" {
             break;
         }
     }
@@ -313,4 +314,46 @@ fn two_local_processes_on_one_folder_both_succeed() {
     let out = list.wait_with_output().expect("waits");
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "80");
+}
+
+#[test]
+fn idle_tls_connections_do_not_make_the_emulator_unavailable() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    let emu = start_with_fd_limit(
+        300,
+        &[
+            "--listen",
+            ":0",
+            "--tls",
+            "--ca-file",
+            ca.to_str().expect("utf-8"),
+        ],
+    );
+    let url = emu.get("URL").to_string();
+    let addr = url.trim_start_matches("https://").to_string();
+    // 200 never start the TLS handshake, 200 start it with half a ClientHello.
+    let mut idle = Vec::new();
+    for i in 0..400 {
+        let mut socket = std::net::TcpStream::connect(&addr).expect("connects");
+        if i % 2 == 1 {
+            socket
+                .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+                .expect("writes");
+        }
+        idle.push(socket);
+    }
+    let pem = std::fs::read(emu.get("CA_BUNDLE")).expect("CA written");
+    let answer = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("PEM")])
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
+        .get(format!("{url}/subscriptions?api-version=2022-12-01"))
+        .bearer_auth(emu.get("TOKEN"))
+        .send()
+        .expect("a normal request is answered while 400 handshakes wait");
+    assert_eq!(answer.status(), StatusCode::OK);
+    drop(idle);
 }

@@ -453,6 +453,14 @@ async fn serve(
                     let handshake =
                         tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
                     if let Ok(Ok(stream)) = handshake.await {
+                        // ALPN has named the protocol, so hyper need not wait for a first
+                        // byte to learn it, and the header timeout runs from the start.
+                        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                        let builder = if h2 {
+                            builder.http2_only()
+                        } else {
+                            builder.http1_only()
+                        };
                         let _ = builder
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
