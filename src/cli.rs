@@ -213,6 +213,7 @@ impl Command {
                 | IdentityCommand::Show { common, .. }
                 | IdentityCommand::Update { common, .. }
                 | IdentityCommand::Delete { common, .. }
+                | IdentityCommand::Revoke { common, .. }
                 | IdentityCommand::ListResources { common, .. }
                 | IdentityCommand::ListOperations { common }
                 | IdentityCommand::FederatedCredential(
@@ -327,6 +328,16 @@ pub enum IdentityCommand {
     },
     /// List the operations of the Microsoft.ManagedIdentity provider.
     ListOperations {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke the tokens issued to identities (api-version 2023-07-31-preview).
+    Revoke {
+        #[command(flatten)]
+        target: Target,
+        /// Check that each identity exists and print the plan; revoke nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         common: Common,
     },

@@ -7,7 +7,7 @@ use azid::emulator::EmulatorOptions;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Env, MSI, RES};
+use crate::harness::{Azid, Env, MSI, RES};
 
 #[tokio::test]
 async fn identity_lifecycle() {
@@ -878,4 +878,406 @@ async fn subscriptions_metadata_and_headers() {
         .expect("send");
     assert_eq!(r.headers()["x-ms-correlation-request-id"], "corr-123");
     assert!(uuid::Uuid::try_parse(r.headers()["x-ms-request-id"].to_str().expect("ascii")).is_ok());
+}
+
+#[tokio::test]
+async fn creates_carry_a_location_header_with_the_id() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let path = env.identity_path("rg", "App-1");
+    let created = env
+        .call(Method::PUT, &path, Some(json!({"location": "westeurope"})))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = format!(
+        "/subscriptions/{}/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/App-1",
+        env.sub
+    );
+    assert_eq!(created.body["id"], id.as_str());
+    assert_eq!(
+        created
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(id.as_str())
+    );
+    // A replace (200) is no create and carries none.
+    let replaced = env
+        .call(Method::PUT, &path, Some(json!({"location": "westeurope"})))
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert!(replaced.headers.get("location").is_none());
+
+    let fic = path.replace('?', "/federatedIdentityCredentials/GhMain?");
+    let body = json!({"properties": {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:o/r:ref:refs/heads/main",
+        "audiences": ["api://AzureADTokenExchange"]
+    }});
+    let created = env.call(Method::PUT, &fic, Some(body.clone())).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let fic_id = format!("{id}/federatedIdentityCredentials/GhMain");
+    assert_eq!(
+        created
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(fic_id.as_str())
+    );
+    let replaced = env.call(Method::PUT, &fic, Some(body)).await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert!(replaced.headers.get("location").is_none());
+}
+
+/// A token the emulator's token endpoint issues to the identity with this client id.
+async fn identity_token(env: &Env, client_id: &str) -> String {
+    let reply: Value = env
+        .http
+        .get(format!(
+            "{}?api-version=2019-08-01&resource=https://management.azure.com/&client_id={client_id}",
+            env.emu.identity_endpoint()
+        ))
+        .header("X-IDENTITY-HEADER", env.emu.identity_header())
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    reply["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// Whether ARM still accepts a token.
+async fn accepted(env: &Env, token: &str) -> bool {
+    let r = env
+        .call_as(
+            Some(token),
+            Method::GET,
+            "/subscriptions?api-version=2022-12-01",
+            None,
+        )
+        .await;
+    r.status != StatusCode::UNAUTHORIZED
+}
+
+#[tokio::test]
+async fn revoke_tokens_answers_empty_and_refuses_the_identitys_earlier_tokens() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let identity = env.identity("rg", "app-1").await;
+    let client_id = identity["properties"]["clientId"].as_str().expect("id");
+    let token = identity_token(&env, client_id).await;
+    assert!(accepted(&env, &token).await);
+
+    let revoke = |name: &str, version: &str| {
+        env.identity_path_v("rg", name, version)
+            .replace('?', "/revokeTokens?")
+    };
+    let stable = env
+        .call(Method::POST, &revoke("app-1", "2024-11-30"), None)
+        .await;
+    assert_eq!(stable.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stable.code(), "NoRegisteredProviderFound");
+    let missing = env
+        .call(Method::POST, &revoke("nope", "2023-07-31-preview"), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.code(), "ResourceNotFound");
+    assert!(
+        accepted(&env, &token).await,
+        "a refused call revokes nothing"
+    );
+
+    let done = env
+        .call(Method::POST, &revoke("app-1", "2023-07-31-preview"), None)
+        .await;
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(done.body, Value::Null, "the body is empty");
+    assert!(
+        !accepted(&env, &token).await,
+        "the earlier token is refused"
+    );
+
+    let ops = |version: &str| {
+        format!("/providers/Microsoft.ManagedIdentity/operations?api-version={version}")
+    };
+    let action = "Microsoft.ManagedIdentity/userAssignedIdentities/revokeTokens/action";
+    for (version, listed) in [
+        ("2023-01-31", false),
+        ("2023-07-31-preview", true),
+        ("2026-05-31", true),
+    ] {
+        let r = env.call(Method::GET, &ops(version), None).await;
+        let names: Vec<&str> = r.body["value"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|o| o["name"].as_str())
+            .collect();
+        assert_eq!(names.contains(&action), listed, "{version}");
+    }
+}
+
+#[tokio::test]
+async fn identity_revoke_from_the_cli_and_rhai_honours_dry_run() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    let mut tokens = Vec::new();
+    for name in ["app-1", "app-2"] {
+        let identity = env.identity("rg", name).await;
+        let client_id = identity["properties"]["clientId"].as_str().expect("id");
+        tokens.push(identity_token(&env, client_id).await);
+    }
+    let id = format!(
+        "/subscriptions/{}/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app-1",
+        env.sub
+    );
+
+    let planned = Azid::at(
+        &env,
+        &["--dry-run", "identity", "revoke", "-g", "rg", "-n", "app-1"],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(
+        planned.stdout.contains(&format!("~ update {id}")),
+        "{planned:?}"
+    );
+    let planned = Azid::at(
+        &env,
+        &["identity", "revoke", "-g", "rg", "-n", "app-1", "--dry-run"],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(
+        planned.stdout.contains("Nothing was changed"),
+        "{planned:?}"
+    );
+    Azid::at(
+        &env,
+        &["identity", "revoke", "-g", "rg", "-n", "nope", "--dry-run"],
+    )
+    .run()
+    .await
+    .fails(3);
+    let planned = Azid::at(
+        &env,
+        &[
+            "eval",
+            r#"identity_revoke_tokens("rg", "app-1")"#,
+            "--dry-run",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(
+        planned.stdout.contains(&format!("~ update {id}")),
+        "{planned:?}"
+    );
+    assert!(
+        accepted(&env, &tokens[0]).await,
+        "a dry-run revokes nothing"
+    );
+
+    Azid::at(&env, &["identity", "revoke", "-g", "rg", "-n", "app-1"])
+        .run()
+        .await
+        .ok();
+    assert!(!accepted(&env, &tokens[0]).await);
+    assert!(
+        accepted(&env, &tokens[1]).await,
+        "only that identity's tokens"
+    );
+
+    Azid::at(
+        &env,
+        &[
+            "eval",
+            r#"identity_revoke_tokens(identity_show("rg", "app-2"))"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(!accepted(&env, &tokens[1]).await);
+}
+
+#[tokio::test]
+async fn unknown_locations_are_refused_from_the_served_list() {
+    let env = Env::start().await;
+    let listed = env
+        .call(
+            Method::GET,
+            &format!(
+                "/subscriptions/{}/locations?api-version=2022-12-01",
+                env.sub
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let names: Vec<&str> = listed.body["value"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert!(names.contains(&"eastus") && names.contains(&"westeurope"));
+    assert!(!names.contains(&"mars"));
+    assert_eq!(
+        listed.body["value"][0]["id"],
+        format!("/subscriptions/{}/locations/{}", env.sub, names[0])
+    );
+
+    let group = env
+        .call(
+            Method::PUT,
+            &env.group_path("rg-mars"),
+            Some(json!({"location": "mars"})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::BAD_REQUEST);
+    assert_eq!(group.code(), "LocationNotAvailableForResourceGroup");
+    let message = group.body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("'mars'") && message.contains("eastus"),
+        "{message}"
+    );
+    assert_eq!(
+        env.call(Method::GET, &env.group_path("rg-mars"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "nothing was created"
+    );
+
+    // Every listed name is accepted, in any spelling ARM normalises.
+    env.group("rg").await;
+    let path = env.identity_path("rg", "app-1");
+    let refused = env
+        .call(Method::PUT, &path, Some(json!({"location": "mars"})))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.code(), "LocationNotAvailableForResourceType");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Microsoft.ManagedIdentity/userAssignedIdentities")
+    );
+    assert_eq!(
+        env.call(Method::GET, &path, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    for name in &names {
+        let path = env.identity_path("rg", &format!("id-{name}"));
+        let r = env
+            .call(Method::PUT, &path, Some(json!({"location": name})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{name}: {}", r.body);
+    }
+    let spelled = env
+        .call(
+            Method::PUT,
+            &env.identity_path("rg", "app-2"),
+            Some(json!({"location": "West Europe"})),
+        )
+        .await;
+    assert_eq!(spelled.status, StatusCode::CREATED);
+}
+
+/// Sends one raw HTTP/1.1 request (so the Host header and the request target can be forged)
+/// and returns the status line and headers, names lower-cased.
+async fn raw(env: &Env, request_line: &str, host: &str) -> (String, Vec<(String, String)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = env.emu.addr();
+    let mut socket = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let request = format!(
+        "{request_line}\r\nHost: {host}\r\nAuthorization: Bearer {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        env.emu.token()
+    );
+    socket.write_all(request.as_bytes()).await.expect("writes");
+    let mut reply = Vec::new();
+    socket.read_to_end(&mut reply).await.expect("reads");
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers)
+}
+
+#[tokio::test]
+async fn links_use_the_emulators_own_address_not_the_requests_host() {
+    let env = Env::with(EmulatorOptions {
+        page_size: 1,
+        ..crate::harness::quick()
+    })
+    .await;
+    env.group("rg-a").await;
+    env.group("rg-b").await;
+    let groups = format!(
+        "/subscriptions/{}/resourcegroups?api-version={RES}",
+        env.sub
+    );
+    let own = format!("{}/", env.emu.url());
+
+    // nextLink, read back through the client, under a forged Host.
+    let listed = env
+        .http
+        .get(format!("{}{groups}", env.emu.url()))
+        .bearer_auth(env.emu.token())
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("send");
+    let body: Value = listed.json().await.expect("json");
+    let next = body["nextLink"].as_str().expect("a second page");
+    assert!(next.starts_with(&own), "{next}");
+
+    // The Location of an accepted group delete.
+    let (status, headers) = raw(
+        &env,
+        &format!(
+            "DELETE /subscriptions/{}/resourcegroups/rg-a?api-version={RES} HTTP/1.1",
+            env.sub
+        ),
+        "evil.example:8443",
+    )
+    .await;
+    assert!(status.contains(" 202 "), "{status}");
+    let location = headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str())
+        .expect("a Location");
+    assert!(location.starts_with(&own), "{location}");
+    // An absolute request target names another host too.
+    let (status, headers) = raw(
+        &env,
+        &format!(
+            "DELETE http://evil.example/subscriptions/{}/resourcegroups/rg-b?api-version={RES} HTTP/1.1",
+            env.sub
+        ),
+        "evil.example",
+    )
+    .await;
+    assert!(status.contains(" 202 "), "{status}");
+    let location = headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .map(|(_, v)| v.as_str())
+        .expect("a Location");
+    assert!(location.starts_with(&own), "{location}");
 }

@@ -215,3 +215,145 @@ fn usage_errors_exit_2() {
             .contains("ERROR: subscription id 'nope' is not a UUID")
     );
 }
+
+/// `azid emulator ARGS` under a shell's `ulimit -n LIMIT`, with its banner read (until
+/// IDENTITY_HEADER, or CA_BUNDLE under `--tls`).
+fn start_with_fd_limit(limit: u32, args: &[&str]) -> Spawned {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" emulator \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_azid"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("sh starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).expect("reads") > 0, "{lines:?}");
+        let (k, v) = line.trim_end().split_once('=').expect("KEY=VALUE");
+        lines.push((k.to_string(), v.to_string()));
+        if (k == "IDENTITY_HEADER" && !args.contains(&"--tls")) || k == "CA_BUNDLE" {
+            break;
+        }
+    }
+    Spawned { child, lines }
+}
+
+#[test]
+fn idle_half_requests_do_not_make_the_emulator_unavailable() {
+    use std::io::Write as _;
+    // Fewer file descriptors than idle connections: without a header-read timeout and a
+    // connection limit, the idle ones hold every descriptor and nothing else is accepted.
+    let emu = start_with_fd_limit(300, &["--listen", ":0"]);
+    let addr = emu.get("URL").trim_start_matches("http://").to_string();
+    let mut idle = Vec::new();
+    for _ in 0..400 {
+        let mut socket = std::net::TcpStream::connect(&addr).expect("connects");
+        socket
+            .write_all(b"GET /subscriptions?api-version=2022-12-01 HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .expect("writes half a request");
+        idle.push(socket);
+    }
+    let answer = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
+        .get(format!(
+            "{}/subscriptions?api-version=2022-12-01",
+            emu.get("URL")
+        ))
+        .bearer_auth(emu.get("TOKEN"))
+        .send()
+        .expect("a normal request is answered while 400 half-requests wait");
+    assert_eq!(answer.status(), StatusCode::OK);
+    drop(idle);
+}
+
+#[test]
+fn two_local_processes_on_one_folder_both_succeed() {
+    use crate::harness::Azid;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = format!("--local={}", dir.path().display());
+    let run = |args: &[&str]| {
+        let mut all = vec![local.as_str(), "--max-retries", "0"];
+        all.extend_from_slice(args);
+        Azid::new(&all).spawn()
+    };
+    let (group, _home) = run(&["group", "create", "-n", "rg", "-l", "eastus"]);
+    let out = group.wait_with_output().expect("waits");
+    assert!(out.status.success(), "{out:?}");
+    // Two processes, each creating 40 identities 8 at a time, on the same state.
+    let script = |prefix: &str| {
+        format!(
+            r#"let names = []; for i in 0..40 {{ names.push(`{prefix}-${{i}}`); }}
+               let r = identity_create("rg", names, #{{}});
+               let bad = r.filter(|x| !x.ok);
+               if bad.len() > 0 {{ throw `failed: ${{bad.map(|x| x.error)}}` }}
+               r.len()"#
+        )
+    };
+    let (a_script, b_script) = (script("a"), script("b"));
+    let a = run(&["eval", &a_script, "--concurrency", "8"]);
+    let b = run(&["eval", &b_script, "--concurrency", "8"]);
+    for (child, _home) in [a, b] {
+        let out = child.wait_with_output().expect("waits");
+        assert!(
+            out.status.success(),
+            "stdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "40");
+    }
+    let (list, _home) = run(&["identity", "list", "-g", "rg", "--query", "length(@)"]);
+    let out = list.wait_with_output().expect("waits");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "80");
+}
+
+#[test]
+fn idle_tls_connections_do_not_make_the_emulator_unavailable() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    let emu = start_with_fd_limit(
+        300,
+        &[
+            "--listen",
+            ":0",
+            "--tls",
+            "--ca-file",
+            ca.to_str().expect("utf-8"),
+        ],
+    );
+    let url = emu.get("URL").to_string();
+    let addr = url.trim_start_matches("https://").to_string();
+    // 200 never start the TLS handshake, 200 start it with half a ClientHello.
+    let mut idle = Vec::new();
+    for i in 0..400 {
+        let mut socket = std::net::TcpStream::connect(&addr).expect("connects");
+        if i % 2 == 1 {
+            socket
+                .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+                .expect("writes");
+        }
+        idle.push(socket);
+    }
+    let pem = std::fs::read(emu.get("CA_BUNDLE")).expect("CA written");
+    let answer = reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("PEM")])
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
+        .get(format!("{url}/subscriptions?api-version=2022-12-01"))
+        .bearer_auth(emu.get("TOKEN"))
+        .send()
+        .expect("a normal request is answered while 400 handshakes wait");
+    assert_eq!(answer.status(), StatusCode::OK);
+    drop(idle);
+}

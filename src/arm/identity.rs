@@ -10,6 +10,9 @@ use super::error::ArmError;
 use super::{ArmClient, decode, names, seg};
 use crate::model::Identity;
 
+/// The api-version of `revokeTokens` (no stable version defines it).
+pub const REVOKE_TOKENS_API_VERSION: &str = "2023-07-31-preview";
+
 /// What a create sends; `location: None` takes the resource group's, as `az identity create` does.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IdentityCreate {
@@ -185,6 +188,17 @@ impl ArmClient {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// POST `revokeTokens`: revokes the tokens issued to the identity (200, empty body); only
+    /// api-version 2023-07-31-preview defines it, so it is sent at that version.
+    pub async fn identity_revoke_tokens(&self, id: &IdentityRef) -> Result<(), ArmError> {
+        let url = self.url(
+            &format!("{}/revokeTokens", id.path()),
+            REVOKE_TOKENS_API_VERSION,
+        );
+        self.send(Method::POST, url, None, &[200]).await?;
+        Ok(())
     }
 
     /// Every identity of a resource group (all pages).

@@ -28,7 +28,16 @@ pub async fn run(
     flags: Flags,
 ) -> Result<ExitCode, Error> {
     let client = &session.client;
-    if flags.dry_run
+    // `identity revoke` also takes `--dry-run` after the subcommand.
+    let dry_run = flags.dry_run
+        || matches!(
+            command,
+            IdentityCommand::Revoke {
+                dry_run: true,
+                ..
+            }
+        );
+    if dry_run
         && let Some(draft) = plan(session, &command).await?
     {
         print!("{}", draft.render());
@@ -67,6 +76,11 @@ pub async fn run(
         }
         IdentityCommand::ListOperations { .. } => {
             out.print(&Value::Array(client.identity_operations().await?))?;
+        }
+        IdentityCommand::Revoke { target, .. } => {
+            for id in targets(session, &target)? {
+                client.identity_revoke_tokens(&id).await?;
+            }
         }
         IdentityCommand::ListResources { target, .. } => {
             let mut found = Vec::new();
@@ -389,6 +403,13 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 let tags = tags.clone().unwrap_or(old.tags);
                 dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
                     .await?;
+            }
+        }
+        IdentityCommand::Revoke { target, .. } => {
+            for id in targets(session, target)? {
+                // The plan holds only identities the real call would find.
+                client.identity_show(&id).await?;
+                draft.add(Change::Update, id.id(), vec!["revoke tokens".to_string()]);
             }
         }
         IdentityCommand::Delete {

@@ -79,14 +79,26 @@ const OPERATIONS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The operation api-versions from 2023-07-31-preview on add to the list.
+const REVOKE_TOKENS: (&str, &str, &str, &str) = (
+    "userAssignedIdentities/revokeTokens/action",
+    "User Assigned Identities",
+    "Revoke Tokens",
+    "Revokes the tokens issued to an existing user assigned identity",
+);
+
 /// `GET /providers/Microsoft.ManagedIdentity/operations` (Operations_List).
 pub fn msi_operations(ctx: &Ctx) -> Result<Response, ApiError> {
     if ctx.method != Method::GET {
         return Err(ApiError::method_not_allowed(ctx.method.as_str()));
     }
     validate::msi_version(ctx.api_version(), "operations")?;
+    let revoke = ctx
+        .api_version()
+        .is_some_and(|v| v >= validate::REVOKE_TOKENS_SINCE);
     let value: Vec<Value> = OPERATIONS
         .iter()
+        .chain(revoke.then_some(&REVOKE_TOKENS))
         .map(|(name, resource, operation, description)| {
             json!({
                 "name": format!("Microsoft.ManagedIdentity/{name}"),

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::identities::{IDENTITY_TYPE, existing_group, writable_group};
 use super::routes::Route;
-use super::state::{AppState, Ctx, empty, json, next_link_with_top, skip_after};
+use super::state::{AppState, Ctx, empty, json, located, next_link_with_top, skip_after};
 use super::store::{FicRecord, IdentityRecord, Tx, key_of};
 use super::validate::{self, FIC_API_VERSIONS};
 use crate::model::{FederatedCredential, FederatedCredentialProperties, Page};
@@ -211,14 +211,12 @@ pub fn item(
                 tx.put_fic(&sub_key, &group, &identity_key, &record)?;
                 Ok::<_, ApiError>((identity, record, created))
             })?;
-            json(
-                if created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                },
-                &render(&identity, &sub_display, &record, claims),
-            )
+            let rendered = render(&identity, &sub_display, &record, claims);
+            if created {
+                Ok(located(json(StatusCode::CREATED, &rendered)?, &rendered.id))
+            } else {
+                json(StatusCode::OK, &rendered)
+            }
         }
         Method::DELETE => {
             let removed = state.store.transaction(|tx| {

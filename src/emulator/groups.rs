@@ -76,6 +76,7 @@ pub fn item(state: &Arc<AppState>, ctx: &Ctx, sub: &str, rg: &str) -> Result<Res
             validate::group_name(rg)?;
             let body = validate::json_object(&ctx.body, false)?;
             let location = validate::location(&body)?;
+            super::locations::for_group(&location)?;
             let tags = validate::tags(&body)?;
             let managed_by = managed_by(&body)?;
             let (group, created) = state.store.transaction(|tx| {

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::state::{AppState, Ctx, empty, json, next_link, now_ms, skip_after};
+use super::state::{AppState, Ctx, empty, json, located, next_link, now_ms, skip_after};
 use super::store::{IdentityRecord, Tx, key_of};
 use super::validate::{self, MsiVersion};
 use crate::model::{AssignmentRestrictions, Identity, IdentityProperties, Page};
@@ -74,6 +74,7 @@ pub fn item(
             validate::identity_name(name)?;
             let body = validate::json_object(&ctx.body, false)?;
             let location = validate::location(&body)?;
+            super::locations::for_resource_type(&location, IDENTITY_TYPE)?;
             let tags = validate::tags(&body)?.unwrap_or_default();
             let props = Properties::read(&body)?;
             let (record, created) = state.store.transaction(|tx| {
@@ -109,12 +110,12 @@ pub fn item(
                 tx.put_identity(&sub_key, &record).map_err(ApiError::internal)?;
                 Ok((record, existing.is_none()))
             })?;
-            let status = if created {
-                StatusCode::CREATED
+            let rendered = render(&record, &sub_display, version);
+            if created {
+                Ok(located(json(StatusCode::CREATED, &rendered)?, &rendered.id))
             } else {
-                StatusCode::OK
-            };
-            json(status, &render(&record, &sub_display, version))
+                json(StatusCode::OK, &rendered)
+            }
         }
         Method::PATCH => {
             let body = validate::json_object(&ctx.body, true)?;

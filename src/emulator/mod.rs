@@ -17,8 +17,10 @@ mod generic_identity;
 pub mod graph;
 mod groups;
 mod identities;
+mod locations;
 mod permissions;
 mod rbac;
+mod revoke;
 mod roles;
 mod routes;
 mod state;
@@ -36,10 +38,10 @@ use std::time::Duration;
 
 use axum::Router;
 use faults::Faults;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
@@ -368,9 +370,42 @@ fn app(state: Arc<AppState>) -> Router {
     Router::new().fallback(state::dispatch).with_state(state)
 }
 
+/// How long a connection may take to send its first request's headers (and, when idle
+/// between requests, the next one's), or to finish the TLS handshake, before it is closed: a
+/// client that sends half a request and waits holds a slot only this long.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first wait after a failed `accept` (out of file descriptors, say); it doubles while
+/// failures go on, up to [`ACCEPT_BACKOFF_MAX`], instead of spinning.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// The longest wait after failed `accept`s in a row.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// File descriptors kept free of connections, for the store, the listener and the rest.
+const RESERVED_FDS: u64 = 64;
+/// The most connections served at once, whatever the file-descriptor limit.
+const MAX_CONNECTIONS: u64 = 4096;
+
+/// How many connections are served at once: what the file-descriptor limit leaves after a
+/// reserve, within 16..=MAX_CONNECTIONS. Past it, new connections wait in the listen backlog
+/// until one closes.
+fn connection_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur
+    } else {
+        1024
+    };
+    let usable = soft.saturating_sub(RESERVED_FDS).clamp(16, MAX_CONNECTIONS);
+    usize::try_from(usable).unwrap_or(16)
+}
+
 /// Accepts connections until shut down; every socket gets TCP_NODELAY. A response marked
 /// `faults::DropConnection` becomes a service error, on which hyper closes the connection
-/// without a word.
+/// without a word. At most [`connection_limit`] connections are served at once, each has
+/// [`HEADER_READ_TIMEOUT`] to send its headers, and failed accepts back off.
 async fn serve(
     listener: TcpListener,
     app: Router,
@@ -378,14 +413,34 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(connection_limit()));
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            _ = stopped.changed() => break,
+        };
+        let Ok(slot) = slot else {
+            break;
+        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = stopped.changed() => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
-        let Ok((stream, _peer)) = accepted else {
-            continue;
+        let stream = match accepted {
+            Ok((stream, _peer)) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                stream
+            }
+            Err(_) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped.changed() => break,
+                }
+                backoff = backoff.saturating_mul(2).min(ACCEPT_BACKOFF_MAX);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(
@@ -396,19 +451,40 @@ async fn serve(
         );
         let tls = tls.clone();
         connections.spawn(async move {
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let _slot = slot;
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
             match tls {
                 Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
+                    let handshake =
+                        tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        // ALPN has named the protocol, so hyper need not wait for a first
+                        // byte to learn it, and the header timeout runs from the start.
+                        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+                        let builder = if h2 {
+                            builder.http2_only()
+                        } else {
+                            builder.http1_only()
+                        };
                         let _ = builder
                             .serve_connection(TokioIo::new(stream), service)
                             .await;
                     }
                 }
                 None => {
-                    let _ = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    // hyper's header timeout starts once it knows the protocol, which takes a
+                    // first byte: a connection that sends nothing is closed here.
+                    let mut first = [0u8; 1];
+                    let peeked = tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first));
+                    if matches!(peeked.await, Ok(Ok(n)) if n > 0) {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
                 }
             }
         });

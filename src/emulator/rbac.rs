@@ -52,7 +52,9 @@ fn need(route: &Route, method: &Method) -> Need {
         _ => None,
     };
     match route {
-        Route::Subscription { .. } | Route::OperationResult { .. } if verb == "read" => {
+        Route::Subscription { .. } | Route::Locations { .. } | Route::OperationResult { .. }
+            if verb == "read" =>
+        {
             Need::RoleIn {
                 action: "Microsoft.Resources/subscriptions/read",
             }
@@ -94,6 +96,11 @@ fn need(route: &Route, method: &Method) -> Need {
         },
         Route::AssociatedResources { sub, rg, name } if verb == "action" => Need::Action {
             action: "Microsoft.ManagedIdentity/userAssignedIdentities/listAssociatedResources/action",
+            rg: Some(rg.clone()),
+            scope: format!("{}/providers/{MSI}/{name}", group_scope(sub, rg)),
+        },
+        Route::RevokeTokens { sub, rg, name } if verb == "action" => Need::Action {
+            action: "Microsoft.ManagedIdentity/userAssignedIdentities/revokeTokens/action",
             rg: Some(rg.clone()),
             scope: format!("{}/providers/{MSI}/{name}", group_scope(sub, rg)),
         },

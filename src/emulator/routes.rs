@@ -12,6 +12,8 @@ pub enum Route {
     Subscriptions,
     /// `/subscriptions/{sub}`
     Subscription { sub: String },
+    /// `/subscriptions/{sub}/locations`
+    Locations { sub: String },
     /// `/subscriptions/{sub}/resourcegroups`
     Groups { sub: String },
     /// `/subscriptions/{sub}/resourcegroups/{rg}`
@@ -30,6 +32,12 @@ pub enum Route {
     },
     /// `.../userAssignedIdentities/{name}/listAssociatedResources`
     AssociatedResources {
+        sub: String,
+        rg: String,
+        name: String,
+    },
+    /// `.../userAssignedIdentities/{name}/revokeTokens`
+    RevokeTokens {
         sub: String,
         rg: String,
         name: String,
@@ -171,6 +179,9 @@ impl Route {
             }
             return Route::NotFound;
         }
+        if is(2, "locations") && s.len() == 3 {
+            return Route::Locations { sub };
+        }
         if is(2, "resources") && s.len() == 3 {
             return Route::Resources { sub, rg: None };
         }
@@ -202,12 +213,14 @@ impl Route {
             | Route::RoleAssignments { sub, .. }
             | Route::RoleAssignment { sub, .. }
             | Route::Groups { sub }
+            | Route::Locations { sub }
             | Route::Group { sub, .. }
             | Route::OperationResult { sub, .. }
             | Route::IdentitiesInSubscription { sub }
             | Route::IdentitiesInGroup { sub, .. }
             | Route::Identity { sub, .. }
             | Route::AssociatedResources { sub, .. }
+            | Route::RevokeTokens { sub, .. }
             | Route::Permissions { sub, .. } => Some(sub),
             Route::Subscriptions
             | Route::MsiOperations
@@ -279,6 +292,11 @@ fn provider_route(rest: &[&str], sub: String, rg: Option<String>) -> Route {
                 name: rest[2].to_string(),
             }
         }
+        (4, Some(rg)) if rest[3].eq_ignore_ascii_case("revokeTokens") => Route::RevokeTokens {
+            sub,
+            rg,
+            name: rest[2].to_string(),
+        },
         (4, Some(rg)) if rest[3].eq_ignore_ascii_case(FIC_SEGMENT) => Route::FederatedCredentials {
             sub,
             rg,
@@ -402,6 +420,19 @@ mod tests {
                     rg: "rg".into(),
                     name: "id1".into(),
                 },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\
+                 Microsoft.ManagedIdentity/userAssignedIdentities/id1/REVOKETOKENS",
+                Route::RevokeTokens {
+                    sub: sub.clone(),
+                    rg: "rg".into(),
+                    name: "id1".into(),
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/Locations",
+                Route::Locations { sub: sub.clone() },
             ),
             (
                 "/providers/Microsoft.ManagedIdentity/operations",

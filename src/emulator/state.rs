@@ -21,7 +21,7 @@ use super::routes::Route;
 use super::store::Store;
 use super::throttle::{self, Kind, Throttle, Verdict};
 use super::{
-    associated, discovery, groups, identities, permissions, subscriptions, token, validate,
+    associated, discovery, groups, identities, permissions, revoke, subscriptions, token, validate,
 };
 
 /// The largest request body the emulator reads (ARM's own limit is 4 MB).
@@ -57,7 +57,7 @@ pub struct AppState {
     pub rbac: Rbac,
     /// `http` or `https`.
     pub scheme: &'static str,
-    /// The bound address, for links when a request names no host.
+    /// `host:port` the emulator is reached at (its bound address), for every link it sends.
     pub authority: String,
     /// Latency and fault injection.
     pub faults: Faults,
@@ -75,7 +75,7 @@ pub struct Ctx {
     pub path: String,
     /// Query parameters, names lower-cased (ARM treats them case-insensitively).
     pub query: HashMap<String, String>,
-    /// `scheme://host:port` as the client reached us.
+    /// `scheme://host:port` of the emulator itself, the base of every link it sends.
     pub base_url: String,
     /// Request headers.
     pub headers: HeaderMap,
@@ -195,20 +195,9 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
     let (parts, body) = request.into_parts();
     let route = Route::parse(parts.uri.path());
     let query = parse_query(parts.uri.query());
-    let base_url = format!(
-        "{}://{}",
-        state.scheme,
-        parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string))
-            .unwrap_or_else(|| state.authority.clone())
-    );
+    // Links point at the emulator's own address, never at what the request's Host header or
+    // absolute URI claims: a forged Host must not turn a Location or nextLink elsewhere.
+    let base_url = format!("{}://{}", state.scheme, state.authority);
     let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
         ApiError::bad_request(
             "InvalidRequestContent",
@@ -272,6 +261,7 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
     match route {
         Route::Subscriptions => subscriptions::list(state, ctx),
         Route::Subscription { sub } => subscriptions::get(state, ctx, &sub),
+        Route::Locations { sub } => super::locations::list(state, ctx, &sub),
         Route::Groups { sub } => groups::collection(state, ctx, &sub),
         Route::Group { sub, rg } => groups::item(state, ctx, &sub, &rg),
         Route::OperationResult { sub, id } => groups::operation_result(state, ctx, &sub, &id),
@@ -314,6 +304,9 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         Route::Identity { sub, rg, name } => identities::item(state, ctx, &sub, &rg, &name),
         Route::AssociatedResources { sub, rg, name } => {
             associated::list(state, ctx, &sub, &rg, &name)
+        }
+        Route::RevokeTokens { sub, rg, name } => {
+            revoke::revoke_tokens(state, ctx, &sub, &rg, &name)
         }
         Route::Permissions { sub, rg } => permissions::list(state, ctx, &sub, rg.as_deref()),
         Route::MsiOperations => discovery::msi_operations(ctx),
@@ -367,6 +360,15 @@ pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Result<Respon
         body,
     )
         .into_response())
+}
+
+/// Adds the `Location` header a synchronous create (201) carries in Azure: the new resource's
+/// id, as a path.
+pub fn located(mut response: Response, id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// An empty response with a status.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 mod assignments;
@@ -101,6 +101,9 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
+/// How long a write waits for another process's lock on the same file before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS groups (
@@ -120,13 +123,16 @@ impl Store {
         let conn = match path {
             Some(p) => {
                 let conn = Connection::open(p)?;
+                // Another process on the same file holds its lock only for one short
+                // transaction; wait for it rather than fail.
+                conn.busy_timeout(BUSY_TIMEOUT)?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 conn
             }
             None => Connection::open_in_memory()?,
         };
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(relations::SCHEMA)?;
         Ok(Self {
@@ -134,13 +140,18 @@ impl Store {
         })
     }
 
-    /// Runs `f` in one transaction: either all its writes land, or none.
+    /// Runs `f` in one write transaction: either all its writes land, or none.
     pub fn transaction<R, E>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, E>) -> Result<R, E>
     where
         E: From<StoreError>,
     {
         let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        let tx = conn.transaction().map_err(StoreError::from)?;
+        // IMMEDIATE takes the write lock up front, waiting (busy timeout) while another
+        // process writes; a deferred transaction that read first and then writes fails at
+        // once with "database is locked" when the other process committed in between.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let out = f(&Tx { tx: &tx })?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
@@ -182,6 +193,23 @@ impl Tx<'_> {
             params![key, value],
         )?;
         Ok(value)
+    }
+
+    /// Reads a meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Writes a meta value, replacing any before.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     /// A resource group by key.

@@ -178,6 +178,9 @@ pub fn verify(state: &AppState, token: &str) -> Result<Claims, ApiError> {
     if claims.tid != state.tenant_id {
         return Err(ApiError::invalid_token());
     }
+    if super::revoke::revoked(state, &claims.appid, claims.iat)? {
+        return Err(ApiError::invalid_token());
+    }
     Ok(claims)
 }
 

@@ -15,11 +15,19 @@ pub const MSI_API_VERSIONS: &[&str] = &[
     "2021-09-30-preview",
     "2022-01-31-preview",
     "2023-01-31",
+    "2023-07-31-preview",
     "2024-11-30",
     "2025-01-31-preview",
     "2025-05-31-preview",
     "2026-05-31",
 ];
+
+/// Api-versions that define `userAssignedIdentities/revokeTokens`: the preview that
+/// introduced it; the stable versions after it (2024-11-30, 2026-05-31) do not have it.
+pub const REVOKE_TOKENS_API_VERSIONS: &[&str] = &["2023-07-31-preview"];
+
+/// The first api-version whose operations list names `revokeTokens/action`.
+pub const REVOKE_TOKENS_SINCE: &str = "2023-07-31-preview";
 
 /// Api-versions of Microsoft.Resources (resource groups) the emulator serves.
 pub const RESOURCES_API_VERSIONS: &[&str] = &[
@@ -288,6 +296,7 @@ pub fn kind_of(value: &Value) -> &'static str {
 pub const FIC_API_VERSIONS: &[&str] = &[
     "2022-01-31-preview",
     "2023-01-31",
+    "2023-07-31-preview",
     "2024-11-30",
     "2025-01-31-preview",
     "2025-05-31-preview",

@@ -13,7 +13,8 @@ use super::bulk::summary_map;
 use super::convert::{self, arm_error, usage_error};
 use super::deletes::{delete_many, delete_one, delete_options, principal_hint};
 use super::identities::{
-    create_many, create_one, creation, identities, identity_ref, identity_value, ref_of, update,
+    create_many, create_one, creation, identities, identity_ref, identity_value, probe, ref_of,
+    revoke_tokens, update,
 };
 use super::plan::Change;
 use super::references::DeleteOptions;
@@ -153,6 +154,22 @@ doc!(
     "bool",
     "Deletes the identity with this resource id.",
     r#"identity_delete(identity_show("rg", "app-1").id)"#
+);
+doc!(
+    REVOKE,
+    "identity_revoke_tokens",
+    ["rg: &str", "name: &str"],
+    "()",
+    "Revokes the tokens issued to an identity (planned as an update in a dry-run).",
+    r#"identity_revoke_tokens("rg", "app-1")"#
+);
+doc!(
+    REVOKE_ONE,
+    "identity_revoke_tokens",
+    ["identity: Dynamic"],
+    "()",
+    "Revokes the tokens of the identity a map (from identity_list or identity_show) or a resource id names.",
+    r#"identity_revoke_tokens(identity_show("rg", "app-1"))"#
 );
 doc!(
     DELETE_MANY,
@@ -331,6 +348,8 @@ pub const DOCS: &[FnDoc] = &[
     DELETE_MANY,
     DELETE_SAFE,
     DELETE_MANY_SAFE,
+    REVOKE,
+    REVOKE_ONE,
     GROUP_CREATE,
     GROUP_LIST,
     GROUP_SHOW,
@@ -462,6 +481,18 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         .register_into_engine(engine, move |id: &str| {
             let id = IdentityRef::parse(id).map_err(arm_error)?;
             delete_one(&s, &id, None, DeleteOptions::default())
+        });
+    let s = state.clone();
+    REVOKE
+        .registration()
+        .register_into_engine(engine, move |rg: &str, name: &str| {
+            revoke_tokens(&s, &identity_ref(&s, rg, name)?)
+        });
+    let s = state.clone();
+    REVOKE_ONE
+        .registration()
+        .register_into_engine(engine, move |identity: Dynamic| {
+            revoke_tokens(&s, &ref_of(&identity)?)
         });
     let s = state.clone();
     DELETE_MANY

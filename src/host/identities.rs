@@ -245,3 +245,26 @@ pub(crate) fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
         ))),
     }
 }
+
+/// Revokes the tokens issued to an identity; in a dry-run, checks that it exists and plans
+/// the change instead (a missing identity fails as the real call would).
+pub(super) fn revoke_tokens(s: &HostState, id: &IdentityRef) -> Res<Dynamic> {
+    if s.dry_run.get() {
+        if s.block_on(probe(&s.client, id))?.is_none() {
+            return Err(arm_error(ArmError::Api {
+                status: 404,
+                code: "ResourceNotFound".into(),
+                message: format!(
+                    "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/{}' under resource group '{}' was not found.",
+                    id.name, id.resource_group
+                ),
+                request_id: None,
+            }));
+        }
+        s.plan.borrow_mut().record(Change::Update, id.id());
+        return Ok(Dynamic::UNIT);
+    }
+    s.block_on(s.client.identity_revoke_tokens(id))?;
+    s.count(|d| d.updated += 1);
+    Ok(Dynamic::UNIT)
+}
