@@ -29,17 +29,8 @@ pub async fn run(
 ) -> Result<ExitCode, Error> {
     let client = &session.client;
     // `identity revoke` also takes `--dry-run` after the subcommand.
-    let dry_run = flags.dry_run
-        || matches!(
-            command,
-            IdentityCommand::Revoke {
-                dry_run: true,
-                ..
-            }
-        );
-    if dry_run
-        && let Some(draft) = plan(session, &command).await?
-    {
+    let dry_run = flags.dry_run || matches!(command, IdentityCommand::Revoke { dry_run: true, .. });
+    if dry_run && let Some(draft) = plan(session, &command).await? {
         print!("{}", draft.render());
         return Ok(ExitCode::SUCCESS);
     }

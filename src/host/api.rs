@@ -13,7 +13,7 @@ use super::bulk::summary_map;
 use super::convert::{self, arm_error, usage_error};
 use super::deletes::{delete_many, delete_one, delete_options, principal_hint};
 use super::identities::{
-    create_many, create_one, creation, identities, identity_ref, identity_value, probe, ref_of,
+    create_many, create_one, creation, identities, identity_ref, identity_value, ref_of,
     revoke_tokens, update,
 };
 use super::plan::Change;
