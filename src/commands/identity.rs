@@ -399,7 +399,11 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
         IdentityCommand::Revoke { target, .. } => {
             for id in targets(session, target)? {
                 // The plan holds only identities the real call would find.
-                client.identity_show(&id).await?;
+                match client.identity_show(&id).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
+                    Err(e) => return Err(e.into()),
+                }
                 draft.add(Change::Update, id.id(), vec!["revoke tokens".to_string()]);
             }
         }
