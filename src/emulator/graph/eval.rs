@@ -61,24 +61,53 @@ impl Table {
 pub trait Catalog {
     /// The table of this (lower-cased) name, or `None` when there is no such table.
     fn table(&self, name: &str) -> Option<Table>;
+
+    /// The columns of that table, without copying its rows.
+    fn columns(&self, name: &str) -> Option<Vec<String>>;
+
+    /// The same table with only the rows `keep` accepts; a catalog that can test rows before
+    /// copying them overrides this, so that a leading `where` copies only what it keeps.
+    fn table_where(&self, name: &str, keep: &dyn Fn(&[Value]) -> bool) -> Option<Table> {
+        let mut table = self.table(name)?;
+        table.rows.retain(|row| keep(row));
+        Some(table)
+    }
 }
 
 impl Catalog for HashMap<String, Table> {
     fn table(&self, name: &str) -> Option<Table> {
         self.get(name).cloned()
     }
+
+    fn columns(&self, name: &str) -> Option<Vec<String>> {
+        self.get(name).map(|t| t.columns.clone())
+    }
 }
 
 /// Runs `query` over the tables of `catalog`.
 pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
+    let mut ops = query.ops.as_slice();
     let mut table = match &query.source {
         Source::Table { name, pos } => {
-            catalog
-                .table(&name.to_ascii_lowercase())
-                .ok_or_else(|| QueryError::UnknownTable {
-                    name: name.clone(),
-                    pos: *pos,
-                })?
+            let unknown = || QueryError::UnknownTable {
+                name: name.clone(),
+                pos: *pos,
+            };
+            match ops.split_first() {
+                // A leading `where` is tested on the catalog's rows before they are copied.
+                Some((Op::Where(pred), rest)) => {
+                    let lower = name.to_ascii_lowercase();
+                    let columns = Table::new(catalog.columns(&lower).ok_or_else(unknown)?);
+                    check(pred, &columns)?;
+                    let idx = columns.index();
+                    let keep = |row: &[Value]| truthy(&eval(pred, row, &idx));
+                    ops = rest;
+                    catalog.table_where(&lower, &keep).ok_or_else(unknown)?
+                }
+                _ => catalog
+                    .table(&name.to_ascii_lowercase())
+                    .ok_or_else(unknown)?,
+            }
         }
         Source::Union(legs) => {
             let tables = legs
@@ -88,7 +117,7 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
             union(tables)
         }
     };
-    for op in &query.ops {
+    for op in ops {
         table = apply(op, table, catalog)?;
     }
     Ok(table)

@@ -233,28 +233,49 @@ pub struct View<'a> {
     auth_scope: AuthorizationScope,
 }
 
-impl Catalog for View<'_> {
-    fn table(&self, name: &str) -> Option<Table> {
-        let which = [
+impl View<'_> {
+    fn which(name: &str) -> Option<TableName> {
+        [
             TableName::Resources,
             TableName::Containers,
             TableName::Authorization,
         ]
         .into_iter()
-        .find(|t| t.name() == name)?;
-        let columns = which.columns().iter().map(|c| c.to_string()).collect();
-        let mut table = Table::new(columns);
+        .find(|t| t.name() == name)
+    }
+
+    fn visible(&self, which: TableName, row: &Row) -> bool {
+        row.table == which
+            && self.subs.contains(&row.sub)
+            && readable(self.caller, row)
+            && (which != TableName::Authorization
+                || row.at_subscription
+                || self.auth_scope.sees_below())
+    }
+}
+
+impl Catalog for View<'_> {
+    fn table(&self, name: &str) -> Option<Table> {
+        self.table_where(name, &|_| true)
+    }
+
+    fn columns(&self, name: &str) -> Option<Vec<String>> {
+        Some(
+            Self::which(name)?
+                .columns()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        )
+    }
+
+    fn table_where(&self, name: &str, keep: &dyn Fn(&[Value]) -> bool) -> Option<Table> {
+        let which = Self::which(name)?;
+        let mut table = Table::new(self.columns(name)?);
         for row in &self.snapshot.rows {
-            if row.table != which || !self.subs.contains(&row.sub) || !readable(self.caller, row) {
-                continue;
+            if self.visible(which, row) && keep(&row.values) {
+                table.rows.push(row.values.clone());
             }
-            if which == TableName::Authorization
-                && !row.at_subscription
-                && !self.auth_scope.sees_below()
-            {
-                continue;
-            }
-            table.rows.push(row.values.clone());
         }
         Some(table)
     }
