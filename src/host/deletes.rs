@@ -58,6 +58,9 @@ pub(super) async fn delete_steps(
 ) -> Result<Option<Vec<Step>>, ArmError> {
     let principal = match principal {
         Some(p) => p,
+        // The principal only matches role assignments: with none in the subscription, a
+        // read of the identity would learn nothing (a gone identity's DELETE says so).
+        None if references.as_ref().is_some_and(|r| !r.has_assignments()) => String::new(),
         None => match probe(&client, &id).await? {
             Some(identity) => identity.properties.principal_id,
             None => return Ok(None),
@@ -149,36 +152,38 @@ type Reads = (
     Vec<(Vec<usize>, Option<Vec<crate::model::Identity>>)>,
 );
 
-/// Reads, at the same time, the references of each subscription of the batch and the
-/// identities of each group `groups_to_list` names.
+/// Reads the references of each subscription of the batch, then the identities of each
+/// group `groups_to_list` names whose subscription holds role assignments (only those
+/// need the principals).
 async fn batch_reads(client: &ArmClient, ids: &[IdentityRef], groups: Vec<Vec<usize>>) -> Reads {
-    let references = async {
-        let mut out: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
-        for id in ids {
-            let key = id.subscription.to_lowercase();
-            if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(key) {
-                slot.insert(
-                    References::gather(client, &id.subscription)
-                        .await
-                        .map(Arc::new),
-                );
-            }
+    let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
+    for id in ids {
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            references.entry(id.subscription.to_lowercase())
+        {
+            slot.insert(
+                References::gather(client, &id.subscription)
+                    .await
+                    .map(Arc::new),
+            );
         }
-        out
-    };
-    let lists = async {
-        let mut out = Vec::new();
-        for indices in groups {
-            let first = &ids[indices[0]];
-            let listed = client
-                .identity_list_group(&first.subscription, &first.resource_group)
-                .await
-                .ok();
-            out.push((indices, listed));
+    }
+    let mut lists = Vec::new();
+    for indices in groups {
+        let first = &ids[indices[0]];
+        let needed = references
+            .get(&first.subscription.to_lowercase())
+            .is_some_and(|r| r.as_ref().is_ok_and(|r| r.has_assignments()));
+        if !needed {
+            continue;
         }
-        out
-    };
-    tokio::join!(references, lists)
+        let listed = client
+            .identity_list_group(&first.subscription, &first.resource_group)
+            .await
+            .ok();
+        lists.push((indices, listed));
+    }
+    (references, lists)
 }
 
 pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {

@@ -1,6 +1,6 @@
 //! Dry-run: the writes a script would make, recorded instead of sent, and the plan printed
 //! at the end (`+ create`, `~ update`, `- delete` per resource, then counts). A line the
-//! caller's permissions would refuse is marked `! would fail` (issue 8, see `host::access`).
+//! caller's permissions would refuse is marked `! would fail` (see `host::access`).
 
 use std::fmt;
 
@@ -171,7 +171,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_8_refused_lines_are_marked_and_counted() {
+    fn refused_lines_are_marked_and_counted() {
         let mut plan = Plan::default();
         plan.record(Change::Delete, "/s/rg/a");
         plan.record(Change::Delete, "/s/rg/b");

@@ -63,6 +63,12 @@ impl References {
         })
     }
 
+    /// Whether the subscription holds any role assignment (when it holds none, no delete
+    /// needs to know its identity's principal).
+    pub fn has_assignments(&self) -> bool {
+        !self.assignments.is_empty()
+    }
+
     /// What uses the identity with this id and principal.
     pub fn uses(&self, identity_id: &str, principal_id: &str) -> Uses {
         let resources = self
