@@ -698,6 +698,19 @@ async fn a_wrong_call_says_what_the_function_takes() {
         ),
         "{missing}"
     );
+    // From a variable, the message lists the fields the map has.
+    let listed = fails(r#"let i = identity_show("rg", "app-1"); i.nosuch.len()"#).await;
+    assert!(
+        listed.contains("the map has no field 'nosuch'; it has: ")
+            && listed.contains("clientId")
+            && listed.contains("principalId"),
+        "{listed}"
+    );
+    let nested = fails(r#"let all = [identity_show("rg", "app-1")]; all[0].tags.team.len()"#).await;
+    assert!(
+        nested.contains("the map has no field 'team'; it has: owner ("),
+        "{nested}"
+    );
     let unknown_option = fails(r#"identity_create("rg", "x-1", #{colour: "red"})"#).await;
     assert!(
         unknown_option.contains("unknown option 'colour'"),

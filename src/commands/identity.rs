@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::dryrun::{self, Draft};
-use super::{Flags, Printer, parse_tags};
+use super::{Flags, Printer, parse_tags, tags_given};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -106,11 +106,7 @@ pub async fn run(
             isolation_scope,
             ..
         } => {
-            let tags = if tags.is_empty() {
-                None
-            } else {
-                Some(parse_tags(&tags)?)
-            };
+            let tags = tags_given(&tags)?;
             let ids = targets(session, &target)?;
             let mut updated = Vec::new();
             for id in &ids {
@@ -383,11 +379,7 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
             isolation_scope,
             ..
         } => {
-            let tags = if tags.is_empty() {
-                None
-            } else {
-                Some(parse_tags(tags)?)
-            };
+            let tags = tags_given(tags)?;
             for id in targets(session, target)? {
                 // An update of what does not exist fails, as it would for real.
                 let old = client.identity_show(&id).await?;

@@ -41,6 +41,17 @@ pub struct Flags {
     pub quiet: bool,
 }
 
+/// The tags of `--tags`, or `None` when the option was not given (an update keeps the old ones).
+pub fn tags_given(
+    args: &[String],
+) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+    if args.is_empty() {
+        Ok(None)
+    } else {
+        parse_tags(args).map(Some)
+    }
+}
+
 /// `--tags` as az takes it: `key=value key2=` ..., `""` for none, or one JSON object of strings.
 pub fn parse_tags(args: &[String]) -> Result<std::collections::BTreeMap<String, String>, Error> {
     if let [one] = args

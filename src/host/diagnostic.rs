@@ -89,25 +89,72 @@ pub fn no_such_function(signature: &str) -> String {
 }
 
 /// A method called on `()` read from a field a map lacks (`x.nosuch.len()`): says so,
-/// instead of naming a function that does not take `()`.
-fn missing_field(signature: &str, line: &str) -> Option<String> {
+/// instead of naming a function that does not take `()`; with the fields the map has when
+/// `keys_of` can read the map from the variable path before the field.
+fn missing_field(signature: &str, line: &str, keys_of: &KeysOf<'_>) -> Option<String> {
     let (method, args) = signature.split_once(" (")?;
     if !args.starts_with("()") {
         return None;
     }
+    let method = method.trim();
     let pattern = format!(
-        r"\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*{}\s*\(",
-        regex::escape(method.trim())
+        r"(?:([A-Za-z_][A-Za-z0-9_]*(?:\s*(?:\.\s*[A-Za-z_][A-Za-z0-9_]*|\[\s*[0-9]+\s*\]))*)\s*)?\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*{}\s*\(",
+        regex::escape(method)
     );
-    let field = regex::Regex::new(&pattern)
-        .ok()?
-        .captures(line)?
-        .get(1)?
-        .as_str();
-    Some(format!(
-        "(ScriptError) the map has no field '{field}' (reading it gave ()), so {}() cannot be called on it",
-        method.trim()
-    ))
+    let found = regex::Regex::new(&pattern).ok()?.captures(line)?;
+    let field = found.get(2)?.as_str();
+    // A path that starts after `.`, `)` or `]` is a field of some other value, not a variable.
+    let keys = found.get(1).and_then(|base| {
+        let before = line[..base.start()].trim_end().chars().last();
+        match before {
+            Some('.' | ')' | ']') => None,
+            _ => keys_of(base.as_str()),
+        }
+    });
+    Some(match keys {
+        Some(keys) if !keys.is_empty() => format!(
+            "(ScriptError) the map has no field '{field}'; it has: {} (reading it gave (), so {method}() cannot be called on it)",
+            keys.join(", ")
+        ),
+        Some(_) => format!(
+            "(ScriptError) the map has no field '{field}'; it has none (reading it gave (), so {method}() cannot be called on it)"
+        ),
+        None => format!(
+            "(ScriptError) the map has no field '{field}' (reading it gave ()), so {method}() cannot be called on it"
+        ),
+    })
+}
+
+/// Reads the keys of the map a variable path (`x`, `x.tags`, `x[0]`) names, where it can.
+pub type KeysOf<'a> = dyn Fn(&str) -> Option<Vec<String>> + 'a;
+
+/// The keys of the map that `path` (a variable, then `.field` and `[index]` steps) names in
+/// `scope`; `None` when it names no map. Nothing is evaluated: the path is walked.
+pub fn map_keys_in(scope: &rhai::Scope<'_>, path: &str) -> Option<Vec<String>> {
+    let steps =
+        regex::Regex::new(r"\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*([0-9]+)\s*\])").ok()?;
+    let root_end = path
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(path.len());
+    let mut value: rhai::Dynamic = scope.get(&path[..root_end])?.clone().flatten();
+    for step in steps.captures_iter(&path[root_end..]) {
+        value = if let Some(field) = step.get(1) {
+            value
+                .read_lock::<rhai::Map>()?
+                .get(field.as_str())?
+                .clone()
+                .flatten()
+        } else {
+            let index: usize = step.get(2)?.as_str().parse().ok()?;
+            value
+                .read_lock::<rhai::Array>()?
+                .get(index)?
+                .clone()
+                .flatten()
+        };
+    }
+    let map = value.read_lock::<rhai::Map>()?;
+    Some(map.keys().map(|k| k.to_string()).collect())
 }
 
 fn param_names(doc: &FnDoc) -> Vec<&str> {
@@ -147,6 +194,17 @@ pub fn render(
     source: &Source<'_>,
     module_source: &dyn Fn(&str) -> Option<String>,
 ) -> String {
+    render_in(error, source, module_source, &|_| None)
+}
+
+/// As [`render`], with `keys_of` reading the maps of the script's top-level variables, so
+/// that a field read from a map that lacks it can name the fields the map has.
+pub fn render_in(
+    error: &EvalAltResult,
+    source: &Source<'_>,
+    module_source: &dyn Fn(&str) -> Option<String>,
+    keys_of: &KeysOf<'_>,
+) -> String {
     // Errors raised inside an imported module point into that module's text.
     if let EvalAltResult::ErrorInModule(path, inner, _) = error
         && let Some(text) = module_source(path)
@@ -171,7 +229,11 @@ pub fn render(
         .and_then(|l| source.text.lines().nth(l.saturating_sub(1)));
     let message = match (inner, line_text) {
         (EvalAltResult::ErrorFunctionNotFound(signature, _), Some(line)) => {
-            missing_field(signature, line).unwrap_or_else(|| message(inner))
+            // Variables inside a called function are not the top level's: read none there.
+            let top_level = std::ptr::eq(inner, error);
+            let none = |_: &str| None;
+            let keys: &KeysOf<'_> = if top_level { keys_of } else { &none };
+            missing_field(signature, line, keys).unwrap_or_else(|| message(inner))
         }
         _ => message(inner),
     };
@@ -300,5 +362,15 @@ mod tests {
             out,
             "x:1:1: (ResourceNotFound) gone\n1 | throw #{code: \"ResourceNotFound\", message: \"gone\", status: 404};\n  | ^\n"
         );
+    }
+
+    #[test]
+    fn a_missing_field_lists_the_fields_of_a_variable_only() {
+        let keys = |path: &str| (path == "a" || path == "x.tags").then(|| vec!["k".to_string()]);
+        let listed = missing_field("len (())", "x.tags.nosuch.len()", &keys);
+        assert!(listed.is_some_and(|m| m.contains("no field 'nosuch'; it has: k (")));
+        // `a` here is a field of what foo() returned, not the variable `a`.
+        let unlisted = missing_field("len (())", "foo().a.nosuch.len()", &keys);
+        assert!(unlisted.is_some_and(|m| m.contains("no field 'nosuch' (reading it gave ())")));
     }
 }

@@ -277,12 +277,12 @@ impl Host {
         match result {
             Ok(_) if self.state.interrupted.load(Ordering::SeqCst) => Err(Stop::Interrupted),
             Ok(value) => Ok(value),
-            Err(error) => Err(self.stop(&error, name, text)),
+            Err(error) => Err(self.stop(&error, scope, name, text)),
         }
     }
 
     /// Classifies a failure and renders it once.
-    fn stop(&self, error: &EvalAltResult, name: &str, text: &str) -> Stop {
+    fn stop(&self, error: &EvalAltResult, scope: &Scope<'_>, name: &str, text: &str) -> Stop {
         let mut inner = error;
         while let EvalAltResult::ErrorInFunctionCall(_, _, e, _)
         | EvalAltResult::ErrorInModule(_, e, _) = inner
@@ -300,10 +300,11 @@ impl Host {
             return Stop::Interrupted;
         }
         let resolver = self.resolver.clone();
-        Stop::Failed(diagnostic::render(
+        Stop::Failed(diagnostic::render_in(
             error,
             &Source { name, text },
             &move |path| resolver.text(path),
+            &|path| diagnostic::map_keys_in(scope, path),
         ))
     }
 

@@ -86,7 +86,7 @@ impl Host {
         self.state.interrupted.store(false, Ordering::SeqCst);
         let mut ast = match self.engine.compile_with_scope(scope, text) {
             Ok(ast) => ast,
-            Err(e) => return Err(self.stop(&EvalAltResult::from(e), name, text)),
+            Err(e) => return Err(self.stop(&EvalAltResult::from(e), scope, name, text)),
         };
         ast.set_source(name);
         // Defined before the entry runs, so that it can call what it defines.
@@ -101,6 +101,6 @@ impl Host {
         let result =
             self.engine
                 .eval_statements_raw(global, &mut session.caches, scope, ast.statements());
-        result.map_err(|e| self.stop(&e, name, text))
+        result.map_err(|e| self.stop(&e, scope, name, text))
     }
 }
