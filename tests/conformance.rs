@@ -244,7 +244,7 @@ async fn examples_2026_05_31() {
     replay("2026-05-31").await;
 }
 
-/// The federated identity credential examples (issue 7), replayed like the identity ones.
+/// The federated identity credential examples, replayed like the identity ones.
 const FIC_COVERED: &[&str] = &[
     "FederatedIdentityCredentialCreate",
     "FederatedIdentityCredentialGet",

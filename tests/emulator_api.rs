@@ -579,7 +579,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
             StatusCode::BAD_REQUEST,
             "InvalidResourceNamespace",
         ),
-        // Below a group any dotted namespace is a generic resource type (issue 7); others are not.
+        // Below a group any dotted namespace is a generic resource type; others are not.
         (
             Method::GET,
             format!(

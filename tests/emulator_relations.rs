@@ -1,4 +1,4 @@
-//! Identity relationships in the emulator (issue 7), over HTTP: federated identity
+//! Identity relationships in the emulator, over HTTP: federated identity
 //! credentials, generic resources that carry identities, listAssociatedResources, role
 //! assignments with the directory's replication delay, the cascades, a restart, and the
 //! client's own relationship calls run against all of it.
@@ -1596,7 +1596,7 @@ async fn every_relationship_doc_example_runs() {
     }
 }
 
-/// With issue 8's callers, the relationship routes need the actions Azure's roles grant:
+/// With callers and roles, the relationship routes need the actions Azure's roles grant:
 /// credentials come with Managed Identity Contributor, a resource's writes and role
 /// assignments do not; a Reader reads all of it; Contributor may not assign roles.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Issue 8, caller permissions end to end: every role against create, show, list, update and
+//! Caller permissions end to end: every role against create, show, list, update and
 //! delete at subscription and resource-group scope, over HTTP with the state read back; an
 //! Operator's cleanup through the CLI and Rhai; the dry-run that flags it first; `permissions`
 //! and `can` against the emulator's own decisions; and roles for endpoint-issued tokens.

@@ -1,4 +1,4 @@
-//! The caller's own permissions (issue 8): `GET {scope}/providers/Microsoft.Authorization/
+//! The caller's own permissions: `GET {scope}/providers/Microsoft.Authorization/
 //! permissions`, and the matcher that answers "may I do this action?" from what it lists,
 //! with ARM's wildcards. Knows nothing of Rhai; keeps its own matcher, apart from the
 //! emulator's, so that each can be checked against the other.

@@ -1,4 +1,4 @@
-//! The input of role assignments (issue 7): the `properties` of a PUT (role definition id,
+//! The input of role assignments: the `properties` of a PUT (role definition id,
 //! principal, principal type) and the `$filter` of a list, each refused with ARM's code when
 //! malformed. Knows JSON and query text, not the store.
 

@@ -1,11 +1,11 @@
-//! Microsoft.Authorization/roleAssignments (issue 7): RoleAssignments_Create / _Get / _Delete
+//! Microsoft.Authorization/roleAssignments: RoleAssignments_Create / _Get / _Delete
 //! and RoleAssignments_ListForScope (which serves the subscription, group and resource lists
 //! too) at a subscription, a resource group, an identity or a generic resource. As in Azure, an
 //! assignment names a principal some identity owns, and only once the directory has
 //! replicated it (`--replication-delay`); one principal+role+scope is assigned once; deleting
 //! an identity leaves the assignments to its principal orphaned. (Azure skips the directory
 //! look-up when `principalType` is given; the emulator always makes it, so that clients'
-//! handling of PrincipalNotFound can be tested — issue 7 asks for the delay as a rule.)
+//! handling of PrincipalNotFound can be tested.)
 
 use std::sync::Arc;
 
@@ -191,7 +191,7 @@ pub fn item(
     }
 }
 
-/// The object id recorded as `createdBy`/`updatedBy`: the request's caller (issue 8).
+/// The object id recorded as `createdBy`/`updatedBy`: the request's caller.
 fn actor(ctx: &Ctx) -> String {
     ctx.caller
         .as_ref()

@@ -1,7 +1,7 @@
 //! `POST .../userAssignedIdentities/{name}/listAssociatedResources`
 //! (UserAssignedIdentities_ListAssociatedResources, api-versions 2021-09-30-preview and
 //! 2022-01-31-preview), which `az identity list-resources` calls: the generic resources whose
-//! `identity.userAssignedIdentities` names the identity (issue 7), in any known subscription,
+//! `identity.userAssignedIdentities` names the identity, in any known subscription,
 //! as Azure Resource Graph finds them. Paged with `$top` and `$skiptoken`; `$filter`,
 //! `$orderby` and `$skip` are accepted and ignored (the order is by subscription, group, type
 //! and name), which the spec allows a server to do with a page.

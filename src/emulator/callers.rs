@@ -1,4 +1,4 @@
-//! Who the emulator's callers are (issue 8): `--caller TOKEN=ROLE[@SCOPE]` grants, the
+//! Who the emulator's callers are: `--caller TOKEN=ROLE[@SCOPE]` grants, the
 //! `Principal` a request's token stands for, and where its roles apply. The emulator's own
 //! token is Owner of every known subscription; a `--caller` token, or a managed identity named
 //! by client id, holds what was granted to it.
@@ -264,7 +264,7 @@ impl Rbac {
     }
 
     /// A managed identity holding a token the endpoint issued: its `--caller` roles, or, when
-    /// it has none, Owner of every known subscription (as before issue 8, so that setups
+    /// it has none, Owner of every known subscription (as before callers existed, so that setups
     /// without `--caller` keep working).
     pub fn issued(&self, client_id: &str, object_id: &str) -> Principal {
         let grants = self

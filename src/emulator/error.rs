@@ -47,7 +47,7 @@ impl ApiError {
         )
     }
 
-    /// 403 AuthorizationFailed: the caller's roles do not grant `action` at `scope` (issue 8).
+    /// 403 AuthorizationFailed: the caller's roles do not grant `action` at `scope`.
     pub fn authorization_failed(
         client_id: &str,
         object_id: &str,

@@ -1,4 +1,4 @@
-//! Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials (issue 7):
+//! Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials:
 //! the spec operations FederatedIdentityCredentials_CreateOrUpdate / _Get / _Delete / _List,
 //! with the rules Azure documents: the name pattern, issuer + subject + one audience required,
 //! issuer+subject unique per identity, at most 20 per identity, and 409 for a write that

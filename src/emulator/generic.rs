@@ -1,4 +1,4 @@
-//! Generic resources (issue 7): any `/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}`
+//! Generic resources: any `/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}`
 //! outside the two namespaces served natively, enough to stand in for virtual machines, web
 //! apps and the like (Resources_CreateOrUpdate / _Get / _Update / _Delete and the list of one
 //! type in a group), plus Resources_List, Resources_ListByResourceGroup and Providers_Get

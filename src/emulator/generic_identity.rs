@@ -1,4 +1,4 @@
-//! The `identity` block of a generic resource (ARM's ManagedServiceIdentity), issue 7: reading
+//! The `identity` block of a generic resource (ARM's ManagedServiceIdentity): reading
 //! it from a PUT or merging it from a PATCH (an entry set to null detaches that identity),
 //! checking that newly referenced identities exist, and rendering it with each identity's
 //! principal and client ids — `{}` for one that no longer exists, as Azure shows stale

@@ -16,8 +16,8 @@ use super::store::{GroupRecord, Operation, StoreError, key_of};
 use super::validate::{self, RESOURCES_API_VERSIONS};
 use crate::model::{Page, ResourceGroup, ResourceGroupProperties};
 
-/// `/subscriptions/{sub}/resourcegroups`: GET lists the groups the caller may read (issue 8:
-/// a role on one group shows that group; a page may come out shorter than the page size).
+/// `/subscriptions/{sub}/resourcegroups`: GET lists the groups the caller may read (a
+/// role on one group shows that group; a page may come out shorter than the page size).
 pub fn collection(state: &Arc<AppState>, ctx: &Ctx, sub: &str) -> Result<Response, ApiError> {
     if ctx.method != Method::GET {
         return Err(ApiError::method_not_allowed(ctx.method.as_str()));

@@ -1,6 +1,6 @@
 //! The ARM-compatible emulator: an HTTP(S) server on loopback that answers the
 //! Microsoft.ManagedIdentity, resource-group and subscription APIs as Azure does, plus what
-//! identities relate to (issue 7: federated credentials, resources that carry identities, role
+//! identities relate to (federated credentials, resources that carry identities, role
 //! assignments), with its state in SQLite. It shares only `crate::model` (the JSON shapes)
 //! with the client.
 
@@ -63,9 +63,9 @@ use throttle::{SystemClock, Throttle};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
 /// Default most items per list page.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
-/// Default processing time of a federated-credential write (issue 7).
+/// Default processing time of a federated-credential write.
 pub const DEFAULT_FIC_WRITE_DELAY: Duration = Duration::from_millis(30);
-/// Default directory replication delay of a new principal (issue 7).
+/// Default directory replication delay of a new principal.
 pub const DEFAULT_REPLICATION_DELAY: Duration = Duration::from_secs(5);
 
 /// How to start an emulator.
@@ -88,10 +88,10 @@ pub struct EmulatorOptions {
     /// How long an accepted resource-group delete runs before the group is gone.
     pub group_delete_delay: Duration,
     /// How long a write to an identity's federated credentials is processed; another write to
-    /// the same identity meanwhile gets 409 (issue 7).
+    /// the same identity meanwhile gets 409.
     pub fic_write_delay: Duration,
     /// How long a new identity's principal stays unknown to role assignments (400
-    /// PrincipalNotFound), as Azure's directory replication makes it (issue 7).
+    /// PrincipalNotFound), as Azure's directory replication makes it.
     pub replication_delay: Duration,
     /// Secret of `X-IDENTITY-HEADER`; `None` uses the bearer token.
     pub identity_header: Option<String>,

@@ -1,6 +1,6 @@
 //! `GET {scope}/providers/Microsoft.Authorization/permissions` (Permissions_ListForResourceGroup
 //! and _ListForResource, and the subscription form the portal uses): the caller's own
-//! effective permissions, one entry per role that applies at or above the scope (issue 8).
+//! effective permissions, one entry per role that applies at or above the scope.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Authorisation of every request (issue 8): the ARM action a route and method need, checked
+//! Authorisation of every request: the ARM action a route and method need, checked
 //! against the caller's roles right after authentication; 403 `AuthorizationFailed` naming the
 //! client, the action and the scope when they lack it. Knows routes and methods, never
 //! handlers: a denied request does not reach one.
@@ -25,7 +25,7 @@ enum Need {
         rg: Option<String>,
         scope: String,
     },
-    /// The same, for an action named by the request (a generic resource's type, issue 7).
+    /// The same, for an action named by the request (a generic resource's type).
     Named {
         action: String,
         rg: Option<String>,
@@ -108,7 +108,7 @@ fn need(route: &Route, method: &Method) -> Need {
     }
 }
 
-/// What issue 7's routes need: the credential, resource and role-assignment actions of Azure's
+/// What the relationship routes need: the credential, resource and role-assignment actions of Azure's
 /// built-in roles, at the place the request names. Attaching an identity to a resource does
 /// not also ask for `userAssignedIdentities/assign/action` here.
 fn relations_need(route: &Route, verb: &str) -> Need {
@@ -285,7 +285,7 @@ mod tests {
             Need::Action { rg: None, .. }
         ));
         assert_eq!(need(&Route::Subscriptions, &Method::GET), Need::Nothing);
-        // Issue 7's routes.
+        // The relationship routes.
         let vm = Route::GenericResource {
             sub: sub.clone(),
             rg: "rg".into(),

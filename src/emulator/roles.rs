@@ -1,4 +1,4 @@
-//! The built-in roles the emulator can grant (issue 8), with the actions and notActions of
+//! The built-in roles the emulator can grant, with the actions and notActions of
 //! Azure's built-in roles reference, and ARM's matching of action strings with `*` wildcards.
 //! The client keeps its own matcher (`arm::permissions`) on purpose, so each checks the other.
 

@@ -42,13 +42,13 @@ pub enum Route {
         rg: String,
         name: String,
     },
-    /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials` (issue 7)
+    /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials`
     FederatedCredentials {
         sub: String,
         rg: String,
         name: String,
     },
-    /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials/{fic}` (issue 7)
+    /// `.../userAssignedIdentities/{name}/federatedIdentityCredentials/{fic}`
     FederatedCredential {
         sub: String,
         rg: String,
@@ -56,14 +56,14 @@ pub enum Route {
         fic: String,
     },
     /// `/subscriptions/{sub}/resourceGroups/{rg}/providers/{namespace}/{type}` of any other
-    /// namespace (issue 7)
+    /// namespace
     GenericResources {
         sub: String,
         rg: String,
         namespace: String,
         kind: String,
     },
-    /// `.../providers/{namespace}/{type}/{name}` of any other namespace (issue 7)
+    /// `.../providers/{namespace}/{type}/{name}` of any other namespace
     GenericResource {
         sub: String,
         rg: String,
@@ -71,20 +71,20 @@ pub enum Route {
         kind: String,
         name: String,
     },
-    /// `/subscriptions/{sub}[/resourceGroups/{rg}]/resources` (issue 7)
+    /// `/subscriptions/{sub}[/resourceGroups/{rg}]/resources`
     Resources { sub: String, rg: Option<String> },
-    /// `/subscriptions/{sub}/providers/{namespace}`: a provider's types and api-versions (issue 7)
+    /// `/subscriptions/{sub}/providers/{namespace}`: a provider's types and api-versions
     Provider { sub: String, namespace: String },
-    /// `{scope}/providers/Microsoft.Authorization/roleAssignments`, the scope decoded (issue 7)
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments`, the scope decoded
     RoleAssignments { sub: String, scope: Vec<String> },
-    /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` (issue 7)
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
     RoleAssignment {
         sub: String,
         scope: Vec<String>,
         name: String,
     },
     /// `{scope}/providers/Microsoft.Authorization/permissions` at a subscription, a resource
-    /// group or an identity (issue 8).
+    /// group or an identity.
     Permissions { sub: String, rg: Option<String> },
     /// `/providers/Microsoft.ManagedIdentity/operations`
     MsiOperations,
@@ -326,7 +326,7 @@ fn valid_namespace(namespace: &str) -> bool {
         && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// `{namespace}/{type}[/{name}]` of any namespace but the two served here (issue 7). Child
+/// `{namespace}/{type}[/{name}]` of any namespace but the two served here. Child
 /// types (`.../{type}/{name}/{child}/...`) are not served.
 fn generic_route(rest: &[&str], sub: String, rg: String) -> Route {
     if rest[0].eq_ignore_ascii_case(AUTHORIZATION) {
@@ -351,8 +351,8 @@ fn generic_route(rest: &[&str], sub: String, rg: String) -> Route {
     }
 }
 
-/// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]` below a subscription
-/// (issue 7); the handler checks the scope itself.
+/// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]` below a subscription;
+/// the handler checks the scope itself.
 fn role_assignment_route(s: &[&str]) -> Option<Route> {
     let n = s.len();
     let is = |i: usize, word: &str| s[i].eq_ignore_ascii_case(word);

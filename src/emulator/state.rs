@@ -43,9 +43,9 @@ pub struct AppState {
     pub page_size: usize,
     /// How long an accepted resource-group delete takes to finish.
     pub group_delete_delay: Duration,
-    /// Federated-credential writes in flight, per identity (issue 7).
+    /// Federated-credential writes in flight, per identity.
     pub fic_writes: super::fics::FicWrites,
-    /// How long a new principal stays unknown to role assignments (issue 7).
+    /// How long a new principal stays unknown to role assignments.
     pub replication_delay: Duration,
     /// HMAC key of the tokens the token endpoint issues.
     pub signing_key: Vec<u8>,
@@ -238,7 +238,7 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
     if route != Route::ResourceGraph {
         state.graph.before_write(state, &ctx.method)?;
     }
-    // Issue 7: a federated-credential write holds its identity while it is processed.
+    // A federated-credential write holds its identity while it is processed.
     let held = state.fic_writes.hold(&ctx, &route).await;
     let graph_read = route == Route::ResourceGraph;
     let mut response = held
@@ -416,7 +416,7 @@ pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// A nextLink like [`next_link`] that also carries the request's `$top` (issue 7's lists).
+/// A nextLink like [`next_link`] that also carries the request's `$top` (the relationship lists).
 pub fn next_link_with_top(ctx: &Ctx, after: &str, top: Option<usize>) -> String {
     let mut link = next_link(ctx, after);
     if let Some(top) = top {
@@ -425,7 +425,7 @@ pub fn next_link_with_top(ctx: &Ctx, after: &str, top: Option<usize>) -> String 
     link
 }
 
-/// Where a generic resource route points (issue 7).
+/// Where a generic resource route points.
 fn generic_place<'a>(
     sub: &'a str,
     rg: &'a str,

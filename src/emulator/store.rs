@@ -51,8 +51,8 @@ pub struct IdentityRecord {
     /// `assignmentRestrictions.providers`.
     #[serde(default)]
     pub restricted_providers: Vec<String>,
-    /// When it was created (milliseconds since the Unix epoch; 0 in data files older than
-    /// issue 7): role assignments to its principal wait for the replication delay from here.
+    /// When it was created (milliseconds since the Unix epoch; 0 in data files written before
+    /// it was recorded): role assignments to its principal wait for the replication delay from here.
     #[serde(default)]
     pub created_ms: i64,
 }

@@ -11,7 +11,7 @@ use super::state::{AppState, Ctx, json};
 use super::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
 use crate::model::{Subscription, SubscriptionPolicies};
 
-/// `GET /subscriptions`: the ones where the caller holds some role (issue 8).
+/// `GET /subscriptions`: the ones where the caller holds some role.
 pub fn list(state: &Arc<AppState>, ctx: &Ctx) -> Result<Response, ApiError> {
     check(ctx)?;
     let value: Vec<Subscription> = state

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 
-/// Api-versions of Microsoft.ManagedIdentity the emulator serves (issue 2). The two older
+/// Api-versions of Microsoft.ManagedIdentity the emulator serves. The two older
 /// previews are there because `az identity list-resources` still sends 2022-01-31-preview.
 pub const MSI_API_VERSIONS: &[&str] = &[
     "2018-11-30",

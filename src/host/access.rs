@@ -1,4 +1,4 @@
-//! The caller's permissions in scripts (issue 8): `permissions(scope)` and `can(action, scope)`,
+//! The caller's permissions in scripts: `permissions(scope)` and `can(action, scope)`,
 //! and the dry-run check that marks the plan lines a 403 AuthorizationFailed would stop, before
 //! anything is sent. Asks ARM (`arm::permissions`); knows Rhai only through `HostState`.
 

@@ -324,7 +324,7 @@ impl Host {
     }
 
     /// Takes the recorded plan, leaving it empty, with the changes the caller's permissions
-    /// would refuse marked (issue 8; one permissions lookup per resource group).
+    /// would refuse marked (one permissions lookup per resource group).
     pub fn take_plan(&self) -> Plan {
         let mut plan = self.state.plan.take();
         access::check_plan(&self.state, &mut plan);

@@ -1,5 +1,5 @@
 //! What `GET {scope}/providers/Microsoft.Authorization/permissions` lists: one entry per role
-//! assignment that applies at the scope, with the role's actions and notActions (issue 8).
+//! assignment that applies at the scope, with the role's actions and notActions.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! What an identity is related to: its federated credentials, the resources that carry it,
-//! and role assignments of its principal. The emulator renders the same shapes (issue 7), so
+//! and role assignments of its principal. The emulator renders the same shapes, so
 //! fields only it fills are optional and left out when empty.
 
 use std::collections::BTreeMap;

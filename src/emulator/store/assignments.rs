@@ -1,4 +1,4 @@
-//! Role assignment rows (issue 7), a child of `store` like `relations`: keys are the
+//! Role assignment rows, a child of `store` like `relations`: keys are the
 //! lower-case assignment id, its scope and principal, so that a scope's listing ("at, above
 //! and below") and the cascades of a deleted group, identity or resource are index ranges.
 

@@ -1,4 +1,4 @@
-//! The rows of issue 7: federated identity credentials, generic resources with the identities
+//! The relationship rows: federated identity credentials, generic resources with the identities
 //! they reference, the schema of all (role assignment rows are in `assignments`), and the
 //! cascades. A child of `store`, so it shares its transaction;
 //! like it, it knows rows and keys, not HTTP. Every key is lower case; bodies keep the case
