@@ -38,6 +38,19 @@ fn names(n: usize, prefix: &str) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:03}")).collect()
 }
 
+/// The ids of these identities in group `rg` of the emulator's subscription.
+fn ids_in(env: &Env, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}",
+                env.sub
+            )
+        })
+        .collect()
+}
+
 fn rhai_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
     format!("[{}]", quoted.join(","))
@@ -94,15 +107,7 @@ async fn deletes_are_reported_as_they_happened() {
     for name in &all {
         healthy.identity("rg", name).await;
     }
-    let ids: Vec<String> = all
-        .iter()
-        .map(|n| {
-            format!(
-                "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}",
-                healthy.sub
-            )
-        })
-        .collect();
+    let ids = ids_in(&healthy, &all);
     let script = format!("identity_delete({})", rhai_list(&ids));
     let out = Azid::at(
         &faulty,
@@ -151,15 +156,7 @@ async fn identity_delete_ids_reports_failed_only_what_is_still_there() {
     for name in &all {
         healthy.identity("rg", name).await;
     }
-    let ids: Vec<String> = all
-        .iter()
-        .map(|n| {
-            format!(
-                "/subscriptions/{}/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}",
-                healthy.sub
-            )
-        })
-        .collect();
+    let ids = ids_in(&healthy, &all);
     let mut args = vec![
         "identity",
         "delete",

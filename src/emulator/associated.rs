@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::error::ApiError;
@@ -28,10 +28,8 @@ pub fn list(
     rg: &str,
     name: &str,
 ) -> Result<Response, ApiError> {
-    if ctx.method != Method::POST {
-        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
-    }
-    validate::msi_version_of(
+    validate::post_action(
+        &ctx.method,
         ctx.api_version(),
         "userAssignedIdentities/listAssociatedResources",
         LIST_ASSOCIATED_API_VERSIONS,

@@ -73,6 +73,20 @@ pub fn msi_version(api_version: Option<&str>, resource_type: &str) -> Result<Msi
     msi_version_of(api_version, resource_type, MSI_API_VERSIONS)
 }
 
+/// A POST action on an identity (`listAssociatedResources`, `revokeTokens`): refuses another
+/// method, then checks the api-version against the action's own list.
+pub fn post_action(
+    method: &axum::http::Method,
+    api_version: Option<&str>,
+    resource_type: &str,
+    supported: &[&str],
+) -> Result<MsiVersion, ApiError> {
+    if method != axum::http::Method::POST {
+        return Err(ApiError::method_not_allowed(method.as_str()));
+    }
+    msi_version_of(api_version, resource_type, supported)
+}
+
 /// Like [`msi_version`], for an operation that only some api-versions define.
 pub fn msi_version_of(
     api_version: Option<&str>,
