@@ -34,6 +34,27 @@ async fn faulty_and_healthy(seed: u64) -> (Env, Env, tempfile::TempDir) {
     (faulty, healthy, dir)
 }
 
+/// Runs `script` with one request in flight and this many retries; its JSON result.
+async fn eval_one_at_a_time(env: &Env, script: &str, retries: &str) -> Value {
+    Azid::at(
+        env,
+        &[
+            "eval",
+            script,
+            "--max-retries",
+            retries,
+            "--concurrency",
+            "1",
+            "-o",
+            "json",
+        ],
+    )
+    .run()
+    .await
+    .ok()
+    .json()
+}
+
 fn names(n: usize, prefix: &str) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:03}")).collect()
 }
@@ -65,23 +86,7 @@ async fn creates_reported_failed_do_not_exist_and_reported_done_do() {
         rhai_list(&wanted)
     );
     // No retries: every fault reaches the accounting.
-    let out = Azid::at(
-        &faulty,
-        &[
-            "eval",
-            &script,
-            "--max-retries",
-            "0",
-            "--concurrency",
-            "1",
-            "-o",
-            "json",
-        ],
-    )
-    .run()
-    .await
-    .ok()
-    .json();
+    let out = eval_one_at_a_time(&faulty, &script, "0").await;
     let results = out.as_array().expect("one result per name");
     assert_eq!(results.len(), wanted.len());
     let existing = healthy.all_identity_names().await;
@@ -109,23 +114,7 @@ async fn deletes_are_reported_as_they_happened() {
     }
     let ids = ids_in(&healthy, &all);
     let script = format!("identity_delete({})", rhai_list(&ids));
-    let out = Azid::at(
-        &faulty,
-        &[
-            "eval",
-            &script,
-            "--max-retries",
-            "2",
-            "--concurrency",
-            "1",
-            "-o",
-            "json",
-        ],
-    )
-    .run()
-    .await
-    .ok()
-    .json();
+    let out = eval_one_at_a_time(&faulty, &script, "2").await;
     let results = out.as_array().expect("one result per id");
     assert_eq!(results.len(), all.len());
     let left = healthy.all_identity_names().await;
