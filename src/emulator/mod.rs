@@ -4,32 +4,12 @@
 //! assignments), with its state in SQLite. It shares only `crate::model` (the JSON shapes)
 //! with the client.
 
-mod assignment_input;
-mod assignments;
-mod associated;
-mod callers;
-mod discovery;
-mod error;
-mod faults;
-mod fics;
-mod generic;
-mod generic_identity;
+mod access;
 pub mod graph;
-mod groups;
-mod identities;
-mod locations;
-mod permissions;
-mod rbac;
-mod revoke;
-mod roles;
-mod routes;
+mod resources;
+mod server;
 mod state;
 mod store;
-mod subscriptions;
-mod throttle;
-mod tls;
-mod token;
-mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,27 +17,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use faults::Faults;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use server::faults::{self, Faults};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-pub use callers::{Caller, Scope};
-pub use error::ApiError;
-pub use faults::{FaultsParseError, Latency, parse_fault_rate};
+pub use access::callers::{Caller, Scope};
+pub use access::roles::Role;
 pub use graph::{QuotaParseError, QuotaSpec};
-pub use roles::Role;
-pub use routes::TOKEN_PATH;
+pub use server::error::ApiError;
+pub use server::faults::{FaultsParseError, Latency, parse_fault_rate};
+pub use server::routes::TOKEN_PATH;
+pub use server::throttle::{Limit, ThrottleParseError, ThrottleProfile};
+pub use server::tls::TlsError;
 pub use store::StoreError;
-pub use throttle::{Limit, ThrottleParseError, ThrottleProfile};
-pub use tls::TlsError;
 
+use server::throttle::{SystemClock, Throttle};
 use state::AppState;
 use store::Store;
-use throttle::{SystemClock, Throttle};
 
 /// Default listen address of `azid emulator` (documented in the README).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
@@ -222,7 +202,7 @@ impl Emulator {
             .identity_header
             .clone()
             .unwrap_or_else(|| token.clone());
-        let rbac = callers::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
+        let rbac = access::callers::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
             .map_err(EmulatorError::Invalid)?;
 
         let listener =
@@ -249,7 +229,7 @@ impl Emulator {
                         std::env::temp_dir().join(format!("azid-emulator-{}-ca.pem", addr.port()))
                     }
                 });
-            (Some(tls::server_config(&ca_path)?), Some(ca_path))
+            (Some(server::tls::server_config(&ca_path)?), Some(ca_path))
         } else {
             (None, None)
         };
@@ -264,7 +244,7 @@ impl Emulator {
             subscriptions: subscriptions.clone(),
             page_size: options.page_size,
             group_delete_delay: options.group_delete_delay,
-            fic_writes: fics::FicWrites::new(options.fic_write_delay),
+            fic_writes: resources::fics::FicWrites::new(options.fic_write_delay),
             replication_delay: options.replication_delay,
             signing_key: signing_key.into_bytes(),
             host_client_id,
@@ -276,7 +256,7 @@ impl Emulator {
             throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
             graph: graph::GraphService::new(options.graph_quota, options.graph_lag),
         });
-        groups::resume_pending(&state)?;
+        resources::groups::resume_pending(&state)?;
         let (shutdown, stopped) = watch::channel(false);
         tokio::spawn(serve(
             listener,

@@ -13,16 +13,22 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::callers::{Principal, Rbac};
-use super::error::ApiError;
-use super::faults::{self, Faults, Phase};
-use super::rbac;
-use super::routes::Route;
-use super::store::Store;
-use super::throttle::{self, Kind, Throttle, Verdict};
-use super::{
-    associated, discovery, groups, identities, permissions, revoke, subscriptions, token, validate,
-};
+use crate::emulator::access::callers::{Principal, Rbac};
+use crate::emulator::access::permissions;
+use crate::emulator::access::rbac;
+use crate::emulator::access::token;
+use crate::emulator::resources::associated;
+use crate::emulator::resources::discovery;
+use crate::emulator::resources::groups;
+use crate::emulator::resources::identities;
+use crate::emulator::resources::revoke;
+use crate::emulator::resources::subscriptions;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::faults::{self, Faults, Phase};
+use crate::emulator::server::routes::Route;
+use crate::emulator::server::throttle::{self, Kind, Throttle, Verdict};
+use crate::emulator::server::validate;
+use crate::emulator::store::Store;
 
 /// The largest request body the emulator reads (ARM's own limit is 4 MB).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -44,7 +50,7 @@ pub struct AppState {
     /// How long an accepted resource-group delete takes to finish.
     pub group_delete_delay: Duration,
     /// Federated-credential writes in flight, per identity.
-    pub fic_writes: super::fics::FicWrites,
+    pub fic_writes: crate::emulator::resources::fics::FicWrites,
     /// How long a new principal stays unknown to role assignments.
     pub replication_delay: Duration,
     /// HMAC key of the tokens the token endpoint issues.
@@ -64,7 +70,7 @@ pub struct AppState {
     /// Token buckets per subscription and kind.
     pub throttle: Throttle,
     /// Resource Graph's quota and lagging views.
-    pub graph: super::graph::GraphService,
+    pub graph: crate::emulator::graph::GraphService,
 }
 
 /// What a handler needs of the request besides its route.
@@ -261,43 +267,49 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
     match route {
         Route::Subscriptions => subscriptions::list(state, ctx),
         Route::Subscription { sub } => subscriptions::get(state, ctx, &sub),
-        Route::Locations { sub } => super::locations::list(state, ctx, &sub),
+        Route::Locations { sub } => crate::emulator::resources::locations::list(state, ctx, &sub),
         Route::Groups { sub } => groups::collection(state, ctx, &sub),
         Route::Group { sub, rg } => groups::item(state, ctx, &sub, &rg),
         Route::OperationResult { sub, id } => groups::operation_result(state, ctx, &sub, &id),
         Route::FederatedCredentials { sub, rg, name } => {
-            super::fics::collection(state, ctx, &sub, &rg, &name)
+            crate::emulator::resources::fics::collection(state, ctx, &sub, &rg, &name)
         }
         Route::FederatedCredential { sub, rg, name, fic } => {
-            super::fics::item(state, ctx, &sub, &rg, &name, &fic)
+            crate::emulator::resources::fics::item(state, ctx, &sub, &rg, &name, &fic)
         }
         Route::GenericResources {
             sub,
             rg,
             namespace,
             kind,
-        } => super::generic::collection(state, ctx, &generic_place(&sub, &rg, &namespace, &kind)),
+        } => crate::emulator::resources::generic::collection(
+            state,
+            ctx,
+            &generic_place(&sub, &rg, &namespace, &kind),
+        ),
         Route::GenericResource {
             sub,
             rg,
             namespace,
             kind,
             name,
-        } => super::generic::item(
+        } => crate::emulator::resources::generic::item(
             state,
             ctx,
             &generic_place(&sub, &rg, &namespace, &kind),
             &name,
         ),
-        Route::Resources { sub, rg } => super::generic::list(state, ctx, &sub, rg.as_deref()),
+        Route::Resources { sub, rg } => {
+            crate::emulator::resources::generic::list(state, ctx, &sub, rg.as_deref())
+        }
         Route::Provider { sub, namespace } => {
-            super::generic::provider(state, ctx, &sub, &namespace)
+            crate::emulator::resources::generic::provider(state, ctx, &sub, &namespace)
         }
         Route::RoleAssignments { sub, scope } => {
-            super::assignments::collection(state, ctx, &sub, &scope)
+            crate::emulator::resources::assignments::collection(state, ctx, &sub, &scope)
         }
         Route::RoleAssignment { sub, scope, name } => {
-            super::assignments::item(state, ctx, &sub, &scope, &name)
+            crate::emulator::resources::assignments::item(state, ctx, &sub, &scope, &name)
         }
         Route::IdentitiesInSubscription { sub } => identities::collection(state, ctx, &sub, None),
         Route::IdentitiesInGroup { sub, rg } => identities::collection(state, ctx, &sub, Some(&rg)),
@@ -310,7 +322,7 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         }
         Route::Permissions { sub, rg } => permissions::list(state, ctx, &sub, rg.as_deref()),
         Route::MsiOperations => discovery::msi_operations(ctx),
-        Route::ResourceGraph => super::graph::query(state, ctx),
+        Route::ResourceGraph => crate::emulator::graph::query(state, ctx),
         Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
             "InvalidResourceNamespace",
             format!("The resource namespace '{namespace}' is invalid."),
@@ -431,8 +443,8 @@ fn generic_place<'a>(
     rg: &'a str,
     namespace: &'a str,
     kind: &'a str,
-) -> super::generic::Place<'a> {
-    super::generic::Place {
+) -> crate::emulator::resources::generic::Place<'a> {
+    crate::emulator::resources::generic::Place {
         sub,
         rg,
         namespace,

@@ -19,11 +19,11 @@ use super::parser::parse;
 use super::quota::{Quota, QuotaSpec, Verdict, ceil_secs, hh_mm_ss};
 use super::request::{API_VERSIONS, Facet, QueryRequest, ResultFormat};
 use super::tables::Snapshot;
-use crate::emulator::callers::Principal;
-use crate::emulator::error::ApiError;
+use crate::emulator::access::callers::Principal;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate;
 use crate::emulator::state::{AppState, Ctx, json as json_response};
 use crate::emulator::store::StoreError;
-use crate::emulator::validate;
 
 /// Rows per page when the request sets no `$top`.
 pub const DEFAULT_TOP: u64 = 100;

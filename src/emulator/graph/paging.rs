@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::emulator::error::ApiError;
+use crate::emulator::server::error::ApiError;
 
 /// Where the next page starts, for which query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::tables::AuthorizationScope;
-use crate::emulator::error::ApiError;
+use crate::emulator::server::error::ApiError;
 
 /// The api-versions of `Microsoft.ResourceGraph/resources` the emulator serves.
 pub const API_VERSIONS: [&str; 3] = ["2024-04-01", "2022-10-01", "2021-03-01"];

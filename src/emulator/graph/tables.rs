@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 
 use super::eval::{Catalog, Table};
-use crate::emulator::callers::Principal;
-use crate::emulator::roles::GROUP_READ;
+use crate::emulator::access::callers::Principal;
+use crate::emulator::access::roles::GROUP_READ;
 use crate::emulator::store::{
     AnyResource, AssignmentQuery, IdentityBlock, StoreError, Tx, identity_scope_key, key_of,
 };
@@ -305,7 +305,9 @@ fn subscription_row(sub: &str, shown: &str, tenant_id: &str) -> Row {
         at_subscription: true,
         values: vec![
             json!(format!("/subscriptions/{shown}")),
-            json!(crate::emulator::subscriptions::display_name(shown)),
+            json!(crate::emulator::resources::subscriptions::display_name(
+                shown
+            )),
             json!("microsoft.resources/subscriptions"),
             json!(tenant_id),
             json!(""),
@@ -405,7 +407,7 @@ fn generic_row(
         need: Need::Action(format!("{kind}/read")),
         at_subscription: false,
         values: vec![
-            json!(crate::emulator::generic::resource_id(r, shown)),
+            json!(crate::emulator::resources::generic::resource_id(r, shown)),
             json!(r.name),
             json!(kind.to_ascii_lowercase()),
             json!(tenant_id),

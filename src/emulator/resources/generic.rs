@@ -12,13 +12,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::generic_identity::{self, IdentityInput};
-use super::identities::{IDENTITY_TYPE, existing_group, writable_group};
-use super::routes::MSI_NAMESPACE;
-use super::state::{AppState, Ctx, empty, json, next_link_with_top, now_ms, skip_after};
-use super::store::{AnyResource, IdentityBlock, ResourceRecord, Tx, key_of};
-use super::validate::{self, RESOURCES_API_VERSIONS};
+use crate::emulator::resources::generic_identity::{self, IdentityInput};
+use crate::emulator::resources::identities::{IDENTITY_TYPE, existing_group, writable_group};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::routes::MSI_NAMESPACE;
+use crate::emulator::server::validate::{self, RESOURCES_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, empty, json, next_link_with_top, now_ms, skip_after};
+use crate::emulator::store::{AnyResource, IdentityBlock, ResourceRecord, Tx, key_of};
 use crate::model::{GenericResource, Page};
 
 /// The api-versions Providers_Get offers for a generic type (any is accepted).

@@ -183,8 +183,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<super::store::StoreError> for ApiError {
-    fn from(e: super::store::StoreError) -> Self {
+impl From<crate::emulator::store::StoreError> for ApiError {
+    fn from(e: crate::emulator::store::StoreError) -> Self {
         Self::internal(e)
     }
 }

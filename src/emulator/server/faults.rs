@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::error::ApiError;
+use crate::emulator::server::error::ApiError;
 
 /// How long each request waits before it is handled: uniform between `min` and `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,11 +5,11 @@
 
 use axum::http::Method;
 
-use super::callers::Principal;
-use super::error::ApiError;
-use super::roles::GROUP_READ;
-use super::routes::Route;
-use super::state::AppState;
+use crate::emulator::access::callers::Principal;
+use crate::emulator::access::roles::GROUP_READ;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::routes::Route;
+use crate::emulator::state::AppState;
 
 /// What a request needs of its caller.
 #[derive(Debug, PartialEq, Eq)]

@@ -9,11 +9,11 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::roles::GROUP_READ;
-use super::state::{AppState, Ctx, empty, json, next_link, now_ms, skip_after};
-use super::store::{GroupRecord, Operation, StoreError, key_of};
-use super::validate::{self, RESOURCES_API_VERSIONS};
+use crate::emulator::access::roles::GROUP_READ;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate::{self, RESOURCES_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, empty, json, next_link, now_ms, skip_after};
+use crate::emulator::store::{GroupRecord, Operation, StoreError, key_of};
 use crate::model::{Page, ResourceGroup, ResourceGroupProperties};
 
 /// `/subscriptions/{sub}/resourcegroups`: GET lists the groups the caller may read (a
@@ -76,7 +76,7 @@ pub fn item(state: &Arc<AppState>, ctx: &Ctx, sub: &str, rg: &str) -> Result<Res
             validate::group_name(rg)?;
             let body = validate::json_object(&ctx.body, false)?;
             let location = validate::location(&body)?;
-            super::locations::for_group(&location)?;
+            crate::emulator::resources::locations::for_group(&location)?;
             let tags = validate::tags(&body)?;
             let managed_by = managed_by(&body)?;
             let (group, created) = state.store.transaction(|tx| {

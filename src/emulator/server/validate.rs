@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::error::ApiError;
+use crate::emulator::server::error::ApiError;
 
 /// Api-versions of Microsoft.ManagedIdentity the emulator serves. The two older
 /// previews are there because `az identity list-resources` still sends 2022-01-31-preview.

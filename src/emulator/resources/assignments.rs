@@ -12,12 +12,12 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
-use super::assignment_input::{Filter, Input};
-use super::error::ApiError;
-use super::identities::existing_group;
-use super::state::{AppState, Ctx, json, next_link_with_top, now_ms, skip_after};
-use super::store::{AssignmentQuery, RoleAssignmentRecord, Tx, key_of};
-use super::validate;
+use crate::emulator::resources::assignment_input::{Filter, Input};
+use crate::emulator::resources::identities::existing_group;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate;
+use crate::emulator::state::{AppState, Ctx, json, next_link_with_top, now_ms, skip_after};
+use crate::emulator::store::{AssignmentQuery, RoleAssignmentRecord, Tx, key_of};
 use crate::model::{Page, RoleAssignment, RoleAssignmentProperties};
 
 /// The resource type, as ARM spells it.
@@ -184,7 +184,7 @@ pub fn item(
             })?;
             match removed {
                 Some(record) => json(StatusCode::OK, &render(&record)),
-                None => Ok(super::state::empty(StatusCode::NO_CONTENT)),
+                None => Ok(crate::emulator::state::empty(StatusCode::NO_CONTENT)),
             }
         }
         ref other => Err(ApiError::method_not_allowed(other.as_str())),
@@ -221,7 +221,8 @@ fn resolve(state: &AppState, tx: &Tx<'_>, sub: &str, segs: &[String]) -> Result<
             if segs.len() == 8 {
                 let (namespace, kind, name) = (&segs[5], &segs[6], &segs[7]);
                 let (group, key) = (key_of(rg), key_of(name));
-                let found = if namespace.eq_ignore_ascii_case(super::routes::MSI_NAMESPACE)
+                let found = if namespace
+                    .eq_ignore_ascii_case(crate::emulator::server::routes::MSI_NAMESPACE)
                     && kind.eq_ignore_ascii_case("userAssignedIdentities")
                 {
                     tx.identity(&sub_key, &group, &key)?.is_some()

@@ -15,8 +15,8 @@ use serde_json::json;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
-use super::state::{AppState, Ctx, json};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::state::{AppState, Ctx, json};
 
 /// The only api-version of the App Service token protocol served.
 const TOKEN_API_VERSION: &str = "2019-08-01";
@@ -178,7 +178,7 @@ pub fn verify(state: &AppState, token: &str) -> Result<Claims, ApiError> {
     if claims.tid != state.tenant_id {
         return Err(ApiError::invalid_token());
     }
-    if super::revoke::revoked(state, &claims.appid, claims.iat)? {
+    if crate::emulator::resources::revoke::revoked(state, &claims.appid, claims.iat)? {
         return Err(ApiError::invalid_token());
     }
     Ok(claims)

@@ -6,9 +6,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use super::error::ApiError;
-use super::state::{AppState, Ctx, json};
-use super::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, json};
 use crate::model::{Subscription, SubscriptionPolicies};
 
 /// `GET /subscriptions`: the ones where the caller holds some role.

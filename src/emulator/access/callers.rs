@@ -9,7 +9,7 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::roles::Role;
+use crate::emulator::access::roles::Role;
 use crate::model::Permission;
 
 /// Where a grant applies: a subscription, or one resource group in it.
@@ -293,7 +293,7 @@ fn derived_id(kind: &str, token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::roles::GROUP_READ;
+    use crate::emulator::access::roles::GROUP_READ;
 
     const SUB: &str = "00000000-0000-0000-0000-000000000001";
 

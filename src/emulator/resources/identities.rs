@@ -8,10 +8,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::state::{AppState, Ctx, empty, json, located, next_link, now_ms, skip_after};
-use super::store::{IdentityRecord, Tx, key_of};
-use super::validate::{self, MsiVersion};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate::{self, MsiVersion};
+use crate::emulator::state::{AppState, Ctx, empty, json, located, next_link, now_ms, skip_after};
+use crate::emulator::store::{IdentityRecord, Tx, key_of};
 use crate::model::{AssignmentRestrictions, Identity, IdentityProperties, Page};
 
 /// The resource type, as ARM spells it.
@@ -74,7 +74,7 @@ pub fn item(
             validate::identity_name(name)?;
             let body = validate::json_object(&ctx.body, false)?;
             let location = validate::location(&body)?;
-            super::locations::for_resource_type(&location, IDENTITY_TYPE)?;
+            crate::emulator::resources::locations::for_resource_type(&location, IDENTITY_TYPE)?;
             let tags = validate::tags(&body)?.unwrap_or_default();
             let props = Properties::read(&body)?;
             let (record, created) = state.store.transaction(|tx| {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::error::ApiError;
-use super::identities::{IDENTITY_TYPE, existing_group};
-use super::state::{AppState, Ctx, empty};
-use super::store::key_of;
-use super::validate::{self, REVOKE_TOKENS_API_VERSIONS};
+use crate::emulator::resources::identities::{IDENTITY_TYPE, existing_group};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate::{self, REVOKE_TOKENS_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, empty};
+use crate::emulator::store::key_of;
 
 /// Answers a token revocation of an existing identity.
 pub fn revoke_tokens(

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::error::ApiError;
-use super::generic::resource_id;
-use super::identities::{IDENTITY_TYPE, existing_group};
-use super::state::{AppState, Ctx, json, next_link_with_top, skip_after};
-use super::store::{identity_scope_key, key_of};
-use super::subscriptions;
-use super::validate::{self, LIST_ASSOCIATED_API_VERSIONS};
+use crate::emulator::resources::generic::resource_id;
+use crate::emulator::resources::identities::{IDENTITY_TYPE, existing_group};
+use crate::emulator::resources::subscriptions;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate::{self, LIST_ASSOCIATED_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, json, next_link_with_top, skip_after};
+use crate::emulator::store::{identity_scope_key, key_of};
 use crate::model::{AssociatedResource, AssociatedResources};
 
 /// Lists the resources an identity is assigned to, once the identity is found.

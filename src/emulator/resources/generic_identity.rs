@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::state::now_ms;
-use super::store::{IdentityBlock, SystemIdentity, Tx, identity_scope_key, key_of};
-use super::validate;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate;
+use crate::emulator::state::now_ms;
+use crate::emulator::store::{IdentityBlock, SystemIdentity, Tx, identity_scope_key, key_of};
 use crate::model::ResourceIdentity;
 
 /// What a request's `identity` says.
@@ -207,7 +207,10 @@ fn identity_parts(id: &str) -> Option<(String, String, String)> {
     ok.then(|| (key_of(s[1]), key_of(s[3]), key_of(s[7])))
 }
 
-fn lookup(tx: &Tx<'_>, id: &str) -> Result<Option<super::store::IdentityRecord>, ApiError> {
+fn lookup(
+    tx: &Tx<'_>,
+    id: &str,
+) -> Result<Option<crate::emulator::store::IdentityRecord>, ApiError> {
     match identity_parts(id) {
         Some((sub, group, name)) => Ok(tx.identity(&sub, &group, &name)?),
         None => Ok(None),

@@ -9,9 +9,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
-use super::state::{AppState, Ctx, json};
-use super::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate::{self, SUBSCRIPTIONS_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, json};
 
 /// Azure's public regions: name, display name, geography group.
 const REGIONS: &[(&str, &str, &str)] = &[

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
-use super::error::ApiError;
-use super::state::{AppState, Ctx, json};
-use super::store::key_of;
-use super::validate;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate;
+use crate::emulator::state::{AppState, Ctx, json};
+use crate::emulator::store::key_of;
 use crate::model::Page;
 
 /// Api-versions of Microsoft.Authorization's permissions API the emulator serves.

@@ -5,9 +5,9 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
-use super::state::{Ctx, json};
-use super::validate;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate;
+use crate::emulator::state::{Ctx, json};
 
 /// The operations Microsoft.ManagedIdentity publishes (as recorded from Azure).
 const OPERATIONS: &[(&str, &str, &str, &str)] = &[

@@ -13,12 +13,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::identities::{IDENTITY_TYPE, existing_group, writable_group};
-use super::routes::Route;
-use super::state::{AppState, Ctx, empty, json, located, next_link_with_top, skip_after};
-use super::store::{FicRecord, IdentityRecord, Tx, key_of};
-use super::validate::{self, FIC_API_VERSIONS};
+use crate::emulator::resources::identities::{IDENTITY_TYPE, existing_group, writable_group};
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::routes::Route;
+use crate::emulator::server::validate::{self, FIC_API_VERSIONS};
+use crate::emulator::state::{AppState, Ctx, empty, json, located, next_link_with_top, skip_after};
+use crate::emulator::store::{FicRecord, IdentityRecord, Tx, key_of};
 use crate::model::{FederatedCredential, FederatedCredentialProperties, Page};
 
 /// The resource type, as ARM spells it.

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::validate;
+use crate::emulator::server::error::ApiError;
+use crate::emulator::server::validate;
 
 /// Principal types Azure accepts.
 const PRINCIPAL_TYPES: &[&str] = &[

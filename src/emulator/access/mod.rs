@@ -1,0 +1,7 @@
+//! Access control: the token endpoint, callers, roles and what role assignments allow.
+
+pub mod callers;
+pub mod permissions;
+pub mod rbac;
+pub mod roles;
+pub mod token;
