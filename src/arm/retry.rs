@@ -247,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_8_authorization_failed_is_sent_once() {
+    fn authorization_failed_is_sent_once() {
         // A 403 will not turn into a 200 by asking again, however ARM words it.
         let denied = ArmError::Api {
             status: 403,
