@@ -280,11 +280,17 @@ fn init_logging(verbosity: u8) {
 
 /// `azid emulator`: serve until Ctrl-C or SIGTERM.
 fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
+    crate::emulator::check_options(&args.management_groups, &args.subscriptions)
+        .map_err(Error::Usage)?;
+    let placements = args.subscriptions.clone();
     let options = EmulatorOptions {
         listen: args.listen,
         data: args.data,
         token: args.token,
-        subscriptions: args.subscriptions,
+        subscriptions: args.subscriptions.into_iter().map(|s| s.id).collect(),
+        management_groups: args.management_groups,
+        placements,
+        graph_subscription_limit: args.graph_subscription_limit,
         tls: args.tls,
         ca_path: args.ca_file,
         page_size: args.page_size,
