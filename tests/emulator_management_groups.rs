@@ -649,7 +649,7 @@ async fn role_assignments_at_a_group_are_listed_below_it() {
     );
     assert_eq!(
         listed(&env, sub_assignments(S2, "")).await,
-        [id.clone()],
+        [id.as_str()],
         "S2 is in platform too"
     );
     assert!(
@@ -671,11 +671,11 @@ async fn role_assignments_at_a_group_are_listed_below_it() {
     );
     assert_eq!(
         listed(&env, group_assignments("platform", "&$filter=atScope()")).await,
-        [id.clone()]
+        [id.as_str()]
     );
     assert_eq!(
         listed(&env, group_assignments("team", "&$filter=atScope()")).await,
-        [id.clone()],
+        [id.as_str()],
         "from above"
     );
 
