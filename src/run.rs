@@ -282,6 +282,23 @@ fn init_logging(verbosity: u8) {
 fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
     crate::emulator::check_options(&args.management_groups, &args.subscriptions)
         .map_err(Error::Usage)?;
+    // Without a data file, the only groups are the ones given (the root's id is made at start).
+    if args.data.is_none()
+        && let Some(group) = args
+            .callers
+            .iter()
+            .filter_map(|c| c.management_group.as_deref())
+            .find(|g| {
+                !args
+                    .management_groups
+                    .iter()
+                    .any(|m| m.name.eq_ignore_ascii_case(g))
+            })
+    {
+        return Err(Error::Usage(format!(
+            "--caller names the management group '{group}', which is not a --management-group"
+        )));
+    }
     let placements = args.subscriptions.clone();
     let options = EmulatorOptions {
         listen: args.listen,

@@ -186,6 +186,13 @@ async fn bad_options_are_usage_errors() {
             vec!["--graph-subscription-limit", "0"],
             "number of subscriptions",
         ),
+        (
+            vec![
+                "--caller",
+                "t=reader@/providers/Microsoft.Management/managementGroups/nope",
+            ],
+            "'nope', which is not a --management-group",
+        ),
     ] {
         let mut all = vec!["emulator", "--listen", ":0"];
         all.extend(args.iter().copied());
@@ -235,6 +242,13 @@ fn the_flags_build_the_tree() {
         .filter_map(|e| e["name"].as_str())
         .collect();
     assert_eq!(chain, ["platform", tenant.as_str()]);
+    let path: Vec<&str> = team["properties"]["details"]["path"]
+        .as_array()
+        .expect("path")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(path, [tenant.as_str(), "platform", "team"], "root first");
     let subs = get(&format!(
         "/providers/Microsoft.Management/managementGroups/team/subscriptions?api-version={MG}"
     ));
@@ -983,4 +997,36 @@ async fn the_subscription_limit_at_tenant_and_group_scope() {
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+/// Groups made through the API, and where subscriptions were moved, outlive a restart on the
+/// same data file.
+#[tokio::test]
+async fn the_tree_is_kept_in_the_data_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("emulator.db");
+    let options = || EmulatorOptions {
+        data: Some(data.clone()),
+        subscriptions: vec![S1.into(), S2.into()],
+        ..quick()
+    };
+    let tenant_id = {
+        let env = Env::with(options()).await;
+        let r = put_group(&env, "kept", json!({})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+        let r = env.call(Method::PUT, &group_sub("kept", S2), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        env.emu.tenant_id().to_string()
+    };
+    let env = Env::with(options()).await;
+    assert_eq!(env.emu.tenant_id(), tenant_id);
+    let r = env
+        .call(
+            Method::GET,
+            &format!("{}&$expand=children", group("kept")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(names(&r.body["properties"]["children"]), [S2]);
 }

@@ -445,6 +445,41 @@ mod tests {
     }
 
     #[test]
+    fn roles_at_a_management_group_reach_what_is_below_once_inherited() {
+        let c: Caller = "t=reader@/providers/microsoft.management/managementGroups/Platform"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (c.scope.clone(), c.management_group.as_deref()),
+            (None, Some("Platform"))
+        );
+        let e = "t=reader@/providers/Microsoft.Management/managementGroups/bad name"
+            .parse::<Caller>()
+            .unwrap_err();
+        assert!(e.contains("not a management group id"), "{e}");
+        let rbac = Rbac::new(&[c], "owner", "oid", &[SUB.to_string()]).unwrap();
+        let mut t = rbac.bearer("t").unwrap();
+        let read = "Microsoft.ManagedIdentity/userAssignedIdentities/read";
+        assert!(!t.has_role_in(SUB), "nothing until the tree is known");
+        assert!(t.inherits());
+        let chain = ["platform".to_string(), "root".to_string()];
+        assert!(t.can_at_group("Microsoft.Management/managementGroups/read", &chain));
+        assert!(!t.can_at_group("Microsoft.Management/managementGroups/write", &chain));
+        assert!(!t.can_at_group("Microsoft.Management/managementGroups/read", &chain[1..]));
+        t.inherit(|group| {
+            assert_eq!(group, "platform");
+            vec![SUB.to_string()]
+        });
+        assert!(t.has_role_in(SUB) && t.can(read, SUB, Some("any")));
+        let owner = rbac.owner();
+        assert!(
+            !owner.inherits(),
+            "the owner holds the root without naming it"
+        );
+        assert!(owner.can_at_group("Microsoft.Management/managementGroups/delete", &chain[1..]));
+    }
+
+    #[test]
     fn grants_apply_at_and_below_their_scope() {
         let callers: Vec<Caller> = [
             format!("a=managed-identity-contributor@/subscriptions/{SUB}/resourceGroups/RG"),
