@@ -450,6 +450,25 @@ async fn create_update_and_delete_as_the_spec_says() {
         StatusCode::OK
     );
 
+    // An assignment at `apps` goes with it.
+    let who = principal(&env, S1).await;
+    let at_apps = uuid::Uuid::new_v4().to_string();
+    let r = env
+        .call(
+            Method::PUT,
+            &group_assignment("apps", &at_apps),
+            Some(json!({"properties": {
+                "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{READER}"),
+                "principalId": who,
+            }})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(
+        listed(&env, group_assignments("team", "")).await,
+        [at_apps.as_str()],
+        "apps is below team"
+    );
     let r = env.call(Method::DELETE, &group("apps"), None).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let op = r.headers["azure-asyncoperation"]
@@ -466,6 +485,15 @@ async fn create_update_and_delete_as_the_spec_says() {
     assert_eq!(
         env.call(Method::DELETE, &group("apps"), None).await.status,
         StatusCode::NO_CONTENT
+    );
+    assert!(listed(&env, group_assignments("team", "")).await.is_empty());
+    let r = put_group(&env, "apps", parent("team")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(
+        listed(&env, group_assignments("apps", "&$filter=atScope()"))
+            .await
+            .is_empty(),
+        "a new group of the same name starts without assignments"
     );
     let r = env
         .call(Method::DELETE, &group(env.emu.tenant_id()), None)
@@ -934,6 +962,61 @@ async fn resource_graph_sees_the_groups() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = graph(&env, &token, json!({"query": q})).await;
     assert_eq!(subs_of(&r), [S1, S2, S3], "tenant scope");
+
+    // An assignment at a group above a listed subscription shows only when the filter looks up.
+    let at_group = |r: &Reply| {
+        r.body["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .any(|a| a["name"] == id.as_str())
+    };
+    let assignments = "authorizationresources | where type == 'microsoft.authorization/roleassignments' | project name";
+    let r = graph(
+        &env,
+        &token,
+        json!({"query": assignments, "subscriptions": [S1]}),
+    )
+    .await;
+    assert!(!at_group(&r), "{:?}", r.body);
+    for filter in ["AtScopeAndAbove", "AtScopeAboveAndBelow"] {
+        let r = graph(&env, &token, json!({"query": assignments, "subscriptions": [S1], "options": {"authorizationScopeFilter": filter}})).await;
+        assert!(at_group(&r), "{filter}: {:?}", r.body);
+    }
+    let r = graph(&env, &token, json!({"query": assignments, "subscriptions": [S3], "options": {"authorizationScopeFilter": "AtScopeAndAbove"}})).await;
+    assert!(!at_group(&r), "S3 is not below team");
+}
+
+/// A caller whose only role is at a group sees, at tenant scope, the subscriptions below it
+/// and the groups it may read.
+#[tokio::test]
+async fn resource_graph_shows_a_group_role_what_is_below() {
+    let env = Env::with(tenant(EmulatorOptions {
+        callers: vec![
+            "reader=reader@/providers/Microsoft.Management/managementGroups/team"
+                .parse()
+                .unwrap(),
+        ],
+        ..quick()
+    }))
+    .await;
+    for sub in [S1, S2, S3] {
+        principal(&env, sub).await;
+    }
+    let q = "resources | project subscriptionId";
+    let r = graph(&env, "reader", json!({"query": q})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let subs: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["subscriptionId"].as_str())
+        .collect();
+    assert_eq!(subs, [S1]);
+    let r = graph(&env, "reader", json!({"query": "resourcecontainers | where type == 'microsoft.management/managementgroups' | project name"})).await;
+    assert_eq!(names(&r.body["data"]), ["team"]);
+    let r = graph(&env, "reader", json!({"query": q, "subscriptions": [S2]})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
 /// Past the subscription limit, a tenant or management-group query fails unless

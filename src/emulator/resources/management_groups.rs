@@ -440,7 +440,8 @@ fn check_parent(tree: &Hierarchy, key: &str, parent: &str, shown: &str) -> Resul
         )));
     }
     let below = deepest_below(tree, key);
-    if tree.ancestors(parent).len() + 1 + below > MAX_DEPTH {
+    let depth = tree.ancestors(parent).len().saturating_add(1);
+    if depth.saturating_add(below) > MAX_DEPTH {
         return Err(bad(format!(
             "Moving '{}' under '{shown}' makes the hierarchy deeper than {MAX_DEPTH} levels below the root.",
             tree.name(key)
