@@ -28,7 +28,7 @@ use tower::ServiceExt;
 pub use access::callers::{Caller, Scope};
 pub use access::roles::Role;
 pub use graph::{QuotaParseError, QuotaSpec};
-pub use resources::hierarchy::{GroupSpec, SubscriptionSpec, check_options};
+pub use resources::tenant_options::{GroupSpec, SubscriptionSpec, check_options};
 pub use server::error::ApiError;
 pub use server::faults::{FaultsParseError, Latency, parse_fault_rate};
 pub use server::routes::TOKEN_PATH;
@@ -228,7 +228,7 @@ impl Emulator {
                 "--subscription {unknown} places a subscription the emulator does not know"
             )));
         }
-        resources::management_groups::apply_options(
+        resources::tenant_options::apply_options(
             &store,
             &options.management_groups,
             &options.placements,
@@ -241,7 +241,7 @@ impl Emulator {
             .unwrap_or_else(|| token.clone());
         let rbac = access::callers::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
             .map_err(EmulatorError::Invalid)?;
-        resources::management_groups::check_callers(&store, &options.callers, &tenant_id)?;
+        resources::tenant_options::check_callers(&store, &options.callers, &tenant_id)?;
 
         let listener =
             TcpListener::bind(options.listen)

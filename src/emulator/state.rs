@@ -21,6 +21,7 @@ use crate::emulator::resources::associated;
 use crate::emulator::resources::discovery;
 use crate::emulator::resources::groups;
 use crate::emulator::resources::identities;
+use crate::emulator::resources::management_group_children;
 use crate::emulator::resources::management_groups;
 use crate::emulator::resources::revoke;
 use crate::emulator::resources::subscriptions;
@@ -329,13 +330,13 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         Route::ManagementGroups => management_groups::list(state, ctx),
         Route::ManagementGroup { group } => management_groups::item(state, ctx, &group),
         Route::ManagementGroupDescendants { group } => {
-            management_groups::descendants(state, ctx, &group)
+            management_group_children::descendants(state, ctx, &group)
         }
         Route::ManagementGroupSubscriptions { group } => {
-            management_groups::subscriptions(state, ctx, &group)
+            management_group_children::subscriptions(state, ctx, &group)
         }
         Route::ManagementGroupSubscription { group, sub } => {
-            management_groups::subscription(state, ctx, &group, &sub)
+            management_group_children::subscription(state, ctx, &group, &sub)
         }
         Route::ManagementGroupOperation { kind, group } => {
             management_groups::operation(state, ctx, &kind, &group)

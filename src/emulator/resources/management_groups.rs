@@ -1,9 +1,8 @@
-//! Microsoft.Management 2023-04-01: ManagementGroups_List (`@nextLink`-paged), _Get (with
-//! `$expand=children|path|ancestors`, `$recurse`, `$filter`), _CreateOrUpdate (long-running:
-//! 202 and a Location that polls to the group), _Update (PATCH), _Delete (long-running: 202
-//! and Azure-AsyncOperation; refused while the group has children; 204 when absent),
-//! _GetDescendants, and the group's subscriptions (list, get, PUT to move one in, DELETE to
-//! move it back under the root). The root group is the tenant's, named by the tenant id; it
+//! Microsoft.Management 2023-04-01, the groups themselves: ManagementGroups_List
+//! (`@nextLink`-paged), _Get (with `$expand=children|path|ancestors`, `$recurse`, `$filter`),
+//! _CreateOrUpdate (long-running: 202 and a Location that polls to the group), _Update (PATCH)
+//! and _Delete (long-running: 202 and Azure-AsyncOperation; refused while the group has
+//! children; 204 when absent). What is below a group is served by `management_group_children`. The root group is the tenant's, named by the tenant id; it
 //! cannot be changed or deleted. Changes take effect when accepted, so the first poll succeeds.
 
 use std::sync::Arc;
@@ -12,16 +11,13 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::emulator::EmulatorError;
-use crate::emulator::access::callers::{Caller, Principal};
-use crate::emulator::resources::hierarchy::{
-    GroupSpec, Hierarchy, MAX_DEPTH, SubscriptionSpec, check_name, group_id,
-};
+use crate::emulator::access::callers::Principal;
+use crate::emulator::resources::hierarchy::{Hierarchy, MAX_DEPTH, check_name, group_id};
 use crate::emulator::resources::subscriptions::display_name;
 use crate::emulator::server::error::ApiError;
 use crate::emulator::server::validate;
 use crate::emulator::state::{AppState, Ctx, empty, json as json_response, now_ms, skip_after};
-use crate::emulator::store::{ManagementGroupRecord, Store, StoreError, Tx, key_of};
+use crate::emulator::store::{ManagementGroupRecord, StoreError, Tx, key_of};
 
 /// Api-versions served; all answer in the 2023-04-01 shape.
 pub const API_VERSIONS: &[&str] = &["2020-05-01", "2021-04-01", "2023-04-01"];
@@ -30,79 +26,13 @@ pub const API_VERSIONS: &[&str] = &["2020-05-01", "2021-04-01", "2023-04-01"];
 pub const GROUP_TYPE: &str = "Microsoft.Management/managementGroups";
 
 /// The type of a subscription as the group's subscriptions and descendants show it.
-const SUBSCRIPTION_TYPE: &str = "Microsoft.Management/managementGroups/subscriptions";
+pub(super) const SUBSCRIPTION_TYPE: &str = "Microsoft.Management/managementGroups/subscriptions";
 
 /// The action that reads a group.
 pub const GROUP_READ: &str = "Microsoft.Management/managementGroups/read";
 
 /// The action that creates or changes a group.
 const GROUP_WRITE: &str = "Microsoft.Management/managementGroups/write";
-
-/// Creates or re-parents the groups of `--management-group` and places the subscriptions of
-/// `--subscription ID@GROUP`, in one transaction.
-pub fn apply_options(
-    store: &Store,
-    groups: &[GroupSpec],
-    placements: &[SubscriptionSpec],
-    actor: &str,
-) -> Result<(), EmulatorError> {
-    store.transaction(|tx| {
-        let tenant = key_of(&tx.meta("tenant_id")?.unwrap_or_default());
-        for spec in groups {
-            if key_of(&spec.name) == tenant {
-                return Err(EmulatorError::Invalid(format!(
-                    "--management-group '{}' is the root group's own name",
-                    spec.name
-                )));
-            }
-            let parent = spec.parent.as_deref().map_or(tenant.clone(), key_of);
-            let old = tx.management_group(&key_of(&spec.name))?;
-            if old.as_ref().is_some_and(|o| o.parent == parent) {
-                continue;
-            }
-            tx.put_management_group(&ManagementGroupRecord {
-                name: spec.name.clone(),
-                display_name: old
-                    .as_ref()
-                    .map_or_else(|| spec.name.clone(), |o| o.display_name.clone()),
-                parent,
-                version: old.as_ref().map_or(1, |o| o.version.saturating_add(1)),
-                updated_ms: now_ms(),
-                updated_by: actor.to_string(),
-            })?;
-        }
-        for p in placements {
-            tx.place_subscription(
-                &p.id.to_ascii_lowercase(),
-                p.group.as_deref().map(key_of).as_deref(),
-            )?;
-        }
-        Ok(())
-    })
-}
-
-/// Checks that each `--caller` granted at a management group names one that exists.
-pub fn check_callers(
-    store: &Store,
-    callers: &[Caller],
-    tenant_id: &str,
-) -> Result<(), EmulatorError> {
-    for caller in callers {
-        let Some(group) = &caller.management_group else {
-            continue;
-        };
-        let key = key_of(group);
-        let found =
-            key == key_of(tenant_id) || store.read(|tx| tx.management_group(&key))?.is_some();
-        if !found {
-            return Err(EmulatorError::Invalid(format!(
-                "the --caller scope names the management group '{group}', which does not exist \
-                 (add it with --management-group)"
-            )));
-        }
-    }
-    Ok(())
-}
 
 /// The tree as the store holds it now.
 pub fn hierarchy(state: &AppState, tx: &Tx<'_>) -> Result<Hierarchy, StoreError> {
@@ -122,11 +52,11 @@ pub fn read_hierarchy(state: &AppState) -> Result<Hierarchy, ApiError> {
         .map_err(ApiError::internal)
 }
 
-fn version(ctx: &Ctx) -> Result<(), ApiError> {
+pub(super) fn version(ctx: &Ctx) -> Result<(), ApiError> {
     validate::api_version(ctx.api_version(), API_VERSIONS)
 }
 
-fn not_found(group: &str) -> ApiError {
+pub(super) fn not_found(group: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "NotFound",
@@ -366,7 +296,7 @@ pub fn list(state: &Arc<AppState>, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 /// One page of `items` from the request's skip token (an offset), and the next link.
-fn page_of<'a, T>(
+pub(super) fn page_of<'a, T>(
     state: &AppState,
     ctx: &Ctx,
     items: &'a [T],
@@ -695,137 +625,5 @@ pub fn operation(
         ),
         "create" | "delete" => Err(not_found(group)),
         _ => Err(ApiError::no_route(&ctx.path)),
-    }
-}
-
-/// `GET .../managementGroups/{group}/descendants`: every group and subscription below, parents
-/// before children, paged with `nextLink` and `$top`.
-pub fn descendants(state: &Arc<AppState>, ctx: &Ctx, group: &str) -> Result<Response, ApiError> {
-    if ctx.method != Method::GET {
-        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
-    }
-    version(ctx)?;
-    let tree = read_hierarchy(state)?;
-    let key = key_of(group);
-    if !tree.exists(&key) {
-        return Err(not_found(group));
-    }
-    let mut items = Vec::new();
-    let mut level = vec![key.clone()];
-    while !level.is_empty() {
-        let mut next = Vec::new();
-        for at in &level {
-            let parent = json!({ "id": group_id(tree.name(at)) });
-            for child in tree.child_groups(at) {
-                items.push(json!({
-                    "id": group_id(&child.name),
-                    "type": GROUP_TYPE,
-                    "name": child.name,
-                    "properties": { "displayName": child.display_name, "parent": parent },
-                }));
-                next.push(key_of(&child.name));
-            }
-            for sub in tree.child_subscriptions(at) {
-                let sub = state.subscription_display(sub);
-                items.push(json!({
-                    "id": format!("/subscriptions/{sub}"),
-                    "type": SUBSCRIPTION_TYPE,
-                    "name": sub,
-                    "properties": { "displayName": display_name(sub), "parent": parent },
-                }));
-            }
-        }
-        level = next;
-    }
-    let (page, next) = page_of(state, ctx, &items)?;
-    json_response(StatusCode::OK, &json!({ "value": page, "nextLink": next }))
-}
-
-/// A subscription as the group's subscriptions show it.
-fn subscription_body(state: &AppState, group: &str, sub: &str) -> Value {
-    let shown = state.subscription_display(sub);
-    json!({
-        "id": format!("{}/subscriptions/{shown}", group_id(group)),
-        "type": SUBSCRIPTION_TYPE,
-        "name": shown,
-        "properties": {
-            "displayName": display_name(shown),
-            "parent": { "id": group_id(group) },
-            "state": "Active",
-            "tenant": state.tenant_id,
-        },
-    })
-}
-
-/// `GET .../managementGroups/{group}/subscriptions`: the subscriptions directly in the group.
-pub fn subscriptions(state: &Arc<AppState>, ctx: &Ctx, group: &str) -> Result<Response, ApiError> {
-    if ctx.method != Method::GET {
-        return Err(ApiError::method_not_allowed(ctx.method.as_str()));
-    }
-    version(ctx)?;
-    let tree = read_hierarchy(state)?;
-    let key = key_of(group);
-    if !tree.exists(&key) {
-        return Err(not_found(group));
-    }
-    let shown = tree.name(&key).to_string();
-    let subs: Vec<String> = tree
-        .child_subscriptions(&key)
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    let (page, next) = page_of(state, ctx, &subs)?;
-    let value: Vec<Value> = page
-        .iter()
-        .map(|s| subscription_body(state, &shown, s))
-        .collect();
-    json_response(StatusCode::OK, &json!({ "value": value, "nextLink": next }))
-}
-
-/// `.../managementGroups/{group}/subscriptions/{sub}`: GET (when directly in the group), PUT
-/// (moves it into the group), DELETE (moves it back under the root; 204 when it was not there).
-pub fn subscription(
-    state: &Arc<AppState>,
-    ctx: &Ctx,
-    group: &str,
-    sub: &str,
-) -> Result<Response, ApiError> {
-    version(ctx)?;
-    let sub_key = state.subscription(sub)?;
-    let key = key_of(group);
-    let (tree, changed) = state.store.transaction(|tx| {
-        let tree = hierarchy(state, tx)?;
-        if !tree.exists(&key) {
-            return Err(not_found(group));
-        }
-        let here = tree.group_of(&sub_key) == key;
-        let changed = match ctx.method {
-            Method::GET if here => false,
-            Method::GET => {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "NotFound",
-                    format!("The subscription '{sub}' is not in the management group '{group}'."),
-                ));
-            }
-            Method::PUT => {
-                let place = (key != tree.root).then_some(key.as_str());
-                tx.place_subscription(&sub_key, place)?;
-                !here
-            }
-            Method::DELETE if here && key != tree.root => {
-                tx.place_subscription(&sub_key, None)?;
-                true
-            }
-            Method::DELETE => false,
-            ref other => return Err(ApiError::method_not_allowed(other.as_str())),
-        };
-        Ok::<_, ApiError>((tree, changed))
-    })?;
-    let shown = tree.name(&key).to_string();
-    match ctx.method {
-        Method::DELETE if changed => Ok(empty(StatusCode::OK)),
-        Method::DELETE => Ok(empty(StatusCode::NO_CONTENT)),
-        _ => json_response(StatusCode::OK, &subscription_body(state, &shown, &sub_key)),
     }
 }

@@ -11,6 +11,8 @@ pub mod groups;
 pub mod hierarchy;
 pub mod identities;
 pub mod locations;
+pub mod management_group_children;
 pub mod management_groups;
 pub mod revoke;
 pub mod subscriptions;
+pub mod tenant_options;
