@@ -1,7 +1,9 @@
 //! Who the emulator's callers are: `--caller TOKEN=ROLE[@SCOPE]` grants, the
-//! `Principal` a request's token stands for, and where its roles apply. The emulator's own
-//! token is Owner of every known subscription; a `--caller` token, or a managed identity named
-//! by client id, holds what was granted to it.
+//! `Principal` a request's token stands for, and where its roles apply: subscriptions,
+//! resource groups, and management groups (whose roles reach the subscriptions below them once
+//! the request's tree is known). The emulator's own token is Owner of every known subscription
+//! and of the root group; a `--caller` token, or a managed identity named by client id, holds
+//! what was granted to it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,7 +52,8 @@ impl FromStr for Scope {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             format!(
-                "'{s}' is not a scope: write /subscriptions/ID or /subscriptions/ID/resourceGroups/NAME"
+                "'{s}' is not a scope: write /subscriptions/ID, /subscriptions/ID/resourceGroups/NAME \
+                 or /providers/Microsoft.Management/managementGroups/NAME"
             )
         };
         let parts: Vec<&str> = s.trim_end_matches('/').split('/').collect();
@@ -115,6 +118,7 @@ impl fmt::Debug for Caller {
             .field("token", &self.client_id().unwrap_or("***"))
             .field("role", &self.role)
             .field("scope", &self.scope)
+            .field("management_group", &self.management_group)
             .finish()
     }
 }
