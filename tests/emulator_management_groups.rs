@@ -841,6 +841,37 @@ async fn roles_at_a_group_reach_the_subscriptions_below() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "S3 did not move");
 
+    // Role assignments at a group: the reader lists them, but only an Owner writes them.
+    let r = as_(
+        "reader",
+        Method::GET,
+        group_assignments("platform", ""),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let who = principal(&env, S1).await;
+    let body = json!({"properties": {
+        "roleDefinitionId": format!("/providers/Microsoft.Authorization/roleDefinitions/{READER}"),
+        "principalId": who,
+    }});
+    let id = uuid::Uuid::new_v4().to_string();
+    for token in ["reader", "writer"] {
+        let r = as_(
+            token,
+            Method::PUT,
+            group_assignment("team", &id),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{token}: {:?}", r.body);
+        assert_eq!(r.code(), "AuthorizationFailed");
+    }
+    let r = env
+        .call(Method::GET, &group_assignment("team", &id), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "nothing was assigned");
+
     // Moving S3 under `team` gives the writer its role there.
     let r = env.call(Method::PUT, &group_sub("team", S3), None).await;
     assert_eq!(r.status, StatusCode::OK);
