@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::arm::AuthMode;
 use crate::emulator::{
-    Caller, DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, Latency, QuotaSpec, ThrottleProfile,
+    Caller, DEFAULT_GRAPH_SUBSCRIPTION_LIMIT, DEFAULT_LISTEN, DEFAULT_PAGE_SIZE, GroupSpec,
+    Latency, QuotaSpec, SubscriptionSpec, ThrottleProfile,
 };
 use crate::output::Format;
 
@@ -531,9 +532,19 @@ pub struct EmulatorArgs {
     /// Bearer token to accept (Owner of every subscription); random when not given.
     #[arg(long, env = "AZID_EMULATOR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// A subscription id the emulator knows (repeatable); default: one id kept in the data file.
-    #[arg(long = "subscription", value_name = "ID")]
-    pub subscriptions: Vec<String>,
+    /// A subscription id the emulator knows (repeatable), in management group GROUP (a
+    /// --management-group) or, without @GROUP, in the tenant's root group; default: one id
+    /// kept in the data file.
+    #[arg(long = "subscription", value_name = "ID[@GROUP]")]
+    pub subscriptions: Vec<SubscriptionSpec>,
+    /// A management group (repeatable) below PARENT (another --management-group) or, without
+    /// :PARENT, below the tenant's root group (named by the tenant id). Kept in the data file.
+    #[arg(long = "management-group", value_name = "NAME[:PARENT]")]
+    pub management_groups: Vec<GroupSpec>,
+    /// Most subscriptions a Resource Graph query at tenant or management-group scope covers;
+    /// past it the query fails, or with options.allowPartialScopes covers the first ones.
+    #[arg(long, default_value_t = DEFAULT_GRAPH_SUBSCRIPTION_LIMIT, value_name = "N", value_parser = parse_subscription_limit)]
+    pub graph_subscription_limit: usize,
     /// Serve HTTPS with a certificate for 127.0.0.1 and localhost, made at start.
     #[arg(long)]
     pub tls: bool,
@@ -572,8 +583,10 @@ pub struct EmulatorArgs {
     pub seed: Option<u64>,
     /// Give a bearer token (or, when TOKEN is a UUID, a managed identity's client id) a role:
     /// owner, contributor, reader, managed-identity-contributor or managed-identity-operator,
-    /// at SCOPE (/subscriptions/ID or /subscriptions/ID/resourceGroups/NAME; default: every
-    /// subscription). Repeatable. Requests outside the role get 403 AuthorizationFailed.
+    /// at SCOPE (/subscriptions/ID, /subscriptions/ID/resourceGroups/NAME, or
+    /// /providers/Microsoft.Management/managementGroups/NAME for every subscription below the
+    /// group; default: every subscription). Repeatable. Requests outside the role get 403
+    /// AuthorizationFailed.
     #[arg(long = "caller", value_name = "TOKEN=ROLE[@SCOPE]")]
     pub callers: Vec<Caller>,
     /// Resource Graph quota of each caller: N queries per window of SECONDS seconds; a query
@@ -588,6 +601,16 @@ pub struct EmulatorArgs {
 /// Reads `--local`'s folder; empty (a bare `--local`) stands for the default one.
 pub fn parse_local_dir(value: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(value))
+}
+
+/// Parses a subscription limit: at least 1.
+pub fn parse_subscription_limit(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "'{value}' is not a number of subscriptions (1 or more)"
+        )),
+    }
 }
 
 /// Parses a page size: 1 to 10,000.

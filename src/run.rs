@@ -280,11 +280,34 @@ fn init_logging(verbosity: u8) {
 
 /// `azid emulator`: serve until Ctrl-C or SIGTERM.
 fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
+    crate::emulator::check_options(&args.management_groups, &args.subscriptions)
+        .map_err(Error::Usage)?;
+    // Without a data file, the only groups are the ones given (the root's id is made at start).
+    if args.data.is_none()
+        && let Some(group) = args
+            .callers
+            .iter()
+            .filter_map(|c| c.management_group.as_deref())
+            .find(|g| {
+                !args
+                    .management_groups
+                    .iter()
+                    .any(|m| m.name.eq_ignore_ascii_case(g))
+            })
+    {
+        return Err(Error::Usage(format!(
+            "--caller names the management group '{group}', which is not a --management-group"
+        )));
+    }
+    let placements = args.subscriptions.clone();
     let options = EmulatorOptions {
         listen: args.listen,
         data: args.data,
         token: args.token,
-        subscriptions: args.subscriptions,
+        subscriptions: args.subscriptions.into_iter().map(|s| s.id).collect(),
+        management_groups: args.management_groups,
+        placements,
+        graph_subscription_limit: args.graph_subscription_limit,
         tls: args.tls,
         ca_path: args.ca_file,
         page_size: args.page_size,

@@ -606,9 +606,10 @@ async fn kql_operators_match_arm_lists() {
         "union (resources | project id), (resourcecontainers | project id) | count",
     )
     .await;
+    // The containers: the groups, the two subscriptions and the tenant's root management group.
     assert_eq!(
         union[0]["Count"],
-        json!(arm.resources.len() + arm.groups.len() + 2)
+        json!(arm.resources.len() + arm.groups.len() + 3)
     );
     let ordered = strings(
         &rows(&env, &format!("{uai} | order by name desc | project name")).await,

@@ -209,10 +209,10 @@ fn usage_errors_exit_2() {
         .args(["emulator", "--listen", ":0", "--subscription", "nope"])
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
+    // A malformed subscription id is refused while the options are read, as a usage error.
+    assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("ERROR: subscription id 'nope' is not a UUID")
+        String::from_utf8_lossy(&out.stderr).contains("'nope' is not a subscription id (a UUID)")
     );
 }
 

@@ -28,6 +28,7 @@ use tower::ServiceExt;
 pub use access::callers::{Caller, Scope};
 pub use access::roles::Role;
 pub use graph::{QuotaParseError, QuotaSpec};
+pub use resources::tenant_options::{GroupSpec, SubscriptionSpec, check_options};
 pub use server::error::ApiError;
 pub use server::faults::{FaultsParseError, Latency, parse_fault_rate};
 pub use server::routes::TOKEN_PATH;
@@ -47,6 +48,9 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 pub const DEFAULT_FIC_WRITE_DELAY: Duration = Duration::from_millis(30);
 /// Default directory replication delay of a new principal.
 pub const DEFAULT_REPLICATION_DELAY: Duration = Duration::from_secs(5);
+/// Default most subscriptions a Resource Graph query at tenant or management-group scope
+/// covers (Azure's documented 10,000).
+pub const DEFAULT_GRAPH_SUBSCRIPTION_LIMIT: usize = 10_000;
 
 /// How to start an emulator.
 #[derive(Debug, Clone)]
@@ -89,6 +93,14 @@ pub struct EmulatorOptions {
     pub graph_quota: QuotaSpec,
     /// How long after ARM makes a change Resource Graph shows it (`--graph-lag`).
     pub graph_lag: Duration,
+    /// Management groups to create or re-parent at start (`--management-group`).
+    pub management_groups: Vec<GroupSpec>,
+    /// Where subscriptions sit (`--subscription ID[@GROUP]`, the root without a group); one not
+    /// named stays where it was, under the root when new.
+    pub placements: Vec<SubscriptionSpec>,
+    /// Most subscriptions a Resource Graph query at tenant or management-group scope covers
+    /// (`--graph-subscription-limit`).
+    pub graph_subscription_limit: usize,
 }
 
 impl Default for EmulatorOptions {
@@ -112,6 +124,9 @@ impl Default for EmulatorOptions {
             callers: Vec::new(),
             graph_quota: QuotaSpec::default(),
             graph_lag: Duration::ZERO,
+            management_groups: Vec::new(),
+            placements: Vec::new(),
+            graph_subscription_limit: DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
         }
     }
 }
@@ -178,6 +193,13 @@ impl Emulator {
                 latency.min, latency.max
             )));
         }
+        if options.graph_subscription_limit == 0 {
+            return Err(EmulatorError::Invalid(
+                "the Resource Graph subscription limit must be at least 1".into(),
+            ));
+        }
+        check_options(&options.management_groups, &options.placements)
+            .map_err(EmulatorError::Invalid)?;
         let seed = options.seed.unwrap_or_else(rand::random);
         let store = Store::open(options.data.as_deref())?;
         let ids = store.transaction(|tx| {
@@ -197,6 +219,21 @@ impl Emulator {
         } else {
             options.subscriptions.clone()
         };
+        if let Some(unknown) = options
+            .placements
+            .iter()
+            .find(|p| !subscriptions.iter().any(|s| s.eq_ignore_ascii_case(&p.id)))
+        {
+            return Err(EmulatorError::Invalid(format!(
+                "--subscription {unknown} places a subscription the emulator does not know"
+            )));
+        }
+        resources::tenant_options::apply_options(
+            &store,
+            &options.management_groups,
+            &options.placements,
+            &owner_id,
+        )?;
         let token = options.token.clone().unwrap_or_else(random_secret);
         let identity_header = options
             .identity_header
@@ -204,6 +241,7 @@ impl Emulator {
             .unwrap_or_else(|| token.clone());
         let rbac = access::callers::Rbac::new(&options.callers, &token, &owner_id, &subscriptions)
             .map_err(EmulatorError::Invalid)?;
+        resources::tenant_options::check_callers(&store, &options.callers, &tenant_id)?;
 
         let listener =
             TcpListener::bind(options.listen)
@@ -254,7 +292,8 @@ impl Emulator {
             authority: addr.to_string(),
             faults: Faults::new(options.fault_rate, options.latency, seed),
             throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
-            graph: graph::GraphService::new(options.graph_quota, options.graph_lag),
+            graph: graph::GraphService::new(options.graph_quota, options.graph_lag)
+                .with_subscription_limit(options.graph_subscription_limit),
         });
         resources::groups::resume_pending(&state)?;
         let (shutdown, stopped) = watch::channel(false);

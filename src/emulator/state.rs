@@ -21,6 +21,8 @@ use crate::emulator::resources::associated;
 use crate::emulator::resources::discovery;
 use crate::emulator::resources::groups;
 use crate::emulator::resources::identities;
+use crate::emulator::resources::management_group_children;
+use crate::emulator::resources::management_groups;
 use crate::emulator::resources::revoke;
 use crate::emulator::resources::subscriptions;
 use crate::emulator::server::error::ApiError;
@@ -227,6 +229,8 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
         _ => {}
     }
     let caller = state.authenticate(&ctx.headers)?;
+    // Roles at management groups reach the subscriptions below them.
+    let caller = crate::emulator::access::group_access::inherited(state, caller)?;
     // A request the caller's roles do not allow is answered here and changes nothing.
     rbac::authorize(state, &caller, &route, &ctx.method)?;
     let actor = caller.object_id.clone();
@@ -323,6 +327,26 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         Route::Permissions { sub, rg } => permissions::list(state, ctx, &sub, rg.as_deref()),
         Route::MsiOperations => discovery::msi_operations(ctx),
         Route::ResourceGraph => crate::emulator::graph::query(state, ctx),
+        Route::ManagementGroups => management_groups::list(state, ctx),
+        Route::ManagementGroup { group } => management_groups::item(state, ctx, &group),
+        Route::ManagementGroupDescendants { group } => {
+            management_group_children::descendants(state, ctx, &group)
+        }
+        Route::ManagementGroupSubscriptions { group } => {
+            management_group_children::subscriptions(state, ctx, &group)
+        }
+        Route::ManagementGroupSubscription { group, sub } => {
+            management_group_children::subscription(state, ctx, &group, &sub)
+        }
+        Route::ManagementGroupOperation { kind, group } => {
+            management_groups::operation(state, ctx, &kind, &group)
+        }
+        Route::GroupRoleAssignments { group } => {
+            crate::emulator::resources::assignments::group_collection(state, ctx, &group)
+        }
+        Route::GroupRoleAssignment { group, name } => {
+            crate::emulator::resources::assignments::group_item(state, ctx, &group, &name)
+        }
         Route::UnknownNamespace { namespace } => Err(ApiError::bad_request(
             "InvalidResourceNamespace",
             format!("The resource namespace '{namespace}' is invalid."),

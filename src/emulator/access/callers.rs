@@ -1,7 +1,9 @@
 //! Who the emulator's callers are: `--caller TOKEN=ROLE[@SCOPE]` grants, the
-//! `Principal` a request's token stands for, and where its roles apply. The emulator's own
-//! token is Owner of every known subscription; a `--caller` token, or a managed identity named
-//! by client id, holds what was granted to it.
+//! `Principal` a request's token stands for, and where its roles apply: subscriptions,
+//! resource groups, and management groups (whose roles reach the subscriptions below them once
+//! the request's tree is known). The emulator's own token is Owner of every known subscription
+//! and of the root group; a `--caller` token, or a managed identity named by client id, holds
+//! what was granted to it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::emulator::access::roles::Role;
+use crate::emulator::store::key_of;
 use crate::model::Permission;
 
 /// Where a grant applies: a subscription, or one resource group in it.
@@ -49,7 +52,8 @@ impl FromStr for Scope {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             format!(
-                "'{s}' is not a scope: write /subscriptions/ID or /subscriptions/ID/resourceGroups/NAME"
+                "'{s}' is not a scope: write /subscriptions/ID, /subscriptions/ID/resourceGroups/NAME \
+                 or /providers/Microsoft.Management/managementGroups/NAME"
             )
         };
         let parts: Vec<&str> = s.trim_end_matches('/').split('/').collect();
@@ -77,16 +81,27 @@ impl FromStr for Scope {
 
 /// `--caller TOKEN=ROLE[@SCOPE]`: a bearer token (or, when TOKEN is a UUID, the client id of a
 /// managed identity whose endpoint-issued tokens are meant) gets a role at a scope; without a
-/// scope, at every subscription the emulator knows. Repeat it to give one caller several roles.
+/// scope, at every subscription the emulator knows (and the root management group). SCOPE may
+/// also be a management group, whose role applies to every subscription below it. Repeat it to
+/// give one caller several roles.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The bearer token, or a client id.
     pub token: String,
     /// The role granted.
     pub role: Role,
-    /// Where; `None` for every known subscription.
+    /// Where; `None` for every known subscription (or for `management_group`).
     pub scope: Option<Scope>,
+    /// The management group (its id) the role is granted at, instead of `scope`.
+    pub management_group: Option<String>,
 }
+
+/// The path before a management group's id in a scope.
+const GROUP_SCOPE_PREFIX: &str = "/providers/Microsoft.Management/managementGroups/";
+
+/// The group key of a grant that stands for the root without naming it (a caller granted
+/// "everywhere"): it matches every chain of groups.
+const EVERYWHERE: &str = "";
 
 impl Caller {
     /// The client id this caller names, when TOKEN is a UUID.
@@ -103,6 +118,7 @@ impl fmt::Debug for Caller {
             .field("token", &self.client_id().unwrap_or("***"))
             .field("role", &self.role)
             .field("scope", &self.scope)
+            .field("management_group", &self.management_group)
             .finish()
     }
 }
@@ -119,16 +135,35 @@ impl FromStr for Caller {
                 "the token of '{s}' is empty or holds spaces (TOKEN=ROLE[@SCOPE])"
             ));
         }
-        let (role, scope) = match rest.split_once('@') {
-            Some((role, scope)) => (role, Some(scope.parse::<Scope>()?)),
-            None => (rest, None),
+        let (role, scope, management_group) = match rest.split_once('@') {
+            Some((role, scope)) => match group_of_scope(scope) {
+                Some(group) => (role, None, Some(group?)),
+                None => (role, Some(scope.parse::<Scope>()?), None),
+            },
+            None => (rest, None, None),
         };
         Ok(Caller {
             token: token.to_string(),
             role: role.parse()?,
             scope,
+            management_group,
         })
     }
+}
+
+/// The management group a `/providers/Microsoft.Management/managementGroups/{id}` scope names;
+/// `None` when the scope is not of that form.
+fn group_of_scope(scope: &str) -> Option<Result<String, String>> {
+    let prefix = scope.get(..GROUP_SCOPE_PREFIX.len())?;
+    if !prefix.eq_ignore_ascii_case(GROUP_SCOPE_PREFIX) {
+        return None;
+    }
+    let name = scope[GROUP_SCOPE_PREFIX.len()..].trim_end_matches('/');
+    Some(
+        crate::emulator::resources::hierarchy::check_name(name)
+            .map(|()| name.to_string())
+            .map_err(|e| format!("'{scope}': {e}")),
+    )
 }
 
 /// The caller of one request: who it is (for messages) and the roles it holds where.
@@ -139,9 +174,61 @@ pub struct Principal {
     /// Object id (also the throttling actor).
     pub object_id: String,
     grants: Vec<(Role, Scope)>,
+    /// Roles at management groups (keys; [`EVERYWHERE`] for the root of a caller granted everywhere).
+    groups: Vec<(Role, String)>,
 }
 
 impl Principal {
+    /// Whether some role at a group of `chain` (a group and its ancestors, keys) grants `action`.
+    pub fn can_at_group(&self, action: &str, chain: &[String]) -> bool {
+        self.groups.iter().any(|(role, group)| {
+            (group == EVERYWHERE || chain.contains(group)) && role.allows(action)
+        })
+    }
+
+    /// Whether some role applies at or above a group of `chain`.
+    pub fn has_role_at_group(&self, chain: &[String]) -> bool {
+        self.groups
+            .iter()
+            .any(|(_, group)| group == EVERYWHERE || chain.contains(group))
+    }
+
+    /// Whether the caller holds roles at named management groups, which reach the
+    /// subscriptions below them only once [`Principal::inherit`] has run.
+    pub fn inherits(&self) -> bool {
+        self.groups.iter().any(|(_, g)| g != EVERYWHERE)
+    }
+
+    /// Adds, for each role at a named management group, the same role at every subscription
+    /// below that group; `below(group)` lists those subscriptions' keys.
+    pub fn inherit(&mut self, below: impl Fn(&str) -> Vec<String>) {
+        let inherited: Vec<(Role, Scope)> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g != EVERYWHERE)
+            .flat_map(|(role, group)| {
+                below(group).into_iter().map(|sub| {
+                    (
+                        *role,
+                        Scope {
+                            subscription: sub,
+                            resource_group: None,
+                        },
+                    )
+                })
+            })
+            .collect();
+        self.grants.extend(inherited);
+    }
+
+    /// The management groups (keys) where the caller holds a role by name.
+    pub fn named_groups(&self) -> impl Iterator<Item = &str> {
+        self.groups
+            .iter()
+            .map(|(_, g)| g.as_str())
+            .filter(|g| *g != EVERYWHERE)
+    }
+
     /// Whether some role at or above (`sub`, `rg`) grants `action`; `sub` and `rg` are keys.
     pub fn can(&self, action: &str, sub: &str, rg: Option<&str>) -> bool {
         self.grants
@@ -170,8 +257,11 @@ impl Principal {
 pub struct Rbac {
     owner: Principal,
     bearers: Vec<(String, Principal)>,
-    clients: Vec<(String, Vec<(Role, Scope)>)>,
+    clients: Vec<(String, Grants)>,
 }
+
+/// A caller's roles at subscriptions (and groups in them) and at management groups.
+type Grants = (Vec<(Role, Scope)>, Vec<(Role, String)>);
 
 impl Rbac {
     /// Resolves the grants; a scope must name a subscription the emulator knows.
@@ -196,15 +286,27 @@ impl Rbac {
                 .collect()
         };
         let mut bearers: Vec<(String, Principal)> = Vec::new();
-        let mut clients: Vec<(String, Vec<(Role, Scope)>)> = Vec::new();
+        let mut clients: Vec<(String, Grants)> = Vec::new();
         for caller in callers {
             if caller.token == owner_token {
                 return Err(
                     "a --caller token is the emulator's own token, which is already Owner".into(),
                 );
             }
+            let mut groups = Vec::new();
             let grants = match &caller.scope {
-                None => everywhere(caller.role),
+                None => {
+                    let group = caller.management_group.as_deref().map(key_of);
+                    groups.push((
+                        caller.role,
+                        group.clone().unwrap_or_else(|| EVERYWHERE.into()),
+                    ));
+                    if group.is_some() {
+                        Vec::new()
+                    } else {
+                        everywhere(caller.role)
+                    }
+                }
                 Some(scope)
                     if subscriptions
                         .iter()
@@ -222,18 +324,25 @@ impl Rbac {
                 Some(client) => {
                     let client = client.to_ascii_lowercase();
                     match clients.iter_mut().find(|(c, _)| *c == client) {
-                        Some((_, g)) => g.extend(grants),
-                        None => clients.push((client, grants)),
+                        Some((_, g)) => {
+                            g.0.extend(grants);
+                            g.1.extend(groups);
+                        }
+                        None => clients.push((client, (grants, groups))),
                     }
                 }
                 None => match bearers.iter_mut().find(|(t, _)| *t == caller.token) {
-                    Some((_, p)) => p.grants.extend(grants),
+                    Some((_, p)) => {
+                        p.grants.extend(grants);
+                        p.groups.extend(groups);
+                    }
                     None => bearers.push((
                         caller.token.clone(),
                         Principal {
                             client_id: derived_id("client", &caller.token),
                             object_id: derived_id("object", &caller.token),
                             grants,
+                            groups,
                         },
                     )),
                 },
@@ -244,6 +353,7 @@ impl Rbac {
                 client_id: owner_object_id.to_string(),
                 object_id: owner_object_id.to_string(),
                 grants: everywhere(Role::Owner),
+                groups: vec![(Role::Owner, EVERYWHERE.into())],
             },
             bearers,
             clients,
@@ -267,15 +377,19 @@ impl Rbac {
     /// it has none, Owner of every known subscription (as before callers existed, so that setups
     /// without `--caller` keep working).
     pub fn issued(&self, client_id: &str, object_id: &str) -> Principal {
-        let grants = self
+        let (grants, groups) = self
             .clients
             .iter()
             .find(|(c, _)| c.eq_ignore_ascii_case(client_id))
-            .map_or_else(|| self.owner.grants.clone(), |(_, g)| g.clone());
+            .map_or_else(
+                || (self.owner.grants.clone(), self.owner.groups.clone()),
+                |(_, g)| g.clone(),
+            );
         Principal {
             client_id: client_id.to_string(),
             object_id: object_id.to_string(),
             grants,
+            groups,
         }
     }
 }
@@ -332,6 +446,41 @@ mod tests {
             let e = bad.parse::<Caller>().unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn roles_at_a_management_group_reach_what_is_below_once_inherited() {
+        let c: Caller = "t=reader@/providers/microsoft.management/managementGroups/Platform"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (c.scope.clone(), c.management_group.as_deref()),
+            (None, Some("Platform"))
+        );
+        let e = "t=reader@/providers/Microsoft.Management/managementGroups/bad name"
+            .parse::<Caller>()
+            .unwrap_err();
+        assert!(e.contains("not a management group id"), "{e}");
+        let rbac = Rbac::new(&[c], "owner", "oid", &[SUB.to_string()]).unwrap();
+        let mut t = rbac.bearer("t").unwrap();
+        let read = "Microsoft.ManagedIdentity/userAssignedIdentities/read";
+        assert!(!t.has_role_in(SUB), "nothing until the tree is known");
+        assert!(t.inherits());
+        let chain = ["platform".to_string(), "root".to_string()];
+        assert!(t.can_at_group("Microsoft.Management/managementGroups/read", &chain));
+        assert!(!t.can_at_group("Microsoft.Management/managementGroups/write", &chain));
+        assert!(!t.can_at_group("Microsoft.Management/managementGroups/read", &chain[1..]));
+        t.inherit(|group| {
+            assert_eq!(group, "platform");
+            vec![SUB.to_string()]
+        });
+        assert!(t.has_role_in(SUB) && t.can(read, SUB, Some("any")));
+        let owner = rbac.owner();
+        assert!(
+            !owner.inherits(),
+            "the owner holds the root without naming it"
+        );
+        assert!(owner.can_at_group("Microsoft.Management/managementGroups/delete", &chain[1..]));
     }
 
     #[test]

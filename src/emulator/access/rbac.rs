@@ -208,6 +208,11 @@ pub fn authorize(
     route: &Route,
     method: &Method,
 ) -> Result<(), ApiError> {
+    if let Some(verdict) =
+        crate::emulator::access::group_access::authorize(state, caller, route, method)
+    {
+        return verdict;
+    }
     let Some(sub) = route.subscription() else {
         return Ok(());
     };

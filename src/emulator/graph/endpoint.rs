@@ -17,13 +17,14 @@ use super::freshness::Freshness;
 use super::paging::{Cursor, fingerprint};
 use super::parser::parse;
 use super::quota::{Quota, QuotaSpec, Verdict, ceil_secs, hh_mm_ss};
-use super::request::{API_VERSIONS, Facet, QueryRequest, ResultFormat};
-use super::tables::Snapshot;
+use super::request::{API_VERSIONS, Facet, MAX_SUBSCRIPTIONS, QueryRequest, ResultFormat};
+use super::tables::{GroupScope, Snapshot};
 use crate::emulator::access::callers::Principal;
+use crate::emulator::resources::management_groups::read_hierarchy;
 use crate::emulator::server::error::ApiError;
 use crate::emulator::server::validate;
 use crate::emulator::state::{AppState, Ctx, json as json_response};
-use crate::emulator::store::StoreError;
+use crate::emulator::store::{StoreError, key_of};
 
 /// Rows per page when the request sets no `$top`.
 pub const DEFAULT_TOP: u64 = 100;
@@ -36,6 +37,7 @@ pub struct GraphService {
     freshness: Freshness,
     writes: AtomicU64,
     live: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    subscription_limit: usize,
 }
 
 impl GraphService {
@@ -46,7 +48,14 @@ impl GraphService {
             freshness: Freshness::new(lag),
             writes: AtomicU64::new(0),
             live: Mutex::new(None),
+            subscription_limit: crate::emulator::DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
         }
+    }
+
+    /// The same, covering at most `limit` subscriptions at tenant or management-group scope.
+    pub fn with_subscription_limit(mut self, limit: usize) -> GraphService {
+        self.subscription_limit = limit;
+        self
     }
 
     /// Called after the state may have changed (a write was handled, a group delete
@@ -162,17 +171,26 @@ fn query_error(error: &QueryError) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
-/// The subscription keys in scope, and a canonical description of the scope for skip tokens.
-fn scope(
-    state: &AppState,
-    request: &QueryRequest,
-    caller: &Principal,
-) -> Result<(HashSet<String>, Vec<String>), ApiError> {
+/// What a query covers: the subscription keys and management groups in scope, a canonical
+/// description of the scope for skip tokens, and whether the subscription limit cut it short.
+struct Scoped {
+    subs: HashSet<String>,
+    groups: GroupScope,
+    described: Vec<String>,
+    limit_hit: bool,
+}
+
+/// The subscription keys and groups in scope. A list of subscriptions keeps the readable ones
+/// (403 when none is); a tenant or management-group scope takes the readable subscriptions
+/// below it, and past the subscription limit fails unless `allowPartialScopes` asks for the
+/// first ones by id (then `x-ms-tenant-subscription-limit-hit: true` says so).
+fn scope(state: &AppState, request: &QueryRequest, caller: &Principal) -> Result<Scoped, ApiError> {
     let known: Vec<String> = state
         .subscriptions
         .iter()
         .map(|s| s.to_ascii_lowercase())
         .collect();
+    let tree = read_hierarchy(state)?;
     match (&request.subscriptions, &request.management_groups) {
         (Some(_), Some(_)) => Err(ApiError::bad_request(
             "BadRequest",
@@ -203,41 +221,96 @@ fn scope(
                     ),
                 ));
             }
-            Ok((readable, named))
+            let above = readable
+                .iter()
+                .flat_map(|s| tree.subscription_chain(s))
+                .collect();
+            let groups = GroupScope {
+                above,
+                ..GroupScope::default()
+            };
+            Ok(Scoped {
+                subs: readable,
+                groups,
+                described: named,
+                limit_hit: false,
+            })
         }
         (None, groups) => {
-            let mut described = vec!["tenant".to_string()];
-            for group in groups.iter().flatten() {
-                if !group.eq_ignore_ascii_case(&state.tenant_id) {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        "ManagementGroupNotFound",
-                        format!(
-                            "The management group '{group}' was not found in the tenant '{}'; this emulator \
-                             has only the root group, named by the tenant id.",
-                            state.tenant_id
-                        ),
-                    ));
+            let (named, described): (Vec<String>, Vec<String>) = match groups {
+                None => (vec![tree.root.clone()], vec!["tenant".to_string()]),
+                Some(groups) => {
+                    let mut keys = Vec::new();
+                    for group in groups {
+                        let key = key_of(group);
+                        if !tree.exists(&key) {
+                            return Err(ApiError::new(
+                                StatusCode::NOT_FOUND,
+                                "ManagementGroupNotFound",
+                                format!(
+                                    "The management group '{group}' was not found in the tenant '{}'.",
+                                    state.tenant_id
+                                ),
+                            ));
+                        }
+                        keys.push(key);
+                    }
+                    keys.sort();
+                    keys.dedup();
+                    let described = keys.iter().map(|k| format!("mg:{k}")).collect();
+                    (keys, described)
                 }
-                described = vec![format!("mg:{}", state.tenant_id)];
+            };
+            let mut within: HashSet<String> = named.iter().cloned().collect();
+            let mut below: Vec<String> = Vec::new();
+            for key in &named {
+                within.extend(tree.descendant_groups(key));
+                below.extend(tree.subscriptions_below(key));
             }
-            let readable = known
+            let above = named.iter().flat_map(|k| tree.ancestors(k)).collect();
+            below.sort();
+            below.dedup();
+            let mut readable: Vec<String> = below
                 .into_iter()
                 .filter(|s| caller.has_role_in(s))
                 .collect();
-            Ok((readable, described))
+            let limit = state.graph.subscription_limit;
+            let limit_hit = readable.len() > limit;
+            if limit_hit && !request.allow_partial_scopes {
+                return Err(ApiError::bad_request(
+                    "BadRequest",
+                    format!(
+                        "The scope holds {} subscriptions, more than the {limit} a query at tenant or \
+                         management-group scope covers. Set options.allowPartialScopes to true to query the \
+                         first {limit}, or send the subscriptions in batches of at most {MAX_SUBSCRIPTIONS}.",
+                        readable.len()
+                    ),
+                ));
+            }
+            readable.truncate(limit);
+            Ok(Scoped {
+                subs: readable.into_iter().collect(),
+                groups: GroupScope {
+                    named: named.into_iter().collect(),
+                    within,
+                    above,
+                },
+                described,
+                limit_hit,
+            })
         }
     }
 }
 
 fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Response, ApiError> {
     let request = QueryRequest::parse(&ctx.body)?;
-    let (subs, scope_text) = scope(state, &request, caller)?;
+    let scoped = scope(state, &request, caller)?;
+    let (subs, scope_text) = (&scoped.subs, &scoped.described);
     let parsed = match parse(&request.query) {
         Ok(q) => q,
         Err(e) => return Ok(query_error(&e)),
     };
-    let hash = fingerprint(&request.query, &scope_text);
+    let hash = fingerprint(&request.query, scope_text);
     let cursor = request
         .skip_token
         .as_deref()
@@ -248,7 +321,7 @@ fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Respon
         .freshness
         .view(|| state.graph.live(state))
         .map_err(ApiError::internal)?;
-    let tables = snapshot.view(caller, &subs, request.authorization_scope);
+    let tables = snapshot.view(caller, subs, &scoped.groups, request.authorization_scope);
     let result = match eval::run(&parsed, &tables) {
         Ok(t) => t,
         Err(e) => return Ok(query_error(&e)),
@@ -298,7 +371,14 @@ fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Respon
         "facets".into(),
         Value::Array(request.facets.iter().map(|f| facet(f, &result)).collect()),
     );
-    json_response(StatusCode::OK, &Value::Object(body))
+    let mut response = json_response(StatusCode::OK, &Value::Object(body))?;
+    if scoped.limit_hit {
+        response.headers_mut().insert(
+            "x-ms-tenant-subscription-limit-hit",
+            HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }
 
 fn data(table: &Table, format: ResultFormat) -> Value {

@@ -1,7 +1,8 @@
 //! Resource Graph's tables built from the emulator's store, in ARG's shapes and casing:
 //! `resources` (identities and generic resources, `type` and `resourceGroup` lower-cased),
-//! `resourcecontainers` (subscriptions and resource groups) and `authorizationresources`
-//! (role assignments and the built-in role definitions). Each row keeps what a caller needs
+//! `resourcecontainers` (subscriptions with their management-group ancestors, resource groups,
+//! management groups) and `authorizationresources` (role assignments at every scope, up to
+//! management groups, and the built-in role definitions). Each row keeps what a caller needs
 //! to read it, so one snapshot of the tenant serves every caller and scope.
 
 use std::collections::{HashMap, HashSet};
@@ -11,8 +12,11 @@ use serde_json::{Map, Value, json};
 use super::eval::{Catalog, Table};
 use crate::emulator::access::callers::Principal;
 use crate::emulator::access::roles::GROUP_READ;
+use crate::emulator::resources::hierarchy::{Hierarchy, group_id, group_scope_key};
+use crate::emulator::resources::management_groups::GROUP_READ as MG_READ;
 use crate::emulator::store::{
-    AnyResource, AssignmentQuery, IdentityBlock, StoreError, Tx, identity_scope_key, key_of,
+    AnyResource, AssignmentQuery, GroupAssignmentQuery, IdentityBlock, StoreError, Tx,
+    identity_scope_key, key_of,
 };
 
 /// Columns of `resources`, in ARG's order.
@@ -101,6 +105,8 @@ enum Need {
     RoleIn,
     /// This action at the row's subscription and group.
     Action(String),
+    /// This action at a management group or above: the group's chain, the group first.
+    AtGroup(&'static str, Vec<String>),
 }
 
 /// One row with where it lives and who may read it.
@@ -114,7 +120,20 @@ pub struct Row {
     need: Need,
     /// For authorization rows: whether the row sits exactly at the subscription scope.
     at_subscription: bool,
+    /// The management group (key) a row of a group, or of an assignment at one, belongs to.
+    group: Option<String>,
     values: Vec<Value>,
+}
+
+/// The management groups (keys) a query sees, besides its subscriptions.
+#[derive(Debug, Clone, Default)]
+pub struct GroupScope {
+    /// The groups named as the scope (the root at tenant scope).
+    pub named: HashSet<String>,
+    /// Those and every group below them.
+    pub within: HashSet<String>,
+    /// The groups above the scope (for `AtScopeAndAbove` and `AtScopeAboveAndBelow`).
+    pub above: HashSet<String>,
 }
 
 /// Every row of the tenant, as one snapshot.
@@ -157,6 +176,14 @@ impl AuthorizationScope {
             AuthorizationScope::AndBelow | AuthorizationScope::AboveAndBelow
         )
     }
+
+    /// Whether a row above the named scope (an assignment at a management group) is in view.
+    fn sees_above(self) -> bool {
+        matches!(
+            self,
+            AuthorizationScope::AndAbove | AuthorizationScope::AboveAndBelow
+        )
+    }
 }
 
 /// Everything a listing needs without a cap on rows.
@@ -172,8 +199,11 @@ impl Snapshot {
         let mut rows = Vec::new();
         let mut resources = Vec::new();
         let mut identities: HashMap<String, (String, String)> = HashMap::new();
+        let keys: Vec<String> = subs.iter().map(|(k, _)| k.clone()).collect();
+        let tree = Hierarchy::load(tx, tenant_id, &keys)?;
+        group_rows(tx, &tree, &mut rows)?;
         for (sub, shown) in subs {
-            rows.push(subscription_row(sub, shown, tenant_id));
+            rows.push(subscription_row(sub, shown, tenant_id, &tree));
             for group in tx.groups(sub, "", ALL)?.items {
                 rows.push(group_row(sub, shown, tenant_id, &group));
             }
@@ -214,12 +244,14 @@ impl Snapshot {
         &'a self,
         caller: &'a Principal,
         subs: &'a HashSet<String>,
+        groups: &'a GroupScope,
         auth_scope: AuthorizationScope,
     ) -> View<'a> {
         View {
             snapshot: self,
             caller,
             subs,
+            groups,
             auth_scope,
         }
     }
@@ -230,6 +262,7 @@ pub struct View<'a> {
     snapshot: &'a Snapshot,
     caller: &'a Principal,
     subs: &'a HashSet<String>,
+    groups: &'a GroupScope,
     auth_scope: AuthorizationScope,
 }
 
@@ -245,6 +278,18 @@ impl View<'_> {
     }
 
     fn visible(&self, which: TableName, row: &Row) -> bool {
+        if let Some(group) = &row.group {
+            let scope = self.groups;
+            let seen = match which {
+                TableName::Authorization => {
+                    scope.named.contains(group)
+                        || (self.auth_scope.sees_below() && scope.within.contains(group))
+                        || (self.auth_scope.sees_above() && scope.above.contains(group))
+                }
+                _ => scope.within.contains(group),
+            };
+            return row.table == which && seen && readable(self.caller, row);
+        }
         row.table == which
             && self.subs.contains(&row.sub)
             && readable(self.caller, row)
@@ -285,6 +330,7 @@ fn readable(caller: &Principal, row: &Row) -> bool {
     match &row.need {
         Need::RoleIn => caller.has_role_in(&row.sub),
         Need::Action(action) => caller.can(action, &row.sub, row.rg.as_deref()),
+        Need::AtGroup(action, chain) => caller.can_at_group(action, chain),
     }
 }
 
@@ -296,13 +342,19 @@ fn object(map: &std::collections::BTreeMap<String, String>) -> Value {
     )
 }
 
-fn subscription_row(sub: &str, shown: &str, tenant_id: &str) -> Row {
+fn subscription_row(sub: &str, shown: &str, tenant_id: &str, tree: &Hierarchy) -> Row {
+    let chain: Vec<Value> = tree
+        .subscription_chain(sub)
+        .iter()
+        .map(|g| json!({ "name": tree.name(g), "displayName": tree.display_name(g) }))
+        .collect();
     Row {
         table: TableName::Containers,
         sub: sub.to_string(),
         rg: None,
         need: Need::RoleIn,
         at_subscription: true,
+        group: None,
         values: vec![
             json!(format!("/subscriptions/{shown}")),
             json!(crate::emulator::resources::subscriptions::display_name(
@@ -316,9 +368,7 @@ fn subscription_row(sub: &str, shown: &str, tenant_id: &str) -> Row {
             json!(shown),
             json!({
                 "state": "Enabled",
-                "managementGroupAncestorsChain": [
-                    { "name": tenant_id, "displayName": "Tenant Root Group" }
-                ],
+                "managementGroupAncestorsChain": chain,
             }),
             json!({}),
         ],
@@ -337,6 +387,7 @@ fn group_row(
         rg: Some(key_of(&group.name)),
         need: Need::Action(GROUP_READ.to_string()),
         at_subscription: false,
+        group: None,
         values: vec![
             json!(format!(
                 "/subscriptions/{shown}/resourceGroups/{}",
@@ -364,6 +415,7 @@ fn identity_row(sub: &str, shown: &str, i: &crate::emulator::store::IdentityReco
         rg: Some(key_of(&i.resource_group)),
         need: Need::Action(format!("{kind}/read")),
         at_subscription: false,
+        group: None,
         values: vec![
             json!(format!(
                 "/subscriptions/{shown}/resourcegroups/{}/providers/{kind}/{}",
@@ -406,6 +458,7 @@ fn generic_row(
         rg: Some(key_of(&r.resource_group)),
         need: Need::Action(format!("{kind}/read")),
         at_subscription: false,
+        group: None,
         values: vec![
             json!(crate::emulator::resources::generic::resource_id(r, shown)),
             json!(r.name),
@@ -473,32 +526,43 @@ fn assignment_row(
         rg: rg.clone(),
         need: Need::Action(ASSIGNMENT_READ.to_string()),
         at_subscription: rg.is_none(),
-        values: vec![
-            json!(format!(
-                "{}/providers/Microsoft.Authorization/roleAssignments/{}",
-                a.scope, a.name
-            )),
-            json!(a.name),
-            json!("microsoft.authorization/roleassignments"),
-            json!(tenant_id),
-            json!(""),
-            json!(""),
-            json!(rg.unwrap_or_default()),
-            json!(shown),
-            json!({
-                "roleDefinitionId": a.role_definition_id,
-                "principalId": a.principal_id,
-                "principalType": a.principal_type,
-                "scope": a.scope,
-                "description": a.description,
-                "condition": a.condition,
-                "conditionVersion": a.condition_version,
-                "createdBy": a.created_by,
-                "updatedBy": a.updated_by,
-            }),
-            json!({}),
-        ],
+        group: None,
+        values: assignment_values(shown, tenant_id, a, &rg.unwrap_or_default()),
     }
+}
+
+/// The columns of a role assignment's row.
+fn assignment_values(
+    shown: &str,
+    tenant_id: &str,
+    a: &crate::emulator::store::RoleAssignmentRecord,
+    rg: &str,
+) -> Vec<Value> {
+    vec![
+        json!(format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+            a.scope, a.name
+        )),
+        json!(a.name),
+        json!("microsoft.authorization/roleassignments"),
+        json!(tenant_id),
+        json!(""),
+        json!(""),
+        json!(rg),
+        json!(shown),
+        json!({
+            "roleDefinitionId": a.role_definition_id,
+            "principalId": a.principal_id,
+            "principalType": a.principal_type,
+            "scope": a.scope,
+            "description": a.description,
+            "condition": a.condition,
+            "conditionVersion": a.condition_version,
+            "createdBy": a.created_by,
+            "updatedBy": a.updated_by,
+        }),
+        json!({}),
+    ]
 }
 
 fn definition_row(sub: &str, shown: &str, tenant_id: &str, guid: &str, role: &str) -> Row {
@@ -508,6 +572,7 @@ fn definition_row(sub: &str, shown: &str, tenant_id: &str, guid: &str, role: &st
         rg: None,
         need: Need::Action(DEFINITION_READ.to_string()),
         at_subscription: true,
+        group: None,
         values: vec![
             json!(format!(
                 "/subscriptions/{shown}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
@@ -527,4 +592,78 @@ fn definition_row(sub: &str, shown: &str, tenant_id: &str, guid: &str, role: &st
             json!({}),
         ],
     }
+}
+
+/// The rows of the management groups (in `resourcecontainers`) and of the role assignments at
+/// them (in `authorizationresources`).
+fn group_rows(tx: &Tx<'_>, tree: &Hierarchy, rows: &mut Vec<Row>) -> Result<(), StoreError> {
+    let mut keys = vec![tree.root.clone()];
+    keys.extend(tree.groups.keys().cloned());
+    for key in &keys {
+        let chain = tree.chain(key);
+        let ancestors: Vec<Value> = chain[1..]
+            .iter()
+            .map(|g| json!({ "name": tree.name(g), "displayName": tree.display_name(g) }))
+            .collect();
+        let record = tree.groups.get(key);
+        let mut details = Map::new();
+        details.insert(
+            "managementGroupAncestorsChain".into(),
+            Value::Array(ancestors),
+        );
+        if let Some(parent) = tree.parent(key) {
+            details.insert(
+                "parent".into(),
+                json!({ "id": group_id(tree.name(parent)), "name": tree.name(parent), "displayName": tree.display_name(parent) }),
+            );
+        }
+        details.insert("version".into(), json!(record.map_or(1, |r| r.version)));
+        details.insert(
+            "updatedBy".into(),
+            json!(record.map_or("", |r| r.updated_by.as_str())),
+        );
+        rows.push(Row {
+            table: TableName::Containers,
+            sub: String::new(),
+            rg: None,
+            need: Need::AtGroup(MG_READ, chain.clone()),
+            at_subscription: false,
+            group: Some(key.clone()),
+            values: vec![
+                json!(group_id(tree.name(key))),
+                json!(tree.name(key)),
+                json!("microsoft.management/managementgroups"),
+                json!(tree.tenant_id),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!(""),
+                json!({ "displayName": tree.display_name(key), "tenantId": tree.tenant_id, "details": details }),
+                json!({}),
+            ],
+        });
+    }
+    let scopes: Vec<String> = keys.iter().map(|k| group_scope_key(k)).collect();
+    let by_scope: HashMap<&str, &String> = scopes.iter().map(String::as_str).zip(&keys).collect();
+    let query = GroupAssignmentQuery {
+        at_or_above: &scopes,
+        below_groups: &[],
+        below_subs: &[],
+        principal: None,
+    };
+    for a in tx.group_assignments(&query, "", ALL)?.items {
+        let Some(key) = by_scope.get(key_of(&a.scope).as_str()) else {
+            continue;
+        };
+        rows.push(Row {
+            table: TableName::Authorization,
+            sub: String::new(),
+            rg: None,
+            need: Need::AtGroup(ASSIGNMENT_READ, tree.chain(key)),
+            at_subscription: false,
+            group: Some((*key).clone()),
+            values: assignment_values("", &tree.tenant_id, &a, ""),
+        });
+    }
+    Ok(())
 }

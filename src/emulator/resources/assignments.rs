@@ -1,6 +1,8 @@
 //! Microsoft.Authorization/roleAssignments: RoleAssignments_Create / _Get / _Delete
 //! and RoleAssignments_ListForScope (which serves the subscription, group and resource lists
-//! too) at a subscription, a resource group, an identity or a generic resource. As in Azure, an
+//! too) at a management group, a subscription, a resource group, an identity or a generic
+//! resource. A list includes what is assigned above its scope (up to the root management
+//! group), as ARM's does; `atScope()` leaves out what is below. As in Azure, an
 //! assignment names a principal some identity owns, and only once the directory has
 //! replicated it (`--replication-delay`); one principal+role+scope is assigned once; deleting
 //! an identity leaves the assignments to its principal orphaned. (Azure skips the directory
@@ -13,11 +15,15 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use crate::emulator::resources::assignment_input::{Filter, Input};
+use crate::emulator::resources::hierarchy::{group_id, group_scope_key};
 use crate::emulator::resources::identities::existing_group;
+use crate::emulator::resources::management_groups;
 use crate::emulator::server::error::ApiError;
 use crate::emulator::server::validate;
 use crate::emulator::state::{AppState, Ctx, json, next_link_with_top, now_ms, skip_after};
-use crate::emulator::store::{AssignmentQuery, RoleAssignmentRecord, Tx, key_of};
+use crate::emulator::store::{
+    AssignmentQuery, GroupAssignmentQuery, RoleAssignmentRecord, Tx, key_of,
+};
 use crate::model::{Page, RoleAssignment, RoleAssignmentProperties};
 
 /// The resource type, as ARM spells it.
@@ -34,12 +40,31 @@ const API_VERSIONS: &[&str] = &[
 
 /// A checked scope.
 struct Scope {
-    /// Subscription key.
+    /// Subscription key; empty at a management group.
     sub: String,
-    /// Canonical spelling, names as in the path: `/subscriptions/{s}[/resourceGroups/{rg}[/providers/{ns}/{type}/{name}]]`.
+    /// Canonical spelling, names as in the path: `/subscriptions/{s}[/resourceGroups/{rg}[/providers/{ns}/{type}/{name}]]`
+    /// or `/providers/Microsoft.Management/managementGroups/{g}`.
     display: String,
-    /// Keys of the scope and its ancestors (lower case).
+    /// Keys of the scope's ancestors and, last, of the scope itself (lower case); the
+    /// management groups above a subscription come first.
     at_or_above: Vec<String>,
+    /// At a management group: what lies below it (else `None`).
+    below_group: Option<Below>,
+}
+
+/// What lies below a management group: the groups' scope keys and the subscriptions' keys.
+struct Below {
+    groups: Vec<String>,
+    subs: Vec<String>,
+}
+
+/// Where a request places its role assignments.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    /// Below a subscription: its id and the scope's path segments.
+    Subscription { sub: &'a str, scope: &'a [String] },
+    /// A management group, by id.
+    Group(&'a str),
 }
 
 impl Scope {
@@ -56,6 +81,30 @@ pub fn collection(
     sub: &str,
     scope: &[String],
 ) -> Result<Response, ApiError> {
+    list(state, ctx, At::Subscription { sub, scope })
+}
+
+/// `/providers/Microsoft.Management/managementGroups/{g}/providers/Microsoft.Authorization/roleAssignments`:
+/// the assignments at the group and above it, and (without `atScope()`) those below it.
+pub fn group_collection(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    group: &str,
+) -> Result<Response, ApiError> {
+    list(state, ctx, At::Group(group))
+}
+
+/// A role assignment at a management group: PUT, GET, DELETE as at any other scope.
+pub fn group_item(
+    state: &Arc<AppState>,
+    ctx: &Ctx,
+    group: &str,
+    name: &str,
+) -> Result<Response, ApiError> {
+    one(state, ctx, At::Group(group), name)
+}
+
+fn list(state: &Arc<AppState>, ctx: &Ctx, at: At<'_>) -> Result<Response, ApiError> {
     if ctx.method != Method::GET {
         return Err(ApiError::method_not_allowed(ctx.method.as_str()));
     }
@@ -65,7 +114,17 @@ pub fn collection(
     let limit = top.map_or(state.page_size, |t| t.min(state.page_size));
     let after = skip_after(ctx)?;
     let listing = state.store.read(|tx| {
-        let scope = resolve(state, tx, sub, scope)?;
+        let scope = resolve_at(state, tx, at)?;
+        if let Some(below) = &scope.below_group {
+            let none: &[String] = &[];
+            let query = GroupAssignmentQuery {
+                at_or_above: &scope.at_or_above,
+                below_groups: if filter.at_scope { none } else { &below.groups },
+                below_subs: if filter.at_scope { none } else { &below.subs },
+                principal: filter.principal.as_deref(),
+            };
+            return Ok::<_, ApiError>(tx.group_assignments(&query, &after, limit)?);
+        }
         let query = AssignmentQuery {
             sub: &scope.sub,
             at_or_above: &scope.at_or_above,
@@ -92,11 +151,15 @@ pub fn item(
     scope: &[String],
     name: &str,
 ) -> Result<Response, ApiError> {
+    one(state, ctx, At::Subscription { sub, scope }, name)
+}
+
+fn one(state: &Arc<AppState>, ctx: &Ctx, at: At<'_>, name: &str) -> Result<Response, ApiError> {
     version(ctx)?;
     match ctx.method {
         Method::GET => {
             let record = state.store.read(|tx| {
-                let scope = resolve(state, tx, sub, scope)?;
+                let scope = resolve_at(state, tx, at)?;
                 tx.assignment(&id_key(&scope, name))?
                     .ok_or_else(|| not_found(name))
             })?;
@@ -115,7 +178,7 @@ pub fn item(
             let input = Input::read(&body)?;
             let actor = actor(ctx);
             let record = state.store.transaction(|tx| {
-                let scope = resolve(state, tx, sub, scope)?;
+                let scope = resolve_at(state, tx, at)?;
                 let role_guid = input.role_guid.to_ascii_lowercase();
                 let principal = input.principal_id.to_ascii_lowercase();
                 assignable(state, tx, &input)?;
@@ -148,11 +211,18 @@ pub fn item(
                 let record = RoleAssignmentRecord {
                     name: name.to_string(),
                     scope: scope.display.clone(),
-                    role_definition_id: format!(
-                        "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}",
-                        state.subscription_display(&scope.sub),
-                        input.role_guid
-                    ),
+                    role_definition_id: if scope.below_group.is_some() {
+                        format!(
+                            "/providers/Microsoft.Authorization/roleDefinitions/{}",
+                            input.role_guid
+                        )
+                    } else {
+                        format!(
+                            "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                            state.subscription_display(&scope.sub),
+                            input.role_guid
+                        )
+                    },
                     principal_id: input.principal_id.clone(),
                     principal_type: input
                         .principal_type
@@ -176,7 +246,7 @@ pub fn item(
         }
         Method::DELETE => {
             let removed = state.store.transaction(|tx| {
-                let scope = resolve(state, tx, sub, scope)?;
+                let scope = resolve_at(state, tx, at)?;
                 let key = id_key(&scope, name);
                 let old = tx.assignment(&key)?;
                 tx.remove_assignment(&key)?;
@@ -201,6 +271,53 @@ fn actor(ctx: &Ctx) -> String {
 
 fn version(ctx: &Ctx) -> Result<(), ApiError> {
     validate::msi_version_of(ctx.api_version(), "roleAssignments", API_VERSIONS).map(|_| ())
+}
+
+/// Checks a scope and that what it names exists, with the management groups above it.
+fn resolve_at(state: &AppState, tx: &Tx<'_>, at: At<'_>) -> Result<Scope, ApiError> {
+    let tree = management_groups::hierarchy(state, tx)?;
+    match at {
+        At::Subscription { sub, scope } => {
+            let mut resolved = resolve(state, tx, sub, scope)?;
+            let mut above: Vec<String> = tree
+                .subscription_chain(&resolved.sub)
+                .iter()
+                .rev()
+                .map(|g| group_scope_key(g))
+                .collect();
+            above.append(&mut resolved.at_or_above);
+            resolved.at_or_above = above;
+            Ok(resolved)
+        }
+        At::Group(group) => {
+            let key = key_of(group);
+            if !tree.exists(&key) {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    format!("'{group}' not found"),
+                ));
+            }
+            Ok(Scope {
+                sub: String::new(),
+                display: group_id(tree.name(&key)),
+                at_or_above: tree
+                    .chain(&key)
+                    .iter()
+                    .rev()
+                    .map(|g| group_scope_key(g))
+                    .collect(),
+                below_group: Some(Below {
+                    groups: tree
+                        .descendant_groups(&key)
+                        .iter()
+                        .map(|g| group_scope_key(g))
+                        .collect(),
+                    subs: tree.subscriptions_below(&key),
+                }),
+            })
+        }
+    }
 }
 
 /// Checks a scope (path segments up to `/providers/Microsoft.Authorization`) and that what it
@@ -256,6 +373,7 @@ fn resolve(state: &AppState, tx: &Tx<'_>, sub: &str, segs: &[String]) -> Result<
         sub: sub_key,
         display,
         at_or_above,
+        below_group: None,
     })
 }
 

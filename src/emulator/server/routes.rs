@@ -90,6 +90,22 @@ pub enum Route {
     MsiOperations,
     /// `/providers/Microsoft.ResourceGraph/resources`: a Resource Graph query.
     ResourceGraph,
+    /// `/providers/Microsoft.Management/managementGroups`
+    ManagementGroups,
+    /// `/providers/Microsoft.Management/managementGroups/{group}`
+    ManagementGroup { group: String },
+    /// `.../managementGroups/{group}/descendants`
+    ManagementGroupDescendants { group: String },
+    /// `.../managementGroups/{group}/subscriptions`
+    ManagementGroupSubscriptions { group: String },
+    /// `.../managementGroups/{group}/subscriptions/{sub}`
+    ManagementGroupSubscription { group: String, sub: String },
+    /// `.../managementGroups/{group}/providers/Microsoft.Authorization/roleAssignments`
+    GroupRoleAssignments { group: String },
+    /// `.../managementGroups/{group}/providers/Microsoft.Authorization/roleAssignments/{name}`
+    GroupRoleAssignment { group: String, name: String },
+    /// `/providers/Microsoft.Management/operationResults/{kind}/managementGroups/{group}`
+    ManagementGroupOperation { kind: String, group: String },
     /// `/metadata/endpoints`
     MetadataEndpoints,
     /// The App-Service-style managed identity token endpoint.
@@ -136,6 +152,9 @@ impl Route {
             && is(n - 1, "permissions")
         {
             return permissions_route(&s[..n - 3]);
+        }
+        if is(0, "providers") && is(1, MANAGEMENT_NAMESPACE) {
+            return management_route(&s[2..]);
         }
         if is(0, "providers") && is(1, "Microsoft.ResourceGraph") && is(2, "resources") && n == 3 {
             return Route::ResourceGraph;
@@ -225,12 +244,59 @@ impl Route {
             Route::Subscriptions
             | Route::MsiOperations
             | Route::ResourceGraph
+            | Route::ManagementGroups
+            | Route::ManagementGroup { .. }
+            | Route::ManagementGroupDescendants { .. }
+            | Route::ManagementGroupSubscriptions { .. }
+            | Route::ManagementGroupSubscription { .. }
+            | Route::GroupRoleAssignments { .. }
+            | Route::GroupRoleAssignment { .. }
+            | Route::ManagementGroupOperation { .. }
             | Route::MetadataEndpoints
             | Route::ManagedIdentityToken
             | Route::UnknownNamespace { .. }
             | Route::UnknownMsiType { .. }
             | Route::NotFound => None,
         }
+    }
+}
+
+/// The namespace of management groups.
+const MANAGEMENT_NAMESPACE: &str = "Microsoft.Management";
+
+/// Routes what follows `/providers/Microsoft.Management/`: the groups, one group, its
+/// descendants, its subscriptions, role assignments at it, and the long-running operations.
+fn management_route(s: &[&str]) -> Route {
+    let is = |i: usize, word: &str| s.get(i).is_some_and(|x| x.eq_ignore_ascii_case(word));
+    let own = |i: usize| s[i].to_string();
+    if is(0, "operationResults") && is(2, "managementGroups") && s.len() == 4 {
+        return Route::ManagementGroupOperation {
+            kind: own(1),
+            group: own(3),
+        };
+    }
+    if !is(0, "managementGroups") {
+        return Route::NotFound;
+    }
+    match s.len() {
+        1 => Route::ManagementGroups,
+        2 => Route::ManagementGroup { group: own(1) },
+        3 if is(2, "descendants") => Route::ManagementGroupDescendants { group: own(1) },
+        3 if is(2, "subscriptions") => Route::ManagementGroupSubscriptions { group: own(1) },
+        4 if is(2, "subscriptions") => Route::ManagementGroupSubscription {
+            group: own(1),
+            sub: own(3),
+        },
+        5 if is(2, "providers") && is(3, AUTHORIZATION) && is(4, "roleAssignments") => {
+            Route::GroupRoleAssignments { group: own(1) }
+        }
+        6 if is(2, "providers") && is(3, AUTHORIZATION) && is(4, "roleAssignments") => {
+            Route::GroupRoleAssignment {
+                group: own(1),
+                name: own(5),
+            }
+        }
+        _ => Route::NotFound,
     }
 }
 
@@ -562,6 +628,35 @@ mod tests {
                     .collect(),
                     name: "abc".into(),
                 },
+            ),
+            (
+                "/providers/microsoft.management/MANAGEMENTGROUPS",
+                Route::ManagementGroups,
+            ),
+            (
+                "/providers/Microsoft.Management/managementGroups/G1/subscriptions/abc",
+                Route::ManagementGroupSubscription {
+                    group: "G1".into(),
+                    sub: "abc".into(),
+                },
+            ),
+            (
+                "/providers/Microsoft.Management/managementGroups/G1/providers/Microsoft.Authorization/roleAssignments/x",
+                Route::GroupRoleAssignment {
+                    group: "G1".into(),
+                    name: "x".into(),
+                },
+            ),
+            (
+                "/providers/Microsoft.Management/operationResults/delete/managementGroups/G1",
+                Route::ManagementGroupOperation {
+                    kind: "delete".into(),
+                    group: "G1".into(),
+                },
+            ),
+            (
+                "/providers/Microsoft.Management/managementGroups/G1/settings",
+                Route::NotFound,
             ),
             ("/nothing", Route::NotFound),
         ];

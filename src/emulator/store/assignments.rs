@@ -123,14 +123,17 @@ impl Tx<'_> {
         limit: usize,
     ) -> Result<Listing<RoleAssignmentRecord>, StoreError> {
         // Scope keys are lower case and `/`-separated, so "below S" is the range (S + "/", S + "0").
-        let mut sql =
-            String::from("SELECT key, body FROM role_assignments WHERE sub = ? AND key > ? AND (");
-        let mut args: Vec<String> = vec![query.sub.to_string(), after.to_string()];
+        // Management-group scopes above a subscription are stored with an empty `sub`.
+        let mut sql = String::from(
+            "SELECT key, body FROM role_assignments WHERE key > ? AND ((sub IN (?, '') AND ",
+        );
+        let mut args: Vec<String> = vec![after.to_string(), query.sub.to_string()];
         let marks = vec!["?"; query.at_or_above.len()].join(", ");
-        sql.push_str(&format!("scope IN ({marks})"));
+        sql.push_str(&format!("scope IN ({marks}))"));
         args.extend(query.at_or_above.iter().cloned());
         if let Some(below) = query.below {
-            sql.push_str(" OR (scope > ? AND scope < ?)");
+            sql.push_str(" OR (sub = ? AND scope > ? AND scope < ?)");
+            args.push(query.sub.to_string());
             args.push(format!("{below}/"));
             args.push(format!("{below}0"));
         }
