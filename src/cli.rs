@@ -571,8 +571,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Give a bearer token (or, when TOKEN is a UUID, a managed identity's client id) a role:
-    /// owner, contributor, reader, managed-identity-contributor or managed-identity-operator,
-    /// at SCOPE (/subscriptions/ID or /subscriptions/ID/resourceGroups/NAME; default: every
+    /// owner, contributor, reader, managed-identity-contributor, managed-identity-operator or
+    /// user-access-administrator, at SCOPE (/subscriptions/ID or /subscriptions/ID/resourceGroups/NAME; default: every
     /// subscription). Repeatable. Requests outside the role get 403 AuthorizationFailed.
     #[arg(long = "caller", value_name = "TOKEN=ROLE[@SCOPE]")]
     pub callers: Vec<Caller>,

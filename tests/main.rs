@@ -9,6 +9,7 @@ mod conformance;
 mod demo;
 mod emulator_api;
 mod emulator_graph;
+mod emulator_locks;
 mod emulator_realism;
 mod emulator_relations;
 mod fault_accounting;

@@ -10,5 +10,6 @@ pub mod generic_identity;
 pub mod groups;
 pub mod identities;
 pub mod locations;
+pub mod locks;
 pub mod revoke;
 pub mod subscriptions;

@@ -11,8 +11,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 mod assignments;
+mod locks;
 mod relations;
 pub use assignments::*;
+pub use locks::*;
 pub use relations::*;
 
 /// A failure of the store itself (not of the request).
@@ -135,6 +137,7 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(relations::SCHEMA)?;
+        conn.execute_batch(locks::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
