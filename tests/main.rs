@@ -16,6 +16,7 @@ mod fault_accounting;
 mod files;
 mod harness;
 mod hostile_server;
+mod locks;
 mod permissions;
 mod process;
 mod relations;
