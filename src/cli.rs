@@ -175,6 +175,9 @@ pub enum Command {
     /// Manage resource groups (as `az group`).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Read management locks (as `az lock list`).
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Run a Rhai script; ARGS (after --) are in the script's ARGS array.
     Run {
         /// The script.
@@ -230,6 +233,7 @@ impl Command {
                 | GroupCommand::Show { common, .. }
                 | GroupCommand::Delete { common, .. },
             ) => common,
+            Command::Lock(LockCommand::List { common, .. }) => common,
             Command::Run { common, .. } | Command::Eval { common, .. } => common,
             Command::Emulator(_) => return Common::default(),
         };
@@ -471,6 +475,23 @@ pub struct Target {
     /// One or more full resource ids.
     #[arg(long, num_args = 1.., conflicts_with_all = ["resource_group", "name"])]
     pub ids: Vec<String>,
+}
+
+/// `azid lock ...`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// List the management locks of the subscription, of a resource group, or of a resource
+    /// (those above, at and below it).
+    List {
+        /// Only the locks that apply in this resource group (and those inside it).
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        /// Only the locks that apply to this resource (its full id) and those below it.
+        #[arg(long, value_name = "ID", conflicts_with = "resource_group")]
+        resource: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// `azid group ...`

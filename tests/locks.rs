@@ -410,3 +410,69 @@ async fn a_plan_reads_the_locks_once_per_subscription() {
         "{plan}"
     );
 }
+
+/// `azid lock list` as az prints it, at the subscription, a group (`-g`) or a resource
+/// (`--resource ID`); a malformed resource id and `--concurrency` are refused.
+#[tokio::test]
+async fn lock_list_command_prints_what_az_prints() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.group("other").await;
+    env.identity("rg", "app-1").await;
+    let app = identity_id(&env, "rg", "app-1");
+    lock(&env, &group_id(&env, "rg"), "l-rg", "CanNotDelete").await;
+    lock(&env, &app, "l-app", "ReadOnly").await;
+    lock(&env, &group_id(&env, "other"), "l-other", "ReadOnly").await;
+    let names = |run: &crate::harness::Run| {
+        let mut names: Vec<String> = run
+            .json()
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|l| l["name"].as_str().unwrap_or("").to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let all = Azid::at(&env, &["lock", "list"]).run().await.ok();
+    assert_eq!(names(&all), vec!["l-app", "l-other", "l-rg"]);
+    let in_rg = Azid::at(&env, &["lock", "list", "-g", "rg"])
+        .run()
+        .await
+        .ok();
+    assert_eq!(names(&in_rg), vec!["l-app", "l-rg"]);
+    let on_app = Azid::at(&env, &["lock", "list", "--resource", &app])
+        .run()
+        .await
+        .ok();
+    assert_eq!(names(&on_app), vec!["l-app", "l-rg"]);
+    let row = on_app
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|l| l["name"] == "l-app")
+        .cloned()
+        .expect("l-app");
+    assert_eq!(
+        row,
+        json!({
+            "id": format!("{app}/providers/Microsoft.Authorization/locks/l-app"),
+            "level": "ReadOnly",
+            "name": "l-app",
+            "notes": null,
+            "owners": null,
+            "resourceGroup": "rg",
+            "type": "Microsoft.Authorization/locks",
+        })
+    );
+    let bad = Azid::at(&env, &["lock", "list", "--resource", "app-1"])
+        .run()
+        .await;
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("scope"), "{bad:?}");
+    let refused = Azid::at(&env, &["--concurrency", "4", "lock", "list"])
+        .run()
+        .await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+}
