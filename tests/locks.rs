@@ -476,3 +476,70 @@ async fn lock_list_command_prints_what_az_prints() {
         .await;
     assert_eq!(refused.code, 2, "{refused:?}");
 }
+
+/// The az-style commands do the same: `--dry-run` marks the delete of a locked identity and of
+/// a group holding a lock (exit 1), `identity delete --detach` of a locked identity detaches
+/// nothing and fails with `ScopeLocked`.
+#[tokio::test]
+async fn az_commands_plan_and_refuse_locked_deletes() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "app-1").await;
+    let app1 = identity_id(&env, "rg", "app-1");
+    let site = attach(&env, "rg", "web-1", &app1).await;
+    lock(&env, &app1, "keep", "CanNotDelete").await;
+
+    let dry = Azid::at(
+        &env,
+        &[
+            "--dry-run",
+            "identity",
+            "delete",
+            "-g",
+            "rg",
+            "-n",
+            "app-1",
+            "--detach",
+        ],
+    )
+    .run()
+    .await
+    .fails(1);
+    let stdout = dry.stdout.to_lowercase();
+    let key = app1.to_lowercase();
+    assert!(
+        stdout.contains(&format!(
+            "- delete {key}  ! would fail: scopelocked ({key})"
+        )),
+        "{dry:?}"
+    );
+    assert!(!stdout.contains("~ update"), "no detach planned: {dry:?}");
+    let dry = Azid::at(&env, &["--dry-run", "group", "delete", "-n", "rg", "--yes"])
+        .run()
+        .await
+        .fails(1);
+    assert!(
+        dry.stdout
+            .to_lowercase()
+            .contains(&format!("! would fail: scopelocked ({key})")),
+        "{dry:?}"
+    );
+
+    let run = Azid::at(
+        &env,
+        &["identity", "delete", "-g", "rg", "-n", "app-1", "--detach"],
+    )
+    .run()
+    .await
+    .fails(1);
+    assert!(run.stderr.contains("ScopeLocked"), "{run:?}");
+    assert!(exists(&env, "rg", "app-1").await);
+    let site = env.call(Method::GET, &site, None).await;
+    assert!(
+        site.body["identity"]["userAssignedIdentities"]
+            .as_object()
+            .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(&app1))),
+        "the site still carries the locked identity: {:?}",
+        site.body
+    );
+}

@@ -69,9 +69,13 @@ pub fn delete_blocked(locks: Option<&LockSet>, id: &IdentityRef) -> bool {
 /// the locks of each subscription are read once, through `cache`. A subscription whose locks
 /// cannot be read is noted, its lines left as they are.
 pub fn check_plan(s: &HostState, plan: &mut Plan, cache: &mut LockCache) {
+    s.runtime.block_on(mark_plan(&s.client, plan, cache));
+}
+
+/// [`check_plan`] for any plan and client (the az-style commands' dry runs too).
+pub async fn mark_plan(client: &ArmClient, plan: &mut Plan, cache: &mut LockCache) {
     let ids: Vec<String> = plan.items().iter().map(|p| p.id.clone()).collect();
-    s.runtime
-        .block_on(read_into(&s.client, ids.iter().map(String::as_str), cache));
+    read_into(client, ids.iter().map(String::as_str), cache).await;
     let mut noted = Vec::new();
     let marks: Vec<(usize, Vec<String>)> = plan
         .items()
