@@ -46,9 +46,8 @@ pub async fn read_into<'a>(
             continue;
         };
         let key = sub.to_lowercase();
-        if !cache.contains_key(&key) {
-            let read = client.lock_set(sub).await.map(Arc::new);
-            cache.insert(key, read);
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(key) {
+            slot.insert(client.lock_set(sub).await.map(Arc::new));
         }
     }
 }
