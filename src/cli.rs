@@ -176,6 +176,9 @@ pub enum Command {
     /// Manage resource groups (as `az group`).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Read management locks (as `az lock list`).
+    #[command(subcommand)]
+    Lock(LockCommand),
     /// Run a Rhai script; ARGS (after --) are in the script's ARGS array.
     Run {
         /// The script.
@@ -231,6 +234,7 @@ impl Command {
                 | GroupCommand::Show { common, .. }
                 | GroupCommand::Delete { common, .. },
             ) => common,
+            Command::Lock(LockCommand::List { common, .. }) => common,
             Command::Run { common, .. } | Command::Eval { common, .. } => common,
             Command::Emulator(_) => return Common::default(),
         };
@@ -474,6 +478,23 @@ pub struct Target {
     pub ids: Vec<String>,
 }
 
+/// `azid lock ...`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// List the management locks of the subscription, of a resource group, or of a resource
+    /// (those above, at and below it).
+    List {
+        /// Only the locks that apply in this resource group (and those inside it).
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        /// Only the locks that apply to this resource (its full id) and those below it.
+        #[arg(long, value_name = "ID", conflicts_with = "resource_group")]
+        resource: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
 /// `azid group ...`
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
@@ -582,9 +603,9 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Give a bearer token (or, when TOKEN is a UUID, a managed identity's client id) a role:
-    /// owner, contributor, reader, managed-identity-contributor or managed-identity-operator,
-    /// at SCOPE (/subscriptions/ID, /subscriptions/ID/resourceGroups/NAME, or
-    /// /providers/Microsoft.Management/managementGroups/NAME for every subscription below the
+    /// owner, contributor, reader, managed-identity-contributor, managed-identity-operator or
+    /// user-access-administrator, at SCOPE (/subscriptions/ID, /subscriptions/ID/resourceGroups/NAME,
+    /// or /providers/Microsoft.Management/managementGroups/NAME for every subscription below the
     /// group; default: every subscription). Repeatable. Requests outside the role get 403
     /// AuthorizationFailed.
     #[arg(long = "caller", value_name = "TOKEN=ROLE[@SCOPE]")]

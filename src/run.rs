@@ -33,7 +33,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let outcome =
         placement::check(&matches, cli.command.as_ref()).and_then(|()| match cli.command {
             Some(Command::Emulator(args)) => emulator(args),
-            Some(command @ (Command::Identity(_) | Command::Group(_))) => {
+            Some(command @ (Command::Identity(_) | Command::Group(_) | Command::Lock(_))) => {
                 azure(cli.common, &cli.script, command)
             }
             command => script(cli.common, cli.script, command),
@@ -81,6 +81,7 @@ fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<Ex
         match command {
             Command::Identity(c) => commands::identity::run(&session, c, &printer, flags).await,
             Command::Group(c) => commands::group::run(&session, c, &printer, flags).await,
+            Command::Lock(c) => commands::lock::run(&session, c, &printer).await,
             _ => Err(Error::Usage("not an Azure command".into())),
         }
     })

@@ -38,7 +38,7 @@ fn example(version: &str, name: &str) -> Value {
 
 /// Checks `actual` against the example body `expected`: same keys at every level, same JSON types,
 /// UUID-shaped where the example holds a UUID, equal where the value is not generated.
-fn same_shape(expected: &Value, actual: &Value, at: &str) {
+pub(crate) fn same_shape(expected: &Value, actual: &Value, at: &str) {
     const FIXED: &[&str] = &["type", "location", "isolationScope", "provider", "resource"];
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {

@@ -116,7 +116,8 @@ impl ArmError {
         }
     }
 
-    /// Whether an ARM answer with this status and code is worth asking again.
+    /// Whether an ARM answer with this status and code is worth asking again. Any other 409
+    /// (a `ScopeLocked` from a management lock, say) stays until someone acts: never retried.
     pub fn retryable_status(status: u16, code: &str) -> bool {
         matches!(status, 429 | 500 | 502 | 503 | 504)
             // Another client's credential write to the same identity: try again shortly.

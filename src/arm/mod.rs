@@ -11,6 +11,7 @@ pub mod federated;
 mod group;
 mod identity;
 mod interrupt;
+pub mod locks;
 pub mod names;
 mod pacing;
 mod pager;

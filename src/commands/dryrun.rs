@@ -22,6 +22,17 @@ impl Draft {
         self.details.push(details);
     }
 
+    /// Marks the changes a management lock would stop (one lock list per subscription).
+    pub async fn mark_locks(&mut self, client: &ArmClient) {
+        let mut cache = crate::host::locks::LockCache::new();
+        crate::host::locks::mark_plan(client, &mut self.plan, &mut cache).await;
+    }
+
+    /// How many changes would fail.
+    pub fn failing(&self) -> usize {
+        self.plan.failing()
+    }
+
     /// The plan as printed: each change, its details indented, then the counts.
     pub fn render(&self) -> String {
         let text = self.plan.to_string();
@@ -36,6 +47,15 @@ impl Draft {
             }
         }
         out
+    }
+}
+
+/// A dry run's exit code: 1 when a planned change would fail (as a script's dry run), else 0.
+pub fn dry_run_code(draft: &Draft) -> std::process::ExitCode {
+    if draft.failing() > 0 {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
     }
 }
 

@@ -23,10 +23,11 @@ pub async fn run(
 ) -> Result<ExitCode, Error> {
     let (client, sub) = (&session.client, session.subscription.as_str());
     if flags.dry_run
-        && let Some(draft) = plan(session, &command).await?
+        && let Some(mut draft) = plan(session, &command).await?
     {
+        draft.mark_locks(client).await;
         print!("{}", draft.render());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(dryrun::dry_run_code(&draft));
     }
     match command {
         GroupCommand::Create {

@@ -14,6 +14,7 @@ use crate::arm::federated::CredentialSpec;
 use crate::arm::{ArmError, IdentityCreate, IdentityRef, names};
 use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
+use crate::host::locks::{self as host_locks, LockCache};
 use crate::host::plan::Change;
 use crate::host::references::{self, DeleteOptions, References, Step, Uses};
 use crate::output::{self, Format};
@@ -30,9 +31,10 @@ pub async fn run(
     let client = &session.client;
     // `identity revoke` also takes `--dry-run` after the subcommand.
     let dry_run = flags.dry_run || matches!(command, IdentityCommand::Revoke { dry_run: true, .. });
-    if dry_run && let Some(draft) = plan(session, &command).await? {
+    if dry_run && let Some(mut draft) = plan(session, &command).await? {
+        draft.mark_locks(client).await;
         print!("{}", draft.render());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(dryrun::dry_run_code(&draft));
     }
     match command {
         IdentityCommand::Create {
@@ -200,10 +202,20 @@ async fn delete_steps(
             }
         }
     }
+    // A locked identity's safe delete does nothing but the delete (which ARM refuses).
+    let mut locks = LockCache::new();
+    if options.detach || options.remove_role_assignments {
+        let id_strings: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+        host_locks::read_into(client, id_strings.iter().map(String::as_str), &mut locks).await;
+    }
     let mut all = Vec::with_capacity(ids.len());
     let mut in_use = 0;
     for id in ids {
         let full = id.id();
+        if host_locks::delete_blocked(host_locks::of(&locks, &full).as_deref(), id) {
+            all.push(vec![Step::Delete]);
+            continue;
+        }
         let uses = match (
             principals.get(&full.to_ascii_lowercase()),
             refs.get(&id.subscription),

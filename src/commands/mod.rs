@@ -4,6 +4,7 @@
 pub mod dryrun;
 pub mod group;
 pub mod identity;
+pub mod lock;
 pub mod script;
 
 use serde_json::Value;

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use crate::emulator::access::callers::{Principal, Rbac};
+use crate::emulator::access::locked;
 use crate::emulator::access::permissions;
 use crate::emulator::access::rbac;
 use crate::emulator::access::token;
@@ -252,7 +253,11 @@ async fn handle(state: &Arc<AppState>, request: Request) -> Result<Response, Api
     let held = state.fic_writes.hold(&ctx, &route).await;
     let graph_read = route == Route::ResourceGraph;
     let mut response = held
-        .and_then(|_held| operation(state, &ctx, route))
+        .and_then(|_held| {
+            // A request a management lock stops is answered here and changes nothing.
+            locked::check(state, &route, &ctx.method)?;
+            operation(state, &ctx, route)
+        })
         .unwrap_or_else(IntoResponse::into_response);
     if !graph_read {
         state.graph.after_write(&ctx.method);
@@ -314,6 +319,12 @@ fn operation(state: &Arc<AppState>, ctx: &Ctx, route: Route) -> Result<Response,
         }
         Route::RoleAssignment { sub, scope, name } => {
             crate::emulator::resources::assignments::item(state, ctx, &sub, &scope, &name)
+        }
+        Route::Locks { sub, scope } => {
+            crate::emulator::resources::locks::collection(state, ctx, &sub, &scope)
+        }
+        Route::Lock { sub, scope, name } => {
+            crate::emulator::resources::locks::item(state, ctx, &sub, &scope, &name)
         }
         Route::IdentitiesInSubscription { sub } => identities::collection(state, ctx, &sub, None),
         Route::IdentitiesInGroup { sub, rg } => identities::collection(state, ctx, &sub, Some(&rg)),

@@ -212,6 +212,14 @@ doc!(
     r#"group_list().map(|g| g.name)"#
 );
 doc!(
+    LOCK_LIST,
+    "lock_list",
+    ["scope: &str"],
+    "Array",
+    "The management locks at, above and below a scope (subscription, group or resource id), as ARM returns them: #{id, name, type, properties: #{level, notes, owners}} (all pages).",
+    r#"lock_list("/subscriptions/" + subscription() + "/resourceGroups/rg").filter(|l| l.properties.level != "NotSpecified")"#
+);
+doc!(
     GROUP_SHOW,
     "group_show",
     ["name: &str"],
@@ -358,6 +366,7 @@ pub const DOCS: &[FnDoc] = &[
     USE_SUBSCRIPTION,
     PERMISSIONS,
     CAN,
+    LOCK_LIST,
     TABLE,
     TABLE_COLS,
     PRINTABLE,
@@ -572,6 +581,10 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         .register_into_engine(engine, move |action: &str, scope: &str| {
             access::can(&s, action, scope)
         });
+    let s = state.clone();
+    LOCK_LIST
+        .registration()
+        .register_into_engine(engine, move |scope: &str| super::locks::list(&s, scope));
     TABLE
         .registration()
         .register_into_engine(engine, |rows: Array| table(&rows, None));

@@ -5,6 +5,7 @@
 use rhai::{Array, Dynamic, Map};
 
 use super::convert::error_map;
+use super::locks::LockCache;
 use super::plan::{Change, Plan};
 use super::{Done, HostState};
 use crate::arm::bulk::{self, Item, Outcome, Summary};
@@ -57,14 +58,46 @@ pub(super) fn mark_would_fail(
     changes: &[(usize, Change, String)],
     results: &mut Array,
 ) {
+    mark_would_fail_with(s, changes, results, &mut LockCache::new());
+}
+
+/// [`mark_would_fail`], also for the changes a management lock would stop (`ScopeLocked`,
+/// 409), with the locks already read in `locks` (the rest are read once per subscription).
+pub(super) fn mark_would_fail_with(
+    s: &HostState,
+    changes: &[(usize, Change, String)],
+    results: &mut Array,
+    locks: &mut LockCache,
+) {
     let mut batch = Plan::default();
     for (_, change, id) in changes {
         batch.record(*change, id.clone());
     }
     super::access::check_plan(s, &mut batch);
+    super::locks::check_plan(s, &mut batch, locks);
     let mut failed = 0;
     for ((index, ..), planned) in changes.iter().zip(batch.items()) {
-        let (Some(denied), Some(result)) = (&planned.denied, results.get_mut(*index)) else {
+        let (code, status, message) = match (&planned.denied, &planned.locked) {
+            (Some(denied), _) => (
+                "AuthorizationFailed",
+                403,
+                format!(
+                    "would fail: the caller may not {} at {}",
+                    denied.action, denied.scope
+                ),
+            ),
+            (None, Some(scopes)) => (
+                "ScopeLocked",
+                409,
+                format!(
+                    "would fail: {} is locked at {}",
+                    planned.id,
+                    scopes.join(", ")
+                ),
+            ),
+            (None, None) => continue,
+        };
+        let Some(result) = results.get_mut(*index) else {
             continue;
         };
         let Some(mut map) = result.write_lock::<Map>() else {
@@ -74,18 +107,11 @@ pub(super) fn mark_would_fail(
             continue;
         }
         let mut error = Map::new();
-        error.insert("code".into(), "AuthorizationFailed".into());
-        error.insert(
-            "message".into(),
-            format!(
-                "would fail: the caller may not {} at {}",
-                denied.action, denied.scope
-            )
-            .into(),
-        );
-        error.insert("status".into(), Dynamic::from_int(403));
+        error.insert("code".into(), code.into());
+        error.insert("message".into(), message.into());
+        error.insert("status".into(), Dynamic::from_int(status));
         map.insert("ok".into(), false.into());
-        map.insert("status".into(), Dynamic::from_int(403));
+        map.insert("status".into(), Dynamic::from_int(status));
         map.insert("error".into(), error.into());
         failed += 1;
     }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
 use super::HostState;
-use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
+use super::bulk::{bulk_run, keep_if_cut, mark_would_fail_with, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
+use super::locks::{self, LockCache};
 use super::plan::Change;
 use super::references::{self, DeleteOptions, References, Step, Uses};
 use crate::arm::bulk::Outcome;
@@ -104,13 +105,17 @@ pub(super) fn delete_one(
     principal: Option<String>,
     options: DeleteOptions,
 ) -> Res<bool> {
-    let steps = s.block_on(delete_steps(
-        s.client.clone(),
-        id.clone(),
-        principal,
-        None,
-        options,
-    ))?;
+    let steps = if safe(options) && identity_locked(s, id) {
+        Some(vec![Step::Delete])
+    } else {
+        s.block_on(delete_steps(
+            s.client.clone(),
+            id.clone(),
+            principal,
+            None,
+            options,
+        ))?
+    };
     let Some(steps) = steps else { return Ok(false) };
     if s.dry_run.get() {
         plan_steps(s, id, &steps);
@@ -121,6 +126,20 @@ pub(super) fn delete_one(
         s.count(|d| d.deleted += 1);
     }
     Ok(deleted)
+}
+
+/// Whether a delete may do more than delete (detach, unassign): then a lock is looked for first.
+fn safe(options: DeleteOptions) -> bool {
+    options.detach || options.remove_role_assignments
+}
+
+/// Whether a lock stops the delete of this identity (locks that cannot be read count as none:
+/// ARM still refuses what they stop).
+fn identity_locked(s: &HostState, id: &IdentityRef) -> bool {
+    let mut cache = LockCache::new();
+    s.runtime
+        .block_on(locks::read_into(&s.client, [id.id().as_str()], &mut cache));
+    locks::delete_blocked(locks::of(&cache, &id.id()).as_deref(), id)
 }
 
 /// Most items of one group whose principals are read one GET each; past it, one paged
@@ -227,12 +246,34 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         .collect();
     let client = s.client.clone();
     let dry_run = s.dry_run.get();
-    let results = bulk_run(s, work, move |(id, hint, refs)| {
+    // The locks of each subscription, once for the batch: a locked identity's safe delete
+    // does nothing but the delete, and a dry run marks what the locks would stop.
+    let mut lock_cache = LockCache::new();
+    if dry_run || safe(options) {
+        let id_strings: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+        s.runtime.block_on(locks::read_into(
+            &s.client,
+            id_strings.iter().map(String::as_str),
+            &mut lock_cache,
+        ));
+    }
+    let work: Vec<_> = work
+        .into_iter()
+        .map(|(id, hint, refs)| {
+            let locked = safe(options)
+                && locks::delete_blocked(locks::of(&lock_cache, &id.id()).as_deref(), &id);
+            (id, hint, refs, locked)
+        })
+        .collect();
+    let results = bulk_run(s, work, move |(id, hint, refs, locked)| {
         let client = client.clone();
         async move {
-            let Some(steps) =
+            let steps = if locked {
+                Some(vec![Step::Delete])
+            } else {
                 delete_steps(client.clone(), id.clone(), hint, Some(refs?), options).await?
-            else {
+            };
+            let Some(steps) = steps else {
                 return Ok((false, Vec::new()));
             };
             if dry_run {
@@ -260,7 +301,7 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         })
         .collect();
     if dry_run {
-        mark_would_fail(s, &changes, &mut out);
+        mark_would_fail_with(s, &changes, &mut out, &mut lock_cache);
     }
     Ok(keep_if_cut(s, out))
 }

@@ -14,6 +14,7 @@ pub mod depth;
 pub mod diagnostic;
 pub mod files;
 mod identities;
+pub mod locks;
 pub mod plan;
 pub mod references;
 pub mod relations;
@@ -324,10 +325,12 @@ impl Host {
     }
 
     /// Takes the recorded plan, leaving it empty, with the changes the caller's permissions
-    /// would refuse marked (one permissions lookup per resource group).
+    /// would refuse marked (one permissions lookup per resource group), and those a management
+    /// lock would stop (one lock list per subscription).
     pub fn take_plan(&self) -> Plan {
         let mut plan = self.state.plan.take();
         access::check_plan(&self.state, &mut plan);
+        locks::check_plan(&self.state, &mut plan, &mut locks::LockCache::new());
         plan
     }
 

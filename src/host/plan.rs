@@ -1,6 +1,7 @@
 //! Dry-run: the writes a script would make, recorded instead of sent, and the plan printed
 //! at the end (`+ create`, `~ update`, `- delete` per resource, then counts). A line the
-//! caller's permissions would refuse is marked `! would fail` (see `host::access`).
+//! caller's permissions would refuse is marked `! would fail` (see `host::access`), and so is
+//! a line a management lock would stop (see `host::locks`).
 
 use std::fmt;
 
@@ -35,6 +36,8 @@ pub struct Planned {
     pub id: String,
     /// Set when the caller's permissions would refuse it with 403 AuthorizationFailed.
     pub denied: Option<Denied>,
+    /// The locked scopes, when a management lock would stop it with 409 ScopeLocked.
+    pub locked: Option<Vec<String>>,
 }
 
 /// Everything a dry-run recorded, in order.
@@ -61,6 +64,7 @@ impl Plan {
             change,
             id,
             denied: None,
+            locked: None,
         });
     }
 
@@ -71,14 +75,32 @@ impl Plan {
         }
     }
 
+    /// Marks the `index`-th change as one the locks at these scopes would stop.
+    pub fn lock(&mut self, index: usize, scopes: Vec<String>) {
+        if let Some(item) = self.items.get_mut(index) {
+            item.locked = Some(scopes);
+        }
+    }
+
+    /// How many changes a lock would stop (and the caller's permissions would not refuse first).
+    pub fn locked(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|p| p.denied.is_none() && p.locked.is_some())
+            .count()
+    }
+
     /// Adds a line printed before the counts (e.g. permissions that could not be checked).
     pub fn note(&mut self, text: impl Into<String>) {
         self.notes.push(text.into());
     }
 
-    /// How many changes would be refused.
+    /// How many changes would be refused, by permissions or by locks.
     pub fn failing(&self) -> usize {
-        self.items.iter().filter(|p| p.denied.is_some()).count()
+        self.items
+            .iter()
+            .filter(|p| p.denied.is_some() || p.locked.is_some())
+            .count()
     }
 
     /// The recorded changes.
@@ -115,6 +137,13 @@ impl fmt::Display for Plan {
                     printable(&denied.action),
                     printable(&denied.scope)
                 )?;
+            } else if let Some(scopes) = &item.locked {
+                // ARM checks permissions first: a lock only shows where they allow the change.
+                write!(
+                    f,
+                    "  ! would fail: ScopeLocked ({})",
+                    printable(&scopes.join(", "))
+                )?;
             }
             writeln!(f)?;
         }
@@ -123,9 +152,14 @@ impl fmt::Display for Plan {
         }
         let (c, u, d) = self.counts();
         write!(f, "Plan: {c} to create, {u} to update, {d} to delete. ")?;
-        match self.failing() {
+        let locked = self.locked();
+        match self.failing() - locked {
             0 => {}
             n => write!(f, "{n} would fail with AuthorizationFailed. ")?,
+        }
+        match locked {
+            0 => {}
+            n => write!(f, "{n} would fail with ScopeLocked. ")?,
         }
         writeln!(f, "Nothing was changed (dry run).")
     }
@@ -168,6 +202,31 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().count(), 2);
+    }
+
+    #[test]
+    fn locked_lines_are_marked_and_counted() {
+        let mut plan = Plan::default();
+        plan.record(Change::Delete, "/s/rg/a");
+        plan.record(Change::Update, "/s/rg/b");
+        plan.record(Change::Delete, "/s/rg/c");
+        plan.lock(0, vec!["/s/rg".into()]);
+        plan.lock(2, vec!["/s".into(), "/s/rg/c".into()]);
+        plan.deny(
+            2,
+            Denied {
+                action: "M/x/delete".into(),
+                scope: "/s/rg".into(),
+            },
+        );
+        assert_eq!((plan.failing(), plan.locked()), (2, 1));
+        assert_eq!(
+            plan.to_string(),
+            "- delete /s/rg/a  ! would fail: ScopeLocked (/s/rg)\n~ update /s/rg/b\n\
+             - delete /s/rg/c  ! would fail: AuthorizationFailed (no M/x/delete at /s/rg)\n\
+             Plan: 0 to create, 1 to update, 2 to delete. 1 would fail with AuthorizationFailed. 1 would fail with \
+             ScopeLocked. Nothing was changed (dry run).\n"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod error;
 mod group;
 mod identity;
+mod lock;
 mod page;
 mod permission;
 mod relations;
@@ -12,6 +13,7 @@ mod subscription;
 pub use error::{ErrorBody, ErrorResponse};
 pub use group::{ResourceGroup, ResourceGroupProperties};
 pub use identity::{AssignmentRestrictions, Identity, IdentityProperties};
+pub use lock::{LockOwner, LockProperties, ManagementLock};
 pub use page::Page;
 pub use permission::Permission;
 pub use relations::{

@@ -35,12 +35,19 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
                 .collect();
             ("identity", refused)
         }
-        Some(Command::Group(_)) => {
+        Some(Command::Group(_) | Command::Lock(_)) => {
             let refused = given
                 .into_iter()
                 .filter(|id| SCRIPT_ONLY.contains(id) || *id == "concurrency")
                 .collect();
-            ("group", refused)
+            (
+                if matches!(command, Some(Command::Lock(_))) {
+                    "lock"
+                } else {
+                    "group"
+                },
+                refused,
+            )
         }
         _ => return Ok(()),
     };

@@ -196,6 +196,34 @@ fn relations_need(route: &Route, verb: &str) -> Need {
             },
             None => Need::Nothing,
         },
+        _ => lock_need(route, verb),
+    }
+}
+
+/// What the management-lock routes need: `Microsoft.Authorization/locks/*`, which of the
+/// built-in roles only Owner and User Access Administrator hold (Contributor's notActions
+/// exclude `Microsoft.Authorization/*/Write` and `*/Delete`).
+fn lock_need(route: &Route, verb: &str) -> Need {
+    let action = match verb {
+        "read" => "Microsoft.Authorization/locks/read",
+        "write" => "Microsoft.Authorization/locks/write",
+        "delete" => "Microsoft.Authorization/locks/delete",
+        _ => return Need::Nothing,
+    };
+    match route {
+        Route::Locks { scope, .. } if verb == "read" => Need::Action {
+            action,
+            rg: scope.get(3).cloned(),
+            scope: format!("/{}", scope.join("/")),
+        },
+        Route::Lock { scope, name, .. } => Need::Action {
+            action,
+            rg: scope.get(3).cloned(),
+            scope: format!(
+                "/{}/providers/Microsoft.Authorization/locks/{name}",
+                scope.join("/")
+            ),
+        },
         _ => Need::Nothing,
     }
 }

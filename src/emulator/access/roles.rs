@@ -22,6 +22,9 @@ pub enum Role {
     ManagedIdentityContributor,
     /// Managed Identity Operator: read and assign user-assigned identities.
     ManagedIdentityOperator,
+    /// User Access Administrator: read everything, manage `Microsoft.Authorization` (role
+    /// assignments and locks).
+    UserAccessAdministrator,
 }
 
 /// A role's name, its `--caller` spelling, and its permissions.
@@ -98,14 +101,22 @@ const MI_OPERATOR: Definition = Definition {
     not_actions: &[],
 };
 
+const USER_ACCESS_ADMINISTRATOR: Definition = Definition {
+    name: "User Access Administrator",
+    flag: "user-access-administrator",
+    actions: &["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+    not_actions: &[],
+};
+
 impl Role {
     /// Every role, in the order the help lists them.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Owner,
         Role::Contributor,
         Role::Reader,
         Role::ManagedIdentityContributor,
         Role::ManagedIdentityOperator,
+        Role::UserAccessAdministrator,
     ];
 
     fn definition(self) -> &'static Definition {
@@ -115,6 +126,7 @@ impl Role {
             Role::Reader => &READER,
             Role::ManagedIdentityContributor => &MI_CONTRIBUTOR,
             Role::ManagedIdentityOperator => &MI_OPERATOR,
+            Role::UserAccessAdministrator => &USER_ACCESS_ADMINISTRATOR,
         }
     }
 

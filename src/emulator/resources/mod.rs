@@ -13,6 +13,7 @@ pub mod identities;
 pub mod locations;
 pub mod management_group_children;
 pub mod management_groups;
+pub mod locks;
 pub mod revoke;
 pub mod subscriptions;
 pub mod tenant_options;

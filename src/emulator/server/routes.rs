@@ -83,6 +83,14 @@ pub enum Route {
         scope: Vec<String>,
         name: String,
     },
+    /// `{scope}/providers/Microsoft.Authorization/locks`, the scope decoded
+    Locks { sub: String, scope: Vec<String> },
+    /// `{scope}/providers/Microsoft.Authorization/locks/{name}`
+    Lock {
+        sub: String,
+        scope: Vec<String>,
+        name: String,
+    },
     /// `{scope}/providers/Microsoft.Authorization/permissions` at a subscription, a resource
     /// group or an identity.
     Permissions { sub: String, rg: Option<String> },
@@ -171,6 +179,9 @@ impl Route {
         if !is(0, "subscriptions") {
             return Route::NotFound;
         }
+        if let Some(route) = lock_route(&s) {
+            return route;
+        }
         if let Some(route) = role_assignment_route(&s) {
             return route;
         }
@@ -231,6 +242,8 @@ impl Route {
             | Route::Provider { sub, .. }
             | Route::RoleAssignments { sub, .. }
             | Route::RoleAssignment { sub, .. }
+            | Route::Locks { sub, .. }
+            | Route::Lock { sub, .. }
             | Route::Groups { sub }
             | Route::Locations { sub }
             | Route::Group { sub, .. }
@@ -417,6 +430,28 @@ fn generic_route(rest: &[&str], sub: String, rg: String) -> Route {
     }
 }
 
+/// `{scope}/providers/Microsoft.Authorization/locks[/{name}]` below a subscription; the
+/// handler checks the scope itself.
+fn lock_route(s: &[&str]) -> Option<Route> {
+    let n = s.len();
+    let is = |i: usize, word: &str| s[i].eq_ignore_ascii_case(word);
+    let own = |range: std::ops::Range<usize>| s[range].iter().map(|x| x.to_string()).collect();
+    if n >= 5 && is(n - 3, "providers") && is(n - 2, AUTHORIZATION) && is(n - 1, "locks") {
+        return Some(Route::Locks {
+            sub: s[1].to_string(),
+            scope: own(0..n - 3),
+        });
+    }
+    if n >= 6 && is(n - 4, "providers") && is(n - 3, AUTHORIZATION) && is(n - 2, "locks") {
+        return Some(Route::Lock {
+            sub: s[1].to_string(),
+            scope: own(0..n - 4),
+            name: s[n - 1].to_string(),
+        });
+    }
+    None
+}
+
 /// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]` below a subscription;
 /// the handler checks the scope itself.
 fn role_assignment_route(s: &[&str]) -> Option<Route> {
@@ -559,7 +594,23 @@ mod tests {
             ),
             (
                 "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg/providers/Microsoft.Authorization/locks",
-                Route::NotFound,
+                Route::Locks {
+                    sub: sub.clone(),
+                    scope: vec![
+                        "subscriptions".into(),
+                        sub.clone(),
+                        "resourcegroups".into(),
+                        "rg".into(),
+                    ],
+                },
+            ),
+            (
+                "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/LOCKS/l1",
+                Route::Lock {
+                    sub: sub.clone(),
+                    scope: vec!["subscriptions".into(), sub.clone()],
+                    name: "l1".into(),
+                },
             ),
             (
                 "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/\

@@ -164,6 +164,7 @@ impl Tx<'_> {
                 "DELETE FROM role_assignments WHERE sub = ?1 AND (scope = ?2 OR (scope > ?3 AND scope < ?4))",
             )?
             .execute(params![sub, scope, format!("{scope}/"), format!("{scope}0")])?;
-        Ok(())
+        // Locks are extension resources too: they go with what they lock.
+        self.remove_locks_within(sub, scope)
     }
 }

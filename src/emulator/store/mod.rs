@@ -15,6 +15,8 @@ mod management_groups;
 mod relations;
 pub use assignments::*;
 pub use management_groups::*;
+mod locks;
+pub use locks::*;
 pub use relations::*;
 
 /// A failure of the store itself (not of the request).
@@ -138,6 +140,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(relations::SCHEMA)?;
         conn.execute_batch(management_groups::SCHEMA)?;
+        conn.execute_batch(locks::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
