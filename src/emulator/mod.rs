@@ -7,6 +7,7 @@
 mod access;
 pub mod graph;
 mod resources;
+pub mod seed;
 mod server;
 mod state;
 mod store;
@@ -89,6 +90,8 @@ pub struct EmulatorOptions {
     pub graph_quota: QuotaSpec,
     /// How long after ARM makes a change Resource Graph shows it (`--graph-lag`).
     pub graph_lag: Duration,
+    /// Fill the (empty) store with a generated tenant first (`--seed-tenant`).
+    pub tenant_seed: Option<seed::TenantSeed>,
 }
 
 impl Default for EmulatorOptions {
@@ -112,6 +115,7 @@ impl Default for EmulatorOptions {
             callers: Vec::new(),
             graph_quota: QuotaSpec::default(),
             graph_lag: Duration::ZERO,
+            tenant_seed: None,
         }
     }
 }
@@ -136,6 +140,9 @@ pub enum EmulatorError {
     /// A bad option.
     #[error("{0}")]
     Invalid(String),
+    /// The tenant seed could not be written.
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
 }
 
 /// A running emulator; it stops when dropped.
@@ -192,11 +199,13 @@ impl Emulator {
         })?;
         let (default_sub, tenant_id, signing_key, host_client_id, host_principal_id, owner_id) =
             ids;
-        let subscriptions = if options.subscriptions.is_empty() {
-            vec![default_sub]
-        } else {
-            options.subscriptions.clone()
+        // A seeded store keeps its subscriptions, known again at every start on the file.
+        let seeded = match &options.tenant_seed {
+            Some(spec) => seed::apply(&store, spec, &tenant_id, &owner_id)?,
+            None => seed::recorded(&store)?,
         };
+        let subscriptions = seed::known_subscriptions(&options.subscriptions, &seeded)
+            .unwrap_or_else(|| vec![default_sub]);
         let token = options.token.clone().unwrap_or_else(random_secret);
         let identity_header = options
             .identity_header

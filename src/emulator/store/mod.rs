@@ -11,8 +11,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 mod assignments;
+mod bulk;
 mod relations;
 pub use assignments::*;
+pub use bulk::*;
 pub use relations::*;
 
 /// A failure of the store itself (not of the request).
