@@ -11,6 +11,7 @@ mod emulator_api;
 mod emulator_graph;
 mod emulator_realism;
 mod emulator_relations;
+mod emulator_seed;
 mod fault_accounting;
 mod files;
 mod harness;

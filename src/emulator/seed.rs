@@ -14,8 +14,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, json};
 
 use super::store::{
-    AssignmentRow, BulkRows, FicRecord, GroupRecord, IdentityBlock, IdentityRecord,
-    ResourceRecord, RoleAssignmentRecord, Store, StoreError, SystemIdentity, key_of,
+    AssignmentRow, BulkRows, FicRecord, GroupRecord, IdentityBlock, IdentityRecord, ResourceRecord,
+    RoleAssignmentRecord, Store, StoreError, SystemIdentity, key_of,
 };
 
 /// Resource groups in each seeded subscription (`rg-0` .. `rg-3`).
@@ -35,7 +35,7 @@ const META_SUBSCRIPTIONS: &str = "seed_tenant_subscriptions";
 /// Meta key of the seed's `SUBS:IDENTITIES`.
 const META_SPEC: &str = "seed_tenant";
 /// The random seed of every generated id.
-const ID_SEED: u64 = 0x5eed_7e4a_47;
+const ID_SEED: u64 = 0x5eed_7e4a;
 /// Regions, by index modulo 3.
 const LOCATIONS: [&str; 3] = ["eastus", "westeurope", "westus2"];
 /// `env` tag values, by index modulo 3.
@@ -85,7 +85,11 @@ impl TenantSeed {
                 Err(SeedParseError::Range { what, max, value })
             }
         };
-        check("the number of subscriptions", MAX_SUBSCRIPTIONS, subscriptions)?;
+        check(
+            "the number of subscriptions",
+            MAX_SUBSCRIPTIONS,
+            subscriptions,
+        )?;
         check("the number of identities", MAX_IDENTITIES, identities)?;
         Ok(Self {
             subscriptions,
@@ -157,7 +161,11 @@ fn identity_place(n: usize, i: usize) -> (usize, usize) {
 /// Where seeded resource `r` lives: a third (`r % 3 == 0`) in the subscription after the one of
 /// identity `r`, the rest beside it; the group index is that of identity `r`.
 fn resource_place(n: usize, r: usize) -> (usize, usize) {
-    let sub = if r % 3 == 0 { (r + 1) % n } else { r % n };
+    let sub = if r.is_multiple_of(3) {
+        (r + 1) % n
+    } else {
+        r % n
+    };
     (sub, (r / n) % GROUPS_PER_SUBSCRIPTION)
 }
 
@@ -345,7 +353,7 @@ fn resource(
         }
     }
     let mut tags = BTreeMap::new();
-    if r % 2 == 0 {
+    if r.is_multiple_of(2) {
         tags.insert("owner".to_string(), format!("team-{}", r % 5));
     }
     let mut rest = Map::new();

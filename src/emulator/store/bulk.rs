@@ -189,9 +189,7 @@ mod tests {
         };
         store.transaction(|tx| tx.insert_bulk(&rows)).unwrap();
         let (count, found) = store
-            .read(|tx| {
-                Ok::<_, StoreError>((tx.content_rows()?, tx.identity_by_client_id("c")?))
-            })
+            .read(|tx| Ok::<_, StoreError>((tx.content_rows()?, tx.identity_by_client_id("c")?)))
             .unwrap();
         assert_eq!(count, 2);
         assert_eq!(found.map(|i| i.name), Some("id-1".to_string()));
