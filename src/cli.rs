@@ -617,6 +617,11 @@ pub struct EmulatorArgs {
     /// How long, in milliseconds, after ARM makes a change Resource Graph queries show it.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub graph_lag: u64,
+    /// Fill an empty store with a generated tenant for scale tests: SUBS subscriptions holding
+    /// IDENTITIES identities in all, as many resources, role assignments and federated
+    /// credentials, by the rules the README states; refused on a data file that holds state.
+    #[arg(long, value_name = "SUBS:IDENTITIES")]
+    pub seed_tenant: Option<crate::emulator::seed::TenantSeed>,
 }
 
 /// Reads `--local`'s folder; empty (a bare `--local`) stands for the default one.

@@ -323,6 +323,7 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         callers: args.callers,
         graph_quota: args.graph_quota,
         graph_lag: Duration::from_millis(args.graph_lag),
+        tenant_seed: args.seed_tenant,
     };
     let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use azid::emulator::seed::TenantSeed;
 use azid::emulator::{Emulator, EmulatorOptions};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -48,11 +49,27 @@ pub fn quick() -> EmulatorOptions {
     }
 }
 
+/// [`quick`] options that also seed the tenant `SUBS:IDENTITIES` and lift the Resource Graph
+/// quota; spread it to change others.
+pub fn seeded(subscriptions: usize, identities: usize) -> EmulatorOptions {
+    EmulatorOptions {
+        tenant_seed: Some(TenantSeed::new(subscriptions, identities).expect("a valid seed")),
+        graph_quota: "86400/1".parse().expect("a valid quota"),
+        ..quick()
+    }
+}
+
 impl Env {
     /// A fresh emulator with test-friendly options (group deletes finish at once, new
     /// principals are assignable at once).
     pub async fn start() -> Env {
         Env::with(quick()).await
+    }
+
+    /// A fresh emulator holding the tenant seed `SUBS:IDENTITIES` (the README states its
+    /// rules), with test-friendly options and a Resource Graph quota tests do not run into.
+    pub async fn seeded(subscriptions: usize, identities: usize) -> Env {
+        Env::with(seeded(subscriptions, identities)).await
     }
 
     /// A fresh emulator with these options.

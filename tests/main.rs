@@ -13,6 +13,7 @@ mod emulator_management_groups;
 mod emulator_locks;
 mod emulator_realism;
 mod emulator_relations;
+mod emulator_seed;
 mod fault_accounting;
 mod files;
 mod harness;

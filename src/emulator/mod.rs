@@ -7,6 +7,7 @@
 mod access;
 pub mod graph;
 mod resources;
+pub mod seed;
 mod server;
 mod state;
 mod store;
@@ -101,6 +102,8 @@ pub struct EmulatorOptions {
     /// Most subscriptions a Resource Graph query at tenant or management-group scope covers
     /// (`--graph-subscription-limit`).
     pub graph_subscription_limit: usize,
+    /// Fill the (empty) store with a generated tenant first (`--seed-tenant`).
+    pub tenant_seed: Option<seed::TenantSeed>,
 }
 
 impl Default for EmulatorOptions {
@@ -127,6 +130,7 @@ impl Default for EmulatorOptions {
             management_groups: Vec::new(),
             placements: Vec::new(),
             graph_subscription_limit: DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
+            tenant_seed: None,
         }
     }
 }
@@ -151,6 +155,9 @@ pub enum EmulatorError {
     /// A bad option.
     #[error("{0}")]
     Invalid(String),
+    /// The tenant seed could not be written.
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
 }
 
 /// A running emulator; it stops when dropped.
@@ -214,11 +221,13 @@ impl Emulator {
         })?;
         let (default_sub, tenant_id, signing_key, host_client_id, host_principal_id, owner_id) =
             ids;
-        let subscriptions = if options.subscriptions.is_empty() {
-            vec![default_sub]
-        } else {
-            options.subscriptions.clone()
+        // A seeded store keeps its subscriptions, known again at every start on the file.
+        let seeded = match &options.tenant_seed {
+            Some(spec) => seed::apply(&store, spec, &tenant_id, &owner_id)?,
+            None => seed::recorded(&store)?,
         };
+        let subscriptions = seed::known_subscriptions(&options.subscriptions, &seeded)
+            .unwrap_or_else(|| vec![default_sub]);
         if let Some(unknown) = options
             .placements
             .iter()

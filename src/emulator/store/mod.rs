@@ -11,12 +11,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 mod assignments;
+mod bulk;
+mod locks;
 mod management_groups;
 mod relations;
 pub use assignments::*;
-pub use management_groups::*;
-mod locks;
+pub use bulk::*;
 pub use locks::*;
+pub use management_groups::*;
 pub use relations::*;
 
 /// A failure of the store itself (not of the request).
