@@ -23,6 +23,7 @@ mod permissions;
 mod process;
 mod relations;
 mod repl;
+mod report;
 mod sandbox;
 mod scripting;
 mod workflows;

@@ -385,6 +385,8 @@ pub const DOCS: &[FnDoc] = &[
     super::files::READ_CSV,
     super::files::READ_JSON,
     super::files::WRITE_TEXT,
+    super::html::HTML_PAGE,
+    super::census::CREDENTIAL_COUNTS,
     super::workflows::IS_LOCAL,
     super::workflows::IS_DRY_RUN,
     super::workflows::EPRINT,

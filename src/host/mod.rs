@@ -8,11 +8,13 @@ pub mod access;
 pub mod api;
 pub mod beneath;
 pub mod bulk;
+pub mod census;
 pub mod convert;
 mod deletes;
 pub mod depth;
 pub mod diagnostic;
 pub mod files;
+pub mod html;
 mod identities;
 pub mod locks;
 pub mod plan;
@@ -245,6 +247,8 @@ impl Host {
         depth::register(&mut engine);
         api::register(&mut engine, &state);
         relations::register(&mut engine, &state);
+        html::register(&mut engine, &state);
+        census::register(&mut engine, &state);
         Self {
             engine: Rc::new(engine),
             state,

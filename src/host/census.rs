@@ -1,0 +1,64 @@
+//! Batch reads for reports over many identities: `federated_credential_counts(identities)`
+//! lists every identity's federated credentials concurrently (at the host's concurrency,
+//! paced and retried as any bulk call) instead of one call after another.
+
+use std::rc::Rc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+
+use super::HostState;
+use super::api::FnDoc;
+use super::bulk::bulk_run;
+use super::convert::{arm_error, usage_error};
+use crate::arm::bulk::Outcome;
+
+/// `federated_credential_counts(identities)`.
+pub const CREDENTIAL_COUNTS: FnDoc = FnDoc {
+    name: "federated_credential_counts",
+    params: &["identities: Array"],
+    returns: "Map",
+    doc: "How many federated credentials each identity (a map or an id) has, read concurrently: a map from the lower-cased id to the count. Fails naming the first identity that could not be read.",
+    example: r#"federated_credential_counts(identity_list("rg"))"#,
+};
+
+/// Registers `federated_credential_counts`.
+pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
+    let s = state.clone();
+    CREDENTIAL_COUNTS
+        .registration()
+        .register_into_engine(engine, move |identities: Array| counts(&s, &identities));
+}
+
+fn counts(s: &HostState, identities: &Array) -> Result<Map, Box<EvalAltResult>> {
+    let refs = identities
+        .iter()
+        .map(super::identities::ref_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = s.client.clone();
+    let items = bulk_run(s, refs.clone(), move |id| {
+        let client = client.clone();
+        async move { client.credential_list(&id).await.map(|c| c.len()) }
+    });
+    if items.len() != refs.len() {
+        return Err(usage_error(
+            "federated_credential_counts: the run was stopped before every identity was read",
+        ));
+    }
+    let mut out = Map::new();
+    for (id, item) in refs.iter().zip(items) {
+        match item.outcome {
+            Outcome::Done(n) => {
+                let n = i64::try_from(n).unwrap_or(i64::MAX);
+                out.insert(id.id().to_lowercase().into(), Dynamic::from_int(n));
+            }
+            Outcome::Failed(e) => return Err(arm_error(e)),
+            Outcome::NotStarted => {
+                return Err(usage_error(format!(
+                    "federated_credential_counts: stopped before {} was read",
+                    id.id()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
