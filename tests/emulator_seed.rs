@@ -31,6 +31,18 @@ const TYPES: [&str; 4] = [
     "Microsoft.App/containerApps",
 ];
 const PREFIXES: [&str; 4] = ["vm", "app", "aks", "ca"];
+/// The seeded management groups and their parents (`None`: the tenant's root).
+const MGS: [(&str, Option<&str>); 4] = [
+    ("mg-platform", None),
+    ("mg-workloads", None),
+    ("mg-prod", Some("mg-workloads")),
+    ("mg-dev", Some("mg-workloads")),
+];
+
+/// The group a seeded subscription sits in (`None`: the root).
+fn sub_group(s: usize) -> Option<&'static str> {
+    [Some("mg-platform"), Some("mg-prod"), Some("mg-dev"), None][s % 4]
+}
 
 // The documented distribution, written out again here.
 
@@ -260,17 +272,25 @@ async fn resource_graph_counts_match_the_documented_distribution() {
                 format!("/subscriptions/{}/resourceGroups/rg-{g}", sub_id(s)),
                 READER,
             ),
+            7 if i % 100 == 7 => (
+                format!(
+                    "/providers/Microsoft.Management/managementGroups/{}",
+                    MGS[(i / 100) % MGS.len()].0
+                ),
+                READER,
+            ),
             k => panic!("identity {i} (class {k}) holds no role"),
         };
         assert_eq!(text(&a["scope"]), scope, "identity {i}");
         assert!(text(&a["role"]).ends_with(role), "identity {i}");
     }
     let expected: BTreeSet<usize> = (0..M)
-        .filter(|i| matches!(i % 10, 0 | 1 | 2 | 3 | 5 | 8))
+        .filter(|i| matches!(i % 10, 0 | 1 | 2 | 3 | 5 | 8) || i % 100 == 7)
         .collect();
     assert_eq!(seen, expected);
 
-    // Through ARM too: the list at a subscription shows what is at and below it.
+    // Through ARM too: the list at a subscription shows what is at and below it, and what is
+    // at the management groups above it (subscription 0 sits in mg-platform).
     let sub = sub_id(0);
     let (listed, _) = env
         .list_all(&format!(
@@ -279,9 +299,18 @@ async fn resource_graph_counts_match_the_documented_distribution() {
         .await;
     let within = assignments
         .iter()
-        .filter(|a| text(&a["scope"]).starts_with(&format!("/subscriptions/{sub}")))
+        .filter(|a| {
+            let scope = text(&a["scope"]);
+            scope.starts_with(&format!("/subscriptions/{sub}"))
+                || scope == "/providers/Microsoft.Management/managementGroups/mg-platform"
+        })
         .count();
     assert_eq!(listed.len(), within);
+    assert!(
+        listed
+            .iter()
+            .any(|a| text(&a["properties"]["scope"]).contains("managementGroups"))
+    );
 }
 
 #[tokio::test]
@@ -478,4 +507,68 @@ async fn the_binary_seeds_refuses_bad_specs_and_local_serves_the_seeded_file() {
     names.sort();
     let want: Vec<String> = (0..30).step_by(3).map(|i| format!("id-{i:06}")).collect();
     assert_eq!(names, want);
+}
+
+#[tokio::test]
+async fn the_seed_builds_a_management_group_tree_with_subscriptions_in_it() {
+    let env = Env::seeded(N, M).await;
+    let tenant = env.emu.tenant_id().to_string();
+    let groups = graph(
+        &env,
+        "resourcecontainers | where type =~ 'microsoft.management/managementgroups' | project name",
+    )
+    .await;
+    let names: BTreeSet<String> = groups.iter().map(|g| text(&g["name"])).collect();
+    let mut want: BTreeSet<String> = MGS.iter().map(|(g, _)| g.to_string()).collect();
+    want.insert(tenant.clone());
+    assert_eq!(names, want);
+    let subs = graph(
+        &env,
+        "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' \
+         | project subscriptionId, chain = properties.managementGroupAncestorsChain",
+    )
+    .await;
+    assert_eq!(subs.len(), N);
+    for row in &subs {
+        let id = text(&row["subscriptionId"]);
+        let s = (0..N)
+            .find(|s| sub_id(*s) == id)
+            .expect("a seeded subscription");
+        let chain: Vec<String> = row["chain"]
+            .as_array()
+            .expect("chain")
+            .iter()
+            .map(|c| text(&c["name"]))
+            .collect();
+        let mut expected = Vec::new();
+        let mut at = sub_group(s);
+        while let Some(g) = at {
+            expected.push(g.to_string());
+            at = MGS.iter().find(|(n, _)| *n == g).and_then(|(_, p)| *p);
+        }
+        expected.push(tenant.clone());
+        assert_eq!(chain, expected, "subscription {s}");
+    }
+    // Through Microsoft.Management too: mg-workloads holds mg-prod and mg-dev.
+    let r = env
+        .call(
+            Method::GET,
+            "/providers/Microsoft.Management/managementGroups/mg-workloads?api-version=2023-04-01&$expand=children",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let children: BTreeSet<String> = r.body["properties"]["children"]
+        .as_array()
+        .expect("children")
+        .iter()
+        .map(|c| text(&c["name"]))
+        .collect();
+    let expected: BTreeSet<String> = ["mg-prod", "mg-dev"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..N).filter(|s| s % 4 == 1 || s % 4 == 2).map(sub_id))
+        .filter(|n| n.starts_with("mg-"))
+        .collect();
+    assert!(expected.is_subset(&children), "{children:?}");
 }

@@ -14,8 +14,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Map, json};
 
 use super::store::{
-    AssignmentRow, BulkRows, FicRecord, GroupRecord, IdentityBlock, IdentityRecord, ResourceRecord,
-    RoleAssignmentRecord, Store, StoreError, SystemIdentity, key_of,
+    AssignmentRow, BulkRows, FicRecord, GroupRecord, IdentityBlock, IdentityRecord,
+    ManagementGroupRecord, ResourceRecord, RoleAssignmentRecord, Store, StoreError, SystemIdentity,
+    key_of,
 };
 
 /// Resource groups in each seeded subscription (`rg-0` .. `rg-3`).
@@ -48,6 +49,25 @@ pub const RESOURCE_KINDS: [(&str, &str, &str); 4] = [
     ("Microsoft.App", "containerApps", "ca"),
 ];
 /// The issuer of every seeded federated credential.
+/// The seeded management groups as (name, parent); `None` hangs a group under the tenant's root.
+pub const MANAGEMENT_GROUPS: [(&str, Option<&str>); 4] = [
+    ("mg-platform", None),
+    ("mg-workloads", None),
+    ("mg-prod", Some("mg-workloads")),
+    ("mg-dev", Some("mg-workloads")),
+];
+
+/// Where seeded subscription `s` sits: `mg-platform`, `mg-prod` or `mg-dev` by `s % 4`, and
+/// directly under the root when `s % 4 == 3`.
+pub fn subscription_group(s: usize) -> Option<&'static str> {
+    match s % 4 {
+        0 => Some("mg-platform"),
+        1 => Some("mg-prod"),
+        2 => Some("mg-dev"),
+        _ => None,
+    }
+}
+
 const FIC_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// How big a tenant to generate: `SUBS:IDENTITIES`.
@@ -312,6 +332,14 @@ fn rows(seed: &TenantSeed, ctx: &Context<'_>) -> BulkRows {
                 .push(assignment(&scope, role, principal, ctx, &mut rng));
         }
     }
+    let groups: Vec<String> = MANAGEMENT_GROUPS
+        .iter()
+        .map(|(g, _)| g.to_string())
+        .collect();
+    for (scope, principal, role) in management_group_assignments(&out.identities, &groups) {
+        out.assignments
+            .push(assignment(&scope, role, &principal, ctx, &mut rng));
+    }
     out
 }
 
@@ -403,14 +431,22 @@ fn assignment(
     rng: &mut StdRng,
 ) -> AssignmentRow {
     let name = random_uuid(rng);
-    // `/subscriptions/{s}/...`: the scope's subscription is its second segment.
-    let sub = scope.split('/').nth(2).unwrap_or_default().to_string();
+    // `/subscriptions/{s}/...`: the scope's subscription is its second segment; a management
+    // group's scope has none, and its role definitions are the tenant's.
+    let sub = if scope.starts_with("/subscriptions/") {
+        scope.split('/').nth(2).unwrap_or_default().to_string()
+    } else {
+        String::new()
+    };
+    let role_definition_id = if sub.is_empty() {
+        format!("/providers/Microsoft.Authorization/roleDefinitions/{role}")
+    } else {
+        format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}")
+    };
     let record = RoleAssignmentRecord {
         name: name.clone(),
         scope: scope.to_string(),
-        role_definition_id: format!(
-            "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
-        ),
+        role_definition_id,
         principal_id: principal.to_string(),
         principal_type: "ServicePrincipal".into(),
         description: None,
@@ -435,8 +471,7 @@ fn assignment(
 /// The role assignments the seed gives at management-group scope, as `(scope, principal id,
 /// role GUID)`, for the seeded identities (in index order) and the tenant's management groups:
 /// Reader on group `groups[(i / 100) % len]` for every identity with `i % 100 == 7` (which
-/// holds no other role). Not called yet: the emulator has no management groups, nor rows for
-/// assignments at their scope; once it has, `apply` passes the groups' names and writes these.
+/// holds no other role).
 pub fn management_group_assignments(
     identities: &[(String, IdentityRecord)],
     groups: &[String],
@@ -482,6 +517,19 @@ pub(crate) fn apply(
             return Err(SeedError::NotEmpty { rows: held });
         }
         tx.insert_bulk(&rows)?;
+        for (name, parent) in MANAGEMENT_GROUPS {
+            tx.put_management_group(&ManagementGroupRecord {
+                name: name.to_string(),
+                display_name: name.to_string(),
+                parent: key_of(parent.unwrap_or(tenant_id)),
+                version: 1,
+                updated_ms: created_ms,
+                updated_by: owner_id.to_string(),
+            })?;
+        }
+        for (s, sub) in subs.iter().enumerate() {
+            tx.place_subscription(sub, subscription_group(s))?;
+        }
         tx.set_meta(META_SUBSCRIPTIONS, &subs.join(","))?;
         tx.set_meta(META_SPEC, &seed.to_string())?;
         Ok(())
