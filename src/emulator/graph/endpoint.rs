@@ -18,6 +18,7 @@ use super::paging::{Cursor, fingerprint};
 use super::parser::parse;
 use super::quota::{Quota, QuotaSpec, Verdict, ceil_secs, hh_mm_ss};
 use super::request::{API_VERSIONS, Facet, MAX_SUBSCRIPTIONS, QueryRequest, ResultFormat};
+use super::results::{ResultKey, Results};
 use super::tables::{GroupScope, Snapshot};
 use crate::emulator::access::callers::Principal;
 use crate::emulator::resources::management_groups::read_hierarchy;
@@ -37,6 +38,7 @@ pub struct GraphService {
     freshness: Freshness,
     writes: AtomicU64,
     live: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    results: Results,
     subscription_limit: usize,
 }
 
@@ -48,6 +50,7 @@ impl GraphService {
             freshness: Freshness::new(lag),
             writes: AtomicU64::new(0),
             live: Mutex::new(None),
+            results: Results::default(),
             subscription_limit: crate::emulator::DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
         }
     }
@@ -321,10 +324,29 @@ fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Respon
         .freshness
         .view(|| state.graph.live(state))
         .map_err(ApiError::internal)?;
-    let tables = snapshot.view(caller, subs, &scoped.groups, request.authorization_scope);
-    let result = match eval::run(&parsed, &tables) {
-        Ok(t) => t,
-        Err(e) => return Ok(query_error(&e)),
+    // A page after the first is cut from the result its first page was cut from.
+    let key = ResultKey {
+        query: hash.clone(),
+        caller: caller.object_id.clone(),
+        filter: format!("{:?}", request.authorization_scope),
+        snapshot: Arc::as_ptr(&snapshot) as usize,
+    };
+    let kept = if cursor.is_some() {
+        state.graph.results.get(&key)
+    } else {
+        None
+    };
+    let result = match kept {
+        Some(result) => result,
+        None => {
+            let tables = snapshot.view(caller, subs, &scoped.groups, request.authorization_scope);
+            let result = match eval::run(&parsed, &tables) {
+                Ok(t) => Arc::new(t),
+                Err(e) => return Ok(query_error(&e)),
+            };
+            state.graph.results.put(key, &snapshot, result.clone());
+            result
+        }
     };
     let total = result.rows.len() as u64;
     let size = request

@@ -11,6 +11,7 @@ mod paging;
 pub mod parser;
 mod quota;
 mod request;
+mod results;
 mod tables;
 
 #[cfg(test)]
