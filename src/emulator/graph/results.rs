@@ -27,10 +27,13 @@ pub struct ResultKey {
     pub snapshot: usize,
 }
 
+/// One kept result: its key, the snapshot it came from, the rows.
+type Entry = (ResultKey, Weak<Snapshot>, Arc<Table>);
+
 /// The most recently computed results, newest last.
 #[derive(Debug, Default)]
 pub struct Results {
-    kept: Mutex<VecDeque<(ResultKey, Weak<Snapshot>, Arc<Table>)>>,
+    kept: Mutex<VecDeque<Entry>>,
 }
 
 impl Results {
