@@ -95,6 +95,19 @@ async fn tenant(env: &Env) -> Vec<Value> {
         )
         .await;
     assert!(r.status.is_success(), "{:?}", r.body);
+    // A lock on group `other` holds db-1 and db-2.
+    let lock = format!(
+        "/subscriptions/{}/resourceGroups/other/providers/Microsoft.Authorization/locks/keep?api-version=2020-05-01",
+        env.sub
+    );
+    let r = env
+        .call(
+            Method::PUT,
+            &lock,
+            Some(json!({"properties": {"level": "CanNotDelete"}})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
     ids.pop();
     ids
 }
@@ -131,6 +144,34 @@ async fn expected(env: &Env) -> BTreeMap<&'static str, u64> {
         }
         dangling += u64::from(missing);
     }
+    let (locks, _) = env
+        .list_all(&format!(
+            "/subscriptions/{}/providers/Microsoft.Authorization/locks?api-version=2020-05-01",
+            env.sub
+        ))
+        .await;
+    let locked_scopes: Vec<String> = locks
+        .iter()
+        .map(|l| {
+            l["id"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .split("/providers/microsoft.authorization/locks/")
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let locked = identities
+        .iter()
+        .filter(|i| {
+            let id = i["id"].as_str().unwrap().to_lowercase();
+            locked_scopes
+                .iter()
+                .any(|s| id == *s || id.starts_with(&format!("{s}/")))
+        })
+        .count() as u64;
     let holders: BTreeSet<String> = assignments
         .iter()
         .map(|a| {
@@ -168,6 +209,7 @@ async fn expected(env: &Env) -> BTreeMap<&'static str, u64> {
         ("orphans", orphans),
         ("dangling_references", dangling),
         ("untagged", untagged),
+        ("locked", locked),
         ("near_credential_limit", near),
     ])
 }
@@ -182,6 +224,7 @@ async fn the_report_counts_what_the_emulator_holds_in_one_page_of_its_own() {
     tenant(&env).await;
     let want = expected(&env).await;
     assert_eq!(want["identities"], 5);
+    assert_eq!(want["locked"], 2);
     assert!(
         want["orphans"] > 0
             && want["dangling_references"] > 0
@@ -238,6 +281,7 @@ async fn the_report_counts_what_the_emulator_holds_in_one_page_of_its_own() {
         want["dangling_references"].to_string()
     );
     assert_eq!(shown["untagged"], want["untagged"].to_string());
+    assert_eq!(shown["locked"], want["locked"].to_string());
     // Sections and charts.
     let titles = select(&doc, "section h2");
     for t in [
