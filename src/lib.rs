@@ -19,6 +19,8 @@ pub mod error;
 pub mod host;
 /// Serde-only JSON shapes of ARM resources, pages and errors.
 pub mod model;
+/// Plan files (`--plan-out`), `azid plan show` and `azid apply` with drift checks and a journal.
+pub mod plan;
 /// Output formats, `--query`, and the az shapes of identities and groups.
 pub mod output;
 /// The interactive REPL over the Rhai host.

@@ -15,6 +15,7 @@ pub mod diagnostic;
 pub mod files;
 mod identities;
 pub mod plan;
+mod planned;
 pub mod references;
 pub mod relations;
 pub mod session;

@@ -6,16 +6,8 @@ use std::fmt;
 
 use crate::output::printable;
 
-/// What would happen to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// `+`: a new resource.
-    Create,
-    /// `~`: an existing resource changes.
-    Update,
-    /// `-`: a resource goes away.
-    Delete,
-}
+pub use crate::plan::step::Change;
+use crate::plan::step::{Fingerprint, Op};
 
 /// Why a planned change would be refused: the caller may not do `action` at `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +27,10 @@ pub struct Planned {
     pub id: String,
     /// Set when the caller's permissions would refuse it with 403 AuthorizationFailed.
     pub denied: Option<Denied>,
+    /// What apply sends, and what the plan relied on; `None` for a line apply cannot run.
+    pub step: Option<(Op, Fingerprint)>,
+    /// Lines shown under it in a plan file (tag diff, detached identity).
+    pub details: Vec<String>,
 }
 
 /// Everything a dry-run recorded, in order.
@@ -49,6 +45,17 @@ impl Plan {
     /// (the same id, or one differing only in case) is the same change, as in the real run:
     /// a repeat, or an update of what the plan creates, adds no line.
     pub fn record(&mut self, change: Change, id: impl Into<String>) {
+        self.record_step(change, id, None, Vec::new());
+    }
+
+    /// Records a change with what apply sends and what the plan relied on (see `record`).
+    pub fn record_step(
+        &mut self,
+        change: Change,
+        id: impl Into<String>,
+        step: Option<(Op, Fingerprint)>,
+        details: Vec<String>,
+    ) {
         let id = id.into();
         let already = self.items.iter().any(|p| {
             p.id.eq_ignore_ascii_case(&id)
@@ -61,6 +68,8 @@ impl Plan {
             change,
             id,
             denied: None,
+            step,
+            details,
         });
     }
 
