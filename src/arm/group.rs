@@ -83,6 +83,14 @@ impl ArmClient {
         self.get_json(self.group_url(subscription, name)?).await
     }
 
+    /// GET a subscription: fails (404, 403) when the credentials cannot reach it.
+    pub async fn subscription_show(&self, subscription: &str) -> Result<serde_json::Value, ArmError> {
+        names::subscription_id(subscription)?;
+        let path = format!("/subscriptions/{}", seg(subscription));
+        self.get_json(self.url(&path, &self.options().resources_api_version))
+            .await
+    }
+
     /// Every resource group of the subscription.
     pub async fn group_list(&self, subscription: &str) -> Result<Vec<ResourceGroup>, ArmError> {
         names::subscription_id(subscription)?;

@@ -15,6 +15,7 @@ use crate::arm::{ArmError, IdentityCreate, IdentityRef, names};
 use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
 use crate::host::plan::Change;
+use crate::plan::step::{Fingerprint, Op as PlanOp};
 use crate::host::references::{self, DeleteOptions, References, Step, Uses};
 use crate::output::{self, Format};
 use crate::output::{credential_json, identity_json};
@@ -25,14 +26,20 @@ pub async fn run(
     session: &Session,
     command: IdentityCommand,
     out: &Printer,
-    flags: Flags,
+    flags: Flags<'_>,
 ) -> Result<ExitCode, Error> {
     let client = &session.client;
     // `identity revoke` also takes `--dry-run` after the subcommand.
     let dry_run = flags.dry_run || matches!(command, IdentityCommand::Revoke { dry_run: true, .. });
-    if dry_run && let Some(draft) = plan(session, &command).await? {
-        print!("{}", draft.render());
-        return Ok(ExitCode::SUCCESS);
+    if dry_run {
+        match plan(session, &command).await? {
+            Some(draft) => {
+                print!("{}", draft.render());
+                super::write_plan(session, &draft, flags).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            None => super::no_plan_out(flags)?,
+        }
     }
     match command {
         IdentityCommand::Create {
@@ -370,8 +377,15 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 names::location(l)?;
             }
             let tags = parse_tags(tags)?;
-            dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
-                .await?;
+            dryrun::identity_put(
+                client,
+                &mut draft,
+                &id,
+                &tags,
+                isolation_scope.as_deref(),
+                location.as_deref(),
+            )
+            .await?;
         }
         IdentityCommand::Update {
             target,
@@ -384,19 +398,34 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 // An update of what does not exist fails, as it would for real.
                 let old = client.identity_show(&id).await?;
                 let tags = tags.clone().unwrap_or(old.tags);
-                dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
-                    .await?;
+                dryrun::identity_put(
+                    client,
+                    &mut draft,
+                    &id,
+                    &tags,
+                    isolation_scope.as_deref(),
+                    None,
+                )
+                .await?;
             }
         }
         IdentityCommand::Revoke { target, .. } => {
             for id in targets(session, target)? {
                 // The plan holds only identities the real call would find.
-                match client.identity_show(&id).await {
-                    Ok(_) => {}
+                let found = match client.identity_show(&id).await {
+                    Ok(found) => found,
                     Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
                     Err(e) => return Err(e.into()),
-                }
-                draft.add(Change::Update, id.id(), vec!["revoke tokens".to_string()]);
+                };
+                draft.add(
+                    Change::Update,
+                    id.id(),
+                    vec!["revoke tokens".to_string()],
+                    (
+                        PlanOp::IdentityRevoke,
+                        Fingerprint::of_identity(&found, None),
+                    ),
+                );
             }
         }
         IdentityCommand::Delete {
@@ -414,20 +443,55 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
             };
             let steps = delete_steps(session, &ids, options, *if_unused, false).await?;
             for (id, steps) in ids.iter().zip(steps) {
-                if dryrun::found(client.identity_show(id).await)?.is_none() {
+                let Some(shown) = dryrun::found(client.identity_show(id).await)? else {
                     continue;
-                }
+                };
+                let detached: Vec<String> = steps
+                    .iter()
+                    .filter_map(|s| match s {
+                        Step::Detach { resource } => Some(resource.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                // Without --detach or --if-unused, az deletes an attached identity too.
+                let attached = (*detach || *if_unused).then_some(detached);
+                let identity_id = id.id();
                 for step in steps {
                     match step {
-                        Step::Detach { resource } => draft.add(
-                            Change::Update,
-                            resource,
-                            vec![format!("- identity {}", id.id())],
-                        ),
-                        Step::Unassign { assignment } => {
-                            draft.add(Change::Delete, assignment, Vec::new())
+                        Step::Detach { resource } => {
+                            let block = client.resource_show(&resource).await?;
+                            draft.add(
+                                Change::Update,
+                                resource,
+                                vec![format!("- identity {identity_id}")],
+                                (
+                                    PlanOp::Detach {
+                                        identity: identity_id.clone(),
+                                    },
+                                    Fingerprint::of_block(block.identity.as_ref()),
+                                ),
+                            )
                         }
-                        Step::Delete => draft.add(Change::Delete, id.id(), Vec::new()),
+                        Step::Unassign { assignment } => draft.add(
+                            Change::Delete,
+                            assignment,
+                            Vec::new(),
+                            (
+                                PlanOp::Unassign {
+                                    identity: identity_id.clone(),
+                                },
+                                Fingerprint::Exists,
+                            ),
+                        ),
+                        Step::Delete => draft.add(
+                            Change::Delete,
+                            identity_id.clone(),
+                            Vec::new(),
+                            (
+                                PlanOp::IdentityDelete,
+                                Fingerprint::of_identity(&shown, attached.clone()),
+                            ),
+                        ),
                     }
                 }
             }
@@ -465,7 +529,17 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 &c.identity_name,
             )?;
             if let Some(old) = dryrun::found(client.credential_show(&id, &c.name).await)? {
-                draft.add(Change::Delete, old.id, Vec::new());
+                let fingerprint = Fingerprint::Credential {
+                    issuer: old.properties.issuer.clone(),
+                    subject: old.properties.subject.clone(),
+                    audiences: old.properties.audiences.clone(),
+                };
+                draft.add(
+                    Change::Delete,
+                    old.id,
+                    Vec::new(),
+                    (PlanOp::CredentialDelete, fingerprint),
+                );
             }
         }
         _ => return Ok(None),

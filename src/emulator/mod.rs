@@ -89,6 +89,8 @@ pub struct EmulatorOptions {
     pub graph_quota: QuotaSpec,
     /// How long after ARM makes a change Resource Graph shows it (`--graph-lag`).
     pub graph_lag: Duration,
+    /// Where one JSON line per request answered is appended (`--request-log`).
+    pub request_log: Option<PathBuf>,
 }
 
 impl Default for EmulatorOptions {
@@ -112,6 +114,7 @@ impl Default for EmulatorOptions {
             callers: Vec::new(),
             graph_quota: QuotaSpec::default(),
             graph_lag: Duration::ZERO,
+            request_log: None,
         }
     }
 }
@@ -178,6 +181,15 @@ impl Emulator {
                 latency.min, latency.max
             )));
         }
+        let request_log = match &options.request_log {
+            Some(path) => Some(server::request_log::RequestLog::open(path).map_err(|e| {
+                EmulatorError::Invalid(format!(
+                    "could not open the request log {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
         let seed = options.seed.unwrap_or_else(rand::random);
         let store = Store::open(options.data.as_deref())?;
         let ids = store.transaction(|tx| {
@@ -255,6 +267,7 @@ impl Emulator {
             faults: Faults::new(options.fault_rate, options.latency, seed),
             throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
             graph: graph::GraphService::new(options.graph_quota, options.graph_lag),
+            request_log,
         });
         resources::groups::resume_pending(&state)?;
         let (shutdown, stopped) = watch::channel(false);

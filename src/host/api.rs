@@ -662,6 +662,7 @@ fn group_create(s: &HostState, name: &str, location: &str) -> Res<Dynamic> {
             Some((
                 crate::plan::step::Op::GroupPut {
                     location: location.to_string(),
+                    tags: BTreeMap::new(),
                 },
                 fingerprint,
             )),

@@ -359,11 +359,11 @@ async fn execute(client: &ArmClient, step: &Step) -> Result<(Option<u16>, String
             let deleted = client.credential_delete(&id, &name).await?;
             Ok((Some(if deleted { 200 } else { 204 }), "credential deleted".into()))
         }
-        Op::GroupPut { location } => {
+        Op::GroupPut { location, tags } => {
             let (sub, name) = check::group_target(target)?;
             let create = GroupCreate {
                 location: location.clone(),
-                tags: BTreeMap::new(),
+                tags: tags.clone(),
             };
             client.group_create(&sub, &name, &create).await?;
             Ok((Some(200), "group written".into()))

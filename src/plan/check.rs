@@ -383,7 +383,7 @@ pub fn decide(step: &Step, now: &Observed, in_flight: bool, detached: &[String])
                 Verdict::Proceed
             }
         }
-        (Op::GroupPut { location }, Observed::Group(found)) => match (&step.fingerprint, found) {
+        (Op::GroupPut { location, .. }, Observed::Group(found)) => match (&step.fingerprint, found) {
             (Fingerprint::Absent, None) | (Fingerprint::Exists, Some(_)) => Verdict::Proceed,
             (Fingerprint::Absent, Some(g)) if in_flight && g.location.eq_ignore_ascii_case(location) => {
                 Verdict::Achieved(format!("{earlier}: it exists"))

@@ -69,6 +69,9 @@ pub enum Op {
     GroupPut {
         /// Region.
         location: String,
+        /// Tags.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        tags: BTreeMap<String, String>,
     },
     /// DELETE a resource group (and everything in it).
     GroupDelete,

@@ -35,6 +35,20 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
                 .collect();
             ("identity", refused)
         }
+        Some(Command::Plan(_)) => {
+            let refused = given
+                .into_iter()
+                .filter(|id| !matches!(*id, "output" | "query"))
+                .collect();
+            ("plan", refused)
+        }
+        Some(Command::Apply(_)) => {
+            let refused = given
+                .into_iter()
+                .filter(|id| SCRIPT_ONLY.contains(id) || matches!(*id, "dry_run" | "plan_out"))
+                .collect();
+            ("apply", refused)
+        }
         Some(Command::Group(_)) => {
             let refused = given
                 .into_iter()
