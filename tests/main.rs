@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives a real emulator over HTTP on loopback
 //! (in-process through the library, or the `azid` binary as a child process).
 
+mod apply;
 mod bulk;
 mod cli;
 mod cli_auth;
@@ -16,6 +17,7 @@ mod files;
 mod harness;
 mod hostile_server;
 mod permissions;
+mod plan_files;
 mod process;
 mod relations;
 mod repl;

@@ -155,7 +155,12 @@ impl PlanFile {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text)
+        Self::parse(&text).map_err(|e| match e {
+            PlanError::Invalid(why) => {
+                PlanError::Invalid(format!("plan file {} is refused: {why}", path.display()))
+            }
+            other => other,
+        })
     }
 
     /// Checks the text of a plan file (see `load`).
