@@ -293,7 +293,8 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
         if child.try_wait().expect("wait").is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // The emulators serve on this test's runtime: wait without blocking it.
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
@@ -307,6 +308,7 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
     assert_eq!(left, expected, "exactly the planned identities are gone");
     // No identity got a DELETE after one of its DELETEs had answered 200.
     let mut deleted = std::collections::HashSet::new();
+    let mut sent = std::collections::HashSet::new();
     for line in requests(&log) {
         if line["method"] != "DELETE" {
             continue;
@@ -314,8 +316,11 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
         let path = line["path"].as_str().expect("path").to_lowercase();
         assert!(!deleted.contains(&path), "a second DELETE of {path} after a 200");
         if line["status"] == 200 {
-            deleted.insert(path);
+            deleted.insert(path.clone());
         }
+        sent.insert(path);
     }
-    assert_eq!(deleted.len(), PLANNED);
+    // Some 200s were replaced by injected faults; every planned identity was sent a DELETE.
+    assert_eq!(sent.len(), PLANNED);
+    assert!(!deleted.is_empty());
 }
