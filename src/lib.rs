@@ -19,10 +19,10 @@ pub mod error;
 pub mod host;
 /// Serde-only JSON shapes of ARM resources, pages and errors.
 pub mod model;
-/// Plan files (`--plan-out`), `azid plan show` and `azid apply` with drift checks and a journal.
-pub mod plan;
 /// Output formats, `--query`, and the az shapes of identities and groups.
 pub mod output;
+/// Plan files (`--plan-out`), `azid plan show` and `azid apply` with drift checks and a journal.
+pub mod plan;
 /// The interactive REPL over the Rhai host.
 pub mod repl;
 /// Parse arguments, dispatch, and turn the outcome into an exit code.

@@ -281,7 +281,11 @@ pub const CONTINUATION_PROMPT: &str = "  ...> ";
 
 /// Runs the REPL until `:quit` or Ctrl-D.
 /// With `plan_out`, the plan of a dry-run still on at the end is also written there.
-pub fn run(host: &Host, banner: &str, plan_out: Option<&std::path::Path>) -> Result<ExitCode, Error> {
+pub fn run(
+    host: &Host,
+    banner: &str,
+    plan_out: Option<&std::path::Path>,
+) -> Result<ExitCode, Error> {
     let colour = std::io::stdout().is_terminal();
     let known = Rc::new(RefCell::new(Known::default()));
     let engine = host.engine();
@@ -480,7 +484,9 @@ fn command(
                 let plan = host.take_plan();
                 print!("{plan}");
                 let path = std::path::Path::new(arg["off ".len()..].trim());
-                if let Err(e) = crate::commands::script::write_plan(host, &plan, path, repl_source()) {
+                if let Err(e) =
+                    crate::commands::script::write_plan(host, &plan, path, repl_source())
+                {
                     eprintln!("ERROR: {}", crate::error::render(&e));
                 }
                 host.set_dry_run(false);

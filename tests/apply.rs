@@ -48,10 +48,19 @@ fn writes(lines: &[Value]) -> Vec<(String, String)> {
 /// Plans `script` as a dry-run into `dir/plan.json`.
 async fn plan(env: &Env, dir: &Path, script: &str) -> PathBuf {
     let file = dir.join("plan.json");
-    Azid::at(env, &["eval", script, "--dry-run", "--plan-out", file.to_str().expect("utf-8")])
-        .run()
-        .await
-        .ok();
+    Azid::at(
+        env,
+        &[
+            "eval",
+            script,
+            "--dry-run",
+            "--plan-out",
+            file.to_str().expect("utf-8"),
+        ],
+    )
+    .run()
+    .await
+    .ok();
     file
 }
 
@@ -103,16 +112,33 @@ async fn apply_runs_exactly_the_planned_steps() {
     env.identity("rg", "old-4").await;
     let before = requests(&log).len();
     let run = apply(&env, &file, &["--yes"]).await.ok();
-    assert!(run.stdout.contains("Apply: 5 done, 0 already done, 0 drifted"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Apply: 5 done, 0 already done, 0 drifted"),
+        "{run:?}"
+    );
     assert_eq!(env.all_identity_names().await, ["keep-1", "new-1", "old-4"]);
-    let keep = env.call(Method::GET, &env.identity_path("rg", "keep-1"), None).await;
+    let keep = env
+        .call(Method::GET, &env.identity_path("rg", "keep-1"), None)
+        .await;
     assert_eq!(keep.body["tags"], json!({"owner": "ops"}));
-    let new = env.call(Method::GET, &env.identity_path("rg", "new-1"), None).await;
+    let new = env
+        .call(Method::GET, &env.identity_path("rg", "new-1"), None)
+        .await;
     assert_eq!(new.body["tags"], json!({"made": "plan"}));
     let sent = writes(&requests(&log)[before..]);
-    let deletes: Vec<&String> = sent.iter().filter(|(m, _)| m == "DELETE").map(|(_, p)| p).collect();
+    let deletes: Vec<&String> = sent
+        .iter()
+        .filter(|(m, _)| m == "DELETE")
+        .map(|(_, p)| p)
+        .collect();
     assert_eq!(deletes.len(), 3, "{sent:?}");
-    assert!(deletes.iter().all(|p| p.contains("/old-") && !p.ends_with("/old-4")), "{sent:?}");
+    assert!(
+        deletes
+            .iter()
+            .all(|p| p.contains("/old-") && !p.ends_with("/old-4")),
+        "{sent:?}"
+    );
     assert_eq!(sent.len(), 5, "one request per step: {sent:?}");
     // A second apply sends no write: every step is finished in the journal.
     let before = requests(&log).len();
@@ -138,22 +164,42 @@ async fn drifted_targets_are_reported_and_left_untouched() {
     env.call(Method::DELETE, &path, None).await;
     let recreated = env.identity("rg", "recreated").await;
     let r = env
-        .call(Method::PATCH, &env.identity_path("rg", "retagged"), Some(json!({"tags": {"owner": "new"}})))
+        .call(
+            Method::PATCH,
+            &env.identity_path("rg", "retagged"),
+            Some(json!({"tags": {"owner": "new"}})),
+        )
         .await;
     assert!(r.status.is_success(), "{:?}", r.body);
     let attached = env.identity("rg", "attached").await;
     site(&env, "web", attached["id"].as_str().expect("id")).await;
     let before = requests(&log).len();
     let run = apply(&env, &file, &["--yes"]).await.fails(1);
-    assert!(run.stdout.contains("Apply: 1 done, 0 already done, 3 drifted"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Apply: 1 done, 0 already done, 3 drifted"),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("recreated: principalId"), "{run:?}");
     assert!(run.stdout.contains("retagged: + tag owner=new"), "{run:?}");
     assert!(run.stdout.contains("newly attached to"), "{run:?}");
-    assert_eq!(env.all_identity_names().await, ["attached", "recreated", "retagged"]);
-    let now = env.call(Method::GET, &env.identity_path("rg", "recreated"), None).await;
-    assert_eq!(now.body["properties"]["principalId"], recreated["properties"]["principalId"]);
+    assert_eq!(
+        env.all_identity_names().await,
+        ["attached", "recreated", "retagged"]
+    );
+    let now = env
+        .call(Method::GET, &env.identity_path("rg", "recreated"), None)
+        .await;
+    assert_eq!(
+        now.body["properties"]["principalId"],
+        recreated["properties"]["principalId"]
+    );
     let sent = writes(&requests(&log)[before..]);
-    assert_eq!(sent.len(), 1, "only the unchanged identity is deleted: {sent:?}");
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the unchanged identity is deleted: {sent:?}"
+    );
     assert!(sent[0].1.ends_with("/unchanged"), "{sent:?}");
 }
 
@@ -167,13 +213,32 @@ async fn detach_runs_before_its_delete_and_is_skipped_with_a_drifted_one() {
     let (a_id, b_id) = (a["id"].as_str().expect("id"), b["id"].as_str().expect("id"));
     site(&env, "web-a", a_id).await;
     site(&env, "web-b", b_id).await;
-    let file = plan(&env, dir.path(), r#"identity_delete(identity_list("rg"), #{detach: true})"#).await;
-    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("plan")).expect("json");
-    let ops: Vec<&str> = plan["steps"].as_array().expect("steps").iter().map(|s| s["op"].as_str().unwrap_or("")).collect();
-    assert_eq!(ops, ["detach", "identity_delete", "detach", "identity_delete"], "{plan}");
+    let file = plan(
+        &env,
+        dir.path(),
+        r#"identity_delete(identity_list("rg"), #{detach: true})"#,
+    )
+    .await;
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("plan")).expect("json");
+    let ops: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["op"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        ops,
+        ["detach", "identity_delete", "detach", "identity_delete"],
+        "{plan}"
+    );
     assert_eq!(plan["steps"][0]["prepares"], 1);
     let r = env
-        .call(Method::PATCH, &env.identity_path("rg", "app-b"), Some(json!({"tags": {"x": "1"}})))
+        .call(
+            Method::PATCH,
+            &env.identity_path("rg", "app-b"),
+            Some(json!({"tags": {"x": "1"}})),
+        )
         .await;
     assert!(r.status.is_success());
     let before = requests(&log).len();
@@ -184,8 +249,14 @@ async fn detach_runs_before_its_delete_and_is_skipped_with_a_drifted_one() {
     assert_eq!(site_identities(&env, "web-b").await, [b_id.to_lowercase()]);
     let sent = writes(&requests(&log)[before..]);
     assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent[0].0 == "PATCH" && sent[0].1.ends_with("/sites/web-a"), "{sent:?}");
-    assert!(sent[1].0 == "DELETE" && sent[1].1.ends_with("/app-a"), "{sent:?}");
+    assert!(
+        sent[0].0 == "PATCH" && sent[0].1.ends_with("/sites/web-a"),
+        "{sent:?}"
+    );
+    assert!(
+        sent[1].0 == "DELETE" && sent[1].1.ends_with("/app-a"),
+        "{sent:?}"
+    );
 }
 
 #[tokio::test]
@@ -197,9 +268,15 @@ async fn a_bad_plan_file_is_refused_before_any_request() {
     let file = plan(&env, dir.path(), r#"identity_delete("rg", "app-1")"#).await;
     let good = std::fs::read_to_string(&file).expect("plan");
     for (text, why) in [
-        (good.replace("\"tags\": {}", "\"tags\": {\"a\": \"b\"}"), "edited"),
+        (
+            good.replace("\"tags\": {}", "\"tags\": {\"a\": \"b\"}"),
+            "edited",
+        ),
         (good[..good.len() - 40].to_string(), "truncated"),
-        (good.replace("\"version\": 1", "\"version\": 7"), "version 7"),
+        (
+            good.replace("\"version\": 1", "\"version\": 7"),
+            "version 7",
+        ),
     ] {
         std::fs::write(&file, text).expect("write");
         let before = requests(&log).len();
@@ -222,7 +299,9 @@ async fn a_bad_plan_file_is_refused_before_any_request() {
     let foreign = azid::plan::file::PlanFile::seal(
         foreign.created_at,
         foreign.created_by,
-        azid::plan::file::Scope { subscriptions: vec![elsewhere.into()] },
+        azid::plan::file::Scope {
+            subscriptions: vec![elsewhere.into()],
+        },
         foreign.source,
         steps,
     )
@@ -269,8 +348,13 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
     })
     .await;
     healthy.group("rg").await;
-    let names: Vec<String> = (0..PLANNED + 20).map(|i| format!("\"id-{i:05}\"")).collect();
-    let create = format!("identity_create(\"rg\", [{}], #{{}}).filter(|r| !r.ok).len()", names.join(","));
+    let names: Vec<String> = (0..PLANNED + 20)
+        .map(|i| format!("\"id-{i:05}\""))
+        .collect();
+    let create = format!(
+        "identity_create(\"rg\", [{}], #{{}}).filter(|r| !r.ok).len()",
+        names.join(",")
+    );
     let failed = Azid::at(&healthy, &["eval", &create]).run().await.ok();
     assert_eq!(failed.stdout.trim(), "0", "{failed:?}");
     let file = plan(
@@ -280,7 +364,13 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
     )
     .await;
     let journal = dir.path().join("plan.json.journal");
-    let args = ["apply", file.to_str().expect("utf-8"), "--yes", "--max-retries", "10"];
+    let args = [
+        "apply",
+        file.to_str().expect("utf-8"),
+        "--yes",
+        "--max-retries",
+        "10",
+    ];
     let (mut child, _home) = Azid::at(&faulty, &args).spawn();
     // Killed once a fair share of the deletes has ended.
     let ended = |j: &Path| {
@@ -299,12 +389,17 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
     child.kill().expect("kill -9");
     child.wait().expect("reaped");
     let after_kill = ended(&journal);
-    assert!(after_kill < PLANNED, "the kill came before the apply finished ({after_kill})");
+    assert!(
+        after_kill < PLANNED,
+        "the kill came before the apply finished ({after_kill})"
+    );
     let run = Azid::at(&faulty, &args).run().await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains(&format!("of {PLANNED})")), "{run:?}");
     let left = healthy.all_identity_names().await;
-    let expected: Vec<String> = (PLANNED..PLANNED + 20).map(|i| format!("id-{i:05}")).collect();
+    let expected: Vec<String> = (PLANNED..PLANNED + 20)
+        .map(|i| format!("id-{i:05}"))
+        .collect();
     assert_eq!(left, expected, "exactly the planned identities are gone");
     // No identity got a DELETE after one of its DELETEs had answered 200.
     let mut deleted = std::collections::HashSet::new();
@@ -314,7 +409,10 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
             continue;
         }
         let path = line["path"].as_str().expect("path").to_lowercase();
-        assert!(!deleted.contains(&path), "a second DELETE of {path} after a 200");
+        assert!(
+            !deleted.contains(&path),
+            "a second DELETE of {path} after a 200"
+        );
         if line["status"] == 200 {
             deleted.insert(path.clone());
         }

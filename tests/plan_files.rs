@@ -28,14 +28,32 @@ async fn plan_out_without_dry_run_is_a_usage_error() {
     let file = dir.path().join("p.json");
     let path = file.to_str().expect("utf-8");
     for args in [
-        vec!["eval", "identity_delete(\"rg\", \"app-1\")", "--plan-out", path],
-        vec!["--plan-out", path, "identity", "delete", "-g", "rg", "-n", "app-1"],
+        vec![
+            "eval",
+            "identity_delete(\"rg\", \"app-1\")",
+            "--plan-out",
+            path,
+        ],
+        vec![
+            "--plan-out",
+            path,
+            "identity",
+            "delete",
+            "-g",
+            "rg",
+            "-n",
+            "app-1",
+        ],
     ] {
         let run = Azid::at(&env, &args).run().await.fails(2);
         assert!(run.stderr.contains("--dry-run"), "{run:?}");
     }
     assert!(!file.exists());
-    assert_eq!(env.all_identity_names().await, ["app-1"], "nothing was deleted");
+    assert_eq!(
+        env.all_identity_names().await,
+        ["app-1"],
+        "nothing was deleted"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +87,11 @@ async fn a_script_dry_run_writes_every_step_with_what_it_relied_on() {
     .run()
     .await
     .ok();
-    assert!(run.stdout.contains("Plan: 1 to create, 1 to update, 2 to delete"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Plan: 1 to create, 1 to update, 2 to delete"),
+        "{run:?}"
+    );
     let plan = read_json(&file);
     assert_eq!(plan["format"], "azid-plan");
     assert_eq!(plan["version"], 1);
@@ -77,11 +99,32 @@ async fn a_script_dry_run_writes_every_step_with_what_it_relied_on() {
     assert_eq!(plan["scope"]["subscriptions"][0], env.sub.to_lowercase());
     assert_eq!(plan["source"]["command"], "run");
     assert_eq!(plan["source"]["args"][0], "app-");
-    assert!(plan["createdAt"].as_str().expect("createdAt").ends_with('Z'));
-    assert!(plan["digest"].as_str().expect("digest").starts_with("sha256:"));
+    assert!(
+        plan["createdAt"]
+            .as_str()
+            .expect("createdAt")
+            .ends_with('Z')
+    );
+    assert!(
+        plan["digest"]
+            .as_str()
+            .expect("digest")
+            .starts_with("sha256:")
+    );
     let steps = plan["steps"].as_array().expect("steps");
-    let ops: Vec<&str> = steps.iter().map(|s| s["op"].as_str().expect("op")).collect();
-    assert_eq!(ops, ["identity_delete", "identity_delete", "identity_tags", "identity_put"]);
+    let ops: Vec<&str> = steps
+        .iter()
+        .map(|s| s["op"].as_str().expect("op"))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "identity_delete",
+            "identity_delete",
+            "identity_tags",
+            "identity_put"
+        ]
+    );
     // Each delete relied on the identity as the emulator has it.
     for (step, identity) in steps.iter().zip(&made).take(2) {
         assert_eq!(step["target"], identity["id"]);
@@ -100,9 +143,19 @@ async fn a_script_dry_run_writes_every_step_with_what_it_relied_on() {
         .run()
         .await
         .ok();
-    assert!(shown.stdout.contains(&format!("- delete {}", made[0]["id"].as_str().expect("id"))), "{shown:?}");
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("- delete {}", made[0]["id"].as_str().expect("id"))),
+        "{shown:?}"
+    );
     assert!(shown.stdout.contains("    + tag owner=ops"), "{shown:?}");
-    assert!(shown.stdout.contains("Plan: 1 to create, 1 to update, 2 to delete."), "{shown:?}");
+    assert!(
+        shown
+            .stdout
+            .contains("Plan: 1 to create, 1 to update, 2 to delete."),
+        "{shown:?}"
+    );
     let as_json = Azid::new(&["plan", "show", file.to_str().expect("utf-8"), "-o", "json"])
         .run()
         .await
@@ -123,19 +176,43 @@ async fn an_az_style_dry_run_writes_a_plan_file_and_a_read_refuses_plan_out() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("p.json");
     let path = file.to_str().expect("utf-8");
-    Azid::at(&env, &["--dry-run", "--plan-out", path, "identity", "delete", "-g", "rg", "-n", "app-1"])
-        .run()
-        .await
-        .ok();
+    Azid::at(
+        &env,
+        &[
+            "--dry-run",
+            "--plan-out",
+            path,
+            "identity",
+            "delete",
+            "-g",
+            "rg",
+            "-n",
+            "app-1",
+        ],
+    )
+    .run()
+    .await
+    .ok();
     let plan = read_json(&file);
     assert_eq!(plan["source"]["command"], "command");
     assert_eq!(plan["steps"][0]["op"], "identity_delete");
     assert_eq!(env.all_identity_names().await, ["app-1"]);
     let other = dir.path().join("q.json");
-    let run = Azid::at(&env, &["--dry-run", "--plan-out", other.to_str().expect("utf-8"), "identity", "list", "-g", "rg"])
-        .run()
-        .await
-        .fails(2);
+    let run = Azid::at(
+        &env,
+        &[
+            "--dry-run",
+            "--plan-out",
+            other.to_str().expect("utf-8"),
+            "identity",
+            "list",
+            "-g",
+            "rg",
+        ],
+    )
+    .run()
+    .await
+    .fails(2);
     assert!(run.stderr.contains("only reads"), "{run:?}");
     assert!(!other.exists());
 }
@@ -147,15 +224,27 @@ async fn an_edited_truncated_or_foreign_file_is_refused_by_plan_show() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("p.json");
     let path = file.to_str().expect("utf-8");
-    Azid::at(&env, &["eval", "identity_delete(\"rg\", \"app-1\")", "--dry-run", "--plan-out", path])
-        .run()
-        .await
-        .ok();
+    Azid::at(
+        &env,
+        &[
+            "eval",
+            "identity_delete(\"rg\", \"app-1\")",
+            "--dry-run",
+            "--plan-out",
+            path,
+        ],
+    )
+    .run()
+    .await
+    .ok();
     let good = std::fs::read_to_string(&file).expect("plan");
     let cases = [
         (good.replace("app-1", "app-2"), "digest"),
         (good[..good.len() / 2].to_string(), "truncated"),
-        (good.replace("\"version\": 1", "\"version\": 2"), "version 2"),
+        (
+            good.replace("\"version\": 1", "\"version\": 2"),
+            "version 2",
+        ),
         ("{\"hello\": 1}".to_string(), "not an azid plan file"),
     ];
     for (text, why) in cases {
@@ -178,7 +267,13 @@ async fn a_plan_is_never_written_over_a_journal() {
         }
         let run = Azid::at(
             &env,
-            &["eval", "identity_delete(\"rg\", \"app-1\")", "--dry-run", "--plan-out", target.to_str().expect("utf-8")],
+            &[
+                "eval",
+                "identity_delete(\"rg\", \"app-1\")",
+                "--dry-run",
+                "--plan-out",
+                target.to_str().expect("utf-8"),
+            ],
         )
         .run()
         .await

@@ -416,4 +416,3 @@ mod tests {
         assert!(!format!("{c:?}").contains("super-secret"));
     }
 }
-

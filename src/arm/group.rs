@@ -86,10 +86,14 @@ impl ArmClient {
     }
 
     /// GET a subscription: fails (404, 403) when the credentials cannot reach it.
-    pub async fn subscription_show(&self, subscription: &str) -> Result<serde_json::Value, ArmError> {
+    pub async fn subscription_show(
+        &self,
+        subscription: &str,
+    ) -> Result<serde_json::Value, ArmError> {
         names::subscription_id(subscription)?;
         let path = format!("/subscriptions/{}", seg(subscription));
-        self.get_json(self.url(&path, SUBSCRIPTIONS_API_VERSION)).await
+        self.get_json(self.url(&path, SUBSCRIPTIONS_API_VERSION))
+            .await
     }
 
     /// Every resource group of the subscription.

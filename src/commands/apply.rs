@@ -60,7 +60,10 @@ pub fn status(args: &ApplyArgs, json: bool, printer: &Printer) -> Result<ExitCod
     if json {
         printer.print(&render::results_json(&plan, &results))?;
     } else {
-        print!("{}", render::report(&plan, &results, progress.runs + 1, true));
+        print!(
+            "{}",
+            render::report(&plan, &results, progress.runs + 1, true)
+        );
         if !progress.in_flight.is_empty() {
             println!(
                 "{} step(s) were in flight when the last apply stopped; the next apply re-checks them.",
@@ -75,7 +78,8 @@ pub fn status(args: &ApplyArgs, json: bool, printer: &Printer) -> Result<ExitCod
 pub fn check_can_confirm(args: &ApplyArgs) -> Result<(), Error> {
     if !args.yes && !std::io::stdin().is_terminal() {
         return Err(Error::Usage(
-            "apply asks before it changes anything, and there is no terminal to ask on: pass --yes".into(),
+            "apply asks before it changes anything, and there is no terminal to ask on: pass --yes"
+                .into(),
         ));
     }
     Ok(())
@@ -111,7 +115,11 @@ pub async fn run(
         }
     }
     let c = plan.counts;
-    let finished = progress.ended.values().filter(|(o, ..)| o.is_final()).count();
+    let finished = progress
+        .ended
+        .values()
+        .filter(|(o, ..)| o.is_final())
+        .count();
     eprintln!(
         "Plan: {} to create, {} to update, {} to delete{}; made {}.",
         c.create,

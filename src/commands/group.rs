@@ -11,8 +11,8 @@ use crate::arm::{GroupCreate, GroupDeleted, names};
 use crate::cli::GroupCommand;
 use crate::error::Error;
 use crate::host::plan::Change;
-use crate::plan::step::{Fingerprint, Op};
 use crate::output::group_json;
+use crate::plan::step::{Fingerprint, Op};
 use crate::session::Session;
 
 /// Runs one `group` subcommand.

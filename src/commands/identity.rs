@@ -15,10 +15,10 @@ use crate::arm::{ArmError, IdentityCreate, IdentityRef, names};
 use crate::cli::{CredentialCommand, CredentialSpecArgs, IdentityCommand, Target};
 use crate::error::{Error, render_arm};
 use crate::host::plan::Change;
-use crate::plan::step::{Fingerprint, Op as PlanOp};
 use crate::host::references::{self, DeleteOptions, References, Step, Uses};
 use crate::output::{self, Format};
 use crate::output::{credential_json, identity_json};
+use crate::plan::step::{Fingerprint, Op as PlanOp};
 use crate::session::Session;
 
 /// Runs one `identity` subcommand.

@@ -1,8 +1,8 @@
 //! The az-compatible commands, one file per noun. Each takes a connected `Session` and
 //! the parsed subcommand, prints what az would print, and returns the exit code.
 
-pub mod dryrun;
 pub mod apply;
+pub mod dryrun;
 pub mod group;
 pub mod identity;
 pub mod plan;

@@ -181,7 +181,11 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> R
             .authenticate(request.headers())
             .ok()
             .map(|p| p.object_id);
-        (request.method().to_string(), request.uri().path().to_string(), caller)
+        (
+            request.method().to_string(),
+            request.uri().path().to_string(),
+            caller,
+        )
     });
     let mut response = handle(&state, request)
         .await
@@ -191,7 +195,11 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> R
             .extensions()
             .get::<faults::DropConnection>()
             .is_some();
-        let status = if dropped { 0 } else { response.status().as_u16() };
+        let status = if dropped {
+            0
+        } else {
+            response.status().as_u16()
+        };
         log.record(&method, &path, status, caller.as_deref());
     }
     let headers = response.headers_mut();

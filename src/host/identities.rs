@@ -12,10 +12,10 @@ use super::api::KNOWN_AFTER_APPLY;
 use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
 use super::convert::{self, arm_error, usage_error};
 use super::plan::Change;
-use crate::plan::step::{Fingerprint, Op};
 use crate::arm::bulk::Outcome;
 use crate::arm::{ArmClient, ArmError, IdentityCreate, IdentityRef, names};
 use crate::output;
+use crate::plan::step::{Fingerprint, Op};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -298,10 +298,7 @@ pub(super) fn revoke_tokens(s: &HostState, id: &IdentityRef) -> Res<Dynamic> {
         s.plan.borrow_mut().record_step(
             Change::Update,
             id.id(),
-            Some((
-                Op::IdentityRevoke,
-                Fingerprint::of_identity(&found, None),
-            )),
+            Some((Op::IdentityRevoke, Fingerprint::of_identity(&found, None))),
             vec!["revoke tokens".into()],
         );
         return Ok(Dynamic::UNIT);

@@ -29,7 +29,12 @@ pub(super) fn from_map(item: &Dynamic) -> Option<(String, String, BTreeMap<Strin
         Some(t) => {
             let tags = t.read_lock::<Map>()?;
             tags.iter()
-                .map(|(k, v)| Some((k.to_string(), v.clone().into_immutable_string().ok()?.to_string())))
+                .map(|(k, v)| {
+                    Some((
+                        k.to_string(),
+                        v.clone().into_immutable_string().ok()?.to_string(),
+                    ))
+                })
                 .collect::<Option<_>>()?
         }
     };
@@ -40,7 +45,11 @@ pub(super) fn from_map(item: &Dynamic) -> Option<(String, String, BTreeMap<Strin
 /// `known` holds what an identity map said, when the script passed maps.
 pub(super) fn record_deletes(
     s: &HostState,
-    deletes: Vec<(IdentityRef, Option<(String, String, BTreeMap<String, String>)>, Vec<Step>)>,
+    deletes: Vec<(
+        IdentityRef,
+        Option<(String, String, BTreeMap<String, String>)>,
+        Vec<Step>,
+    )>,
     options: DeleteOptions,
 ) {
     let concurrency = s.concurrency.get();
@@ -52,10 +61,16 @@ pub(super) fn record_deletes(
         .map(|(id, ..)| id.clone())
         .collect();
     let client = s.client.clone();
-    let read = s.runtime.block_on(bulk::run(unread.clone(), concurrency, stop.clone(), None, move |id| {
-        let client = client.clone();
-        async move { client.identity_show(&id).await }
-    }));
+    let read = s.runtime.block_on(bulk::run(
+        unread.clone(),
+        concurrency,
+        stop.clone(),
+        None,
+        move |id| {
+            let client = client.clone();
+            async move { client.identity_show(&id).await }
+        },
+    ));
     let mut identities: HashMap<String, crate::model::Identity> = HashMap::new();
     for (id, item) in unread.iter().zip(read) {
         if let Outcome::Done(found) = item.outcome {
@@ -74,15 +89,24 @@ pub(super) fn record_deletes(
     resources.sort_by_key(|r| r.to_lowercase());
     resources.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     let client = s.client.clone();
-    let blocks = s.runtime.block_on(bulk::run(resources.clone(), concurrency, stop, None, move |r| {
-        let client = client.clone();
-        async move { client.resource_show(&r).await }
-    }));
+    let blocks = s.runtime.block_on(bulk::run(
+        resources.clone(),
+        concurrency,
+        stop,
+        None,
+        move |r| {
+            let client = client.clone();
+            async move { client.resource_show(&r).await }
+        },
+    ));
     let blocks: HashMap<String, Fingerprint> = resources
         .iter()
         .zip(blocks)
         .filter_map(|(r, item)| match item.outcome {
-            Outcome::Done(found) => Some((r.to_lowercase(), Fingerprint::of_block(found.identity.as_ref()))),
+            Outcome::Done(found) => Some((
+                r.to_lowercase(),
+                Fingerprint::of_block(found.identity.as_ref()),
+            )),
             _ => None,
         })
         .collect();
@@ -121,14 +145,26 @@ pub(super) fn record_deletes(
                     plan.record_step(
                         Change::Update,
                         resource,
-                        block.map(|b| (Op::Detach { identity: identity_id.clone() }, b)),
+                        block.map(|b| {
+                            (
+                                Op::Detach {
+                                    identity: identity_id.clone(),
+                                },
+                                b,
+                            )
+                        }),
                         vec![format!("- identity {identity_id}")],
                     );
                 }
                 Step::Unassign { assignment } => plan.record_step(
                     Change::Delete,
                     assignment,
-                    Some((Op::Unassign { identity: identity_id.clone() }, Fingerprint::Exists)),
+                    Some((
+                        Op::Unassign {
+                            identity: identity_id.clone(),
+                        },
+                        Fingerprint::Exists,
+                    )),
                     Vec::new(),
                 ),
                 Step::Delete => plan.record_step(

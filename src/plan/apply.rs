@@ -142,13 +142,27 @@ pub async fn apply(
                     prepared.push(delete);
                 }
             }
-            let seen = check::observe(client, &prepared, settings.concurrency, settings.stop.clone()).await;
+            let seen = check::observe(
+                client,
+                &prepared,
+                settings.concurrency,
+                settings.stop.clone(),
+            )
+            .await;
             for (delete, now) in prepared.iter().zip(seen) {
                 let in_flight = earlier.in_flight.contains(&delete.index);
                 if let Ok(now) = now
-                    && let Verdict::Drifted(what) = check::decide(delete, &now, in_flight, &detached_of(delete))
+                    && let Verdict::Drifted(what) =
+                        check::decide(delete, &now, in_flight, &detached_of(delete))
                 {
-                    end(&journal, &mut results, delete.index, Outcome::Drifted, None, what)?;
+                    end(
+                        &journal,
+                        &mut results,
+                        delete.index,
+                        Outcome::Drifted,
+                        None,
+                        what,
+                    )?;
                 }
             }
         }
@@ -165,7 +179,10 @@ pub async fn apply(
                 let (outcome, detail) = if ok {
                     (Outcome::Done, "went with its resource group".to_string())
                 } else {
-                    (Outcome::Skipped, "its resource group was not deleted".to_string())
+                    (
+                        Outcome::Skipped,
+                        "its resource group was not deleted".to_string(),
+                    )
                 };
                 end(&journal, &mut results, s.index, outcome, None, detail)?;
                 continue;
@@ -201,7 +218,13 @@ pub async fn apply(
             }
             pending.push(s);
         }
-        let seen = check::observe(client, &pending, settings.concurrency, settings.stop.clone()).await;
+        let seen = check::observe(
+            client,
+            &pending,
+            settings.concurrency,
+            settings.stop.clone(),
+        )
+        .await;
         let mut send: Vec<Step> = Vec::new();
         for (s, now) in pending.iter().zip(seen) {
             let in_flight = earlier.in_flight.contains(&s.index);
@@ -217,11 +240,22 @@ pub async fn apply(
                     format!("could not re-check it: {}", crate::error::render_arm(&e)),
                 )?,
                 Ok(Verdict::Achieved(what)) => {
-                    let outcome = if in_flight { Outcome::Done } else { Outcome::AlreadyDone };
+                    let outcome = if in_flight {
+                        Outcome::Done
+                    } else {
+                        Outcome::AlreadyDone
+                    };
                     end(&journal, &mut results, s.index, outcome, None, what)?;
                 }
                 Ok(Verdict::Drifted(what)) => {
-                    end(&journal, &mut results, s.index, Outcome::Drifted, None, what)?;
+                    end(
+                        &journal,
+                        &mut results,
+                        s.index,
+                        Outcome::Drifted,
+                        None,
+                        what,
+                    )?;
                 }
                 Ok(Verdict::Proceed) => send.push((*s).clone()),
             }
@@ -231,33 +265,43 @@ pub async fn apply(
         }
         let indices: Vec<usize> = send.iter().map(|s| s.index).collect();
         let (client2, journal2, stop) = (client.clone(), journal.clone(), settings.stop.clone());
-        let items = bulk::run(send, settings.concurrency, settings.stop.clone(), settings.progress.clone(), move |step| {
-            let (client, journal, stop) = (client2.clone(), journal2.clone(), stop.clone());
-            async move {
-                let journal_failed = |e: PlanError| {
-                    stop.store(true, Ordering::SeqCst);
-                    ArmError::invalid("journal", e.to_string(), "the journal could not be written; the apply stops")
-                };
-                journal
-                    .write(&Entry::Started { step: step.index })
-                    .map_err(journal_failed)?;
-                let sent = execute(&client, &step).await;
-                let (outcome, status, detail) = match &sent {
-                    Ok((status, detail)) => (Outcome::Done, *status, detail.clone()),
-                    Err(e) => (Outcome::Failed, e.status(), crate::error::render_arm(e)),
-                };
-                journal
-                    .write(&Entry::Ended {
-                        step: step.index,
-                        outcome,
-                        status,
-                        detail: detail.clone(),
-                        run: journal.run(),
-                    })
-                    .map_err(journal_failed)?;
-                Ok((outcome, status, detail))
-            }
-        })
+        let items = bulk::run(
+            send,
+            settings.concurrency,
+            settings.stop.clone(),
+            settings.progress.clone(),
+            move |step| {
+                let (client, journal, stop) = (client2.clone(), journal2.clone(), stop.clone());
+                async move {
+                    let journal_failed = |e: PlanError| {
+                        stop.store(true, Ordering::SeqCst);
+                        ArmError::invalid(
+                            "journal",
+                            e.to_string(),
+                            "the journal could not be written; the apply stops",
+                        )
+                    };
+                    journal
+                        .write(&Entry::Started { step: step.index })
+                        .map_err(journal_failed)?;
+                    let sent = execute(&client, &step).await;
+                    let (outcome, status, detail) = match &sent {
+                        Ok((status, detail)) => (Outcome::Done, *status, detail.clone()),
+                        Err(e) => (Outcome::Failed, e.status(), crate::error::render_arm(e)),
+                    };
+                    journal
+                        .write(&Entry::Ended {
+                            step: step.index,
+                            outcome,
+                            status,
+                            detail: detail.clone(),
+                            run: journal.run(),
+                        })
+                        .map_err(journal_failed)?;
+                    Ok((outcome, status, detail))
+                }
+            },
+        )
         .await;
         for (index, item) in indices.into_iter().zip(items) {
             let run = journal.run();
@@ -303,11 +347,15 @@ async fn execute(client: &ArmClient, step: &Step) -> Result<(Option<u16>, String
             })
         }
         Op::IdentityTags { tags } => {
-            client.identity_update_tags(&IdentityRef::parse(target)?, tags).await?;
+            client
+                .identity_update_tags(&IdentityRef::parse(target)?, tags)
+                .await?;
             Ok((Some(200), "tags replaced".into()))
         }
         Op::IdentityRevoke => {
-            client.identity_revoke_tokens(&IdentityRef::parse(target)?).await?;
+            client
+                .identity_revoke_tokens(&IdentityRef::parse(target)?)
+                .await?;
             Ok((Some(200), "tokens revoked".into()))
         }
         Op::IdentityDelete => {
@@ -325,7 +373,10 @@ async fn execute(client: &ArmClient, step: &Step) -> Result<(Option<u16>, String
         }
         Op::Unassign { .. } => {
             let deleted = client.role_assignment_delete(target).await?;
-            Ok((Some(if deleted { 200 } else { 204 }), "role assignment removed".into()))
+            Ok((
+                Some(if deleted { 200 } else { 204 }),
+                "role assignment removed".into(),
+            ))
         }
         Op::RoleAssign {
             identity,
@@ -337,7 +388,9 @@ async fn execute(client: &ArmClient, step: &Step) -> Result<(Option<u16>, String
                 .await?
                 .properties
                 .principal_id;
-            let made = client.role_assign(scope, role_definition_id, &principal).await?;
+            let made = client
+                .role_assign(scope, role_definition_id, &principal)
+                .await?;
             Ok((Some(201), format!("assigned as {}", made.id)))
         }
         Op::CredentialPut {
@@ -357,7 +410,10 @@ async fn execute(client: &ArmClient, step: &Step) -> Result<(Option<u16>, String
         Op::CredentialDelete => {
             let (id, name) = check::credential_target(target)?;
             let deleted = client.credential_delete(&id, &name).await?;
-            Ok((Some(if deleted { 200 } else { 204 }), "credential deleted".into()))
+            Ok((
+                Some(if deleted { 200 } else { 204 }),
+                "credential deleted".into(),
+            ))
         }
         Op::GroupPut { location, tags } => {
             let (sub, name) = check::group_target(target)?;

@@ -55,7 +55,11 @@ pub fn credential_target(id: &str) -> Result<(IdentityRef, String), ArmError> {
     let lower = id.to_lowercase();
     let marker = "/federatedidentitycredentials/";
     let at = lower.find(marker).ok_or_else(|| {
-        ArmError::invalid("credential id", id, "it names no federatedIdentityCredentials")
+        ArmError::invalid(
+            "credential id",
+            id,
+            "it names no federatedIdentityCredentials",
+        )
     })?;
     let identity = IdentityRef::parse(&id[..at])?;
     Ok((identity, id[at + marker.len()..].to_string()))
@@ -65,10 +69,17 @@ pub fn credential_target(id: &str) -> Result<(IdentityRef, String), ArmError> {
 pub fn group_target(id: &str) -> Result<(String, String), ArmError> {
     let parts: Vec<&str> = id.split('/').collect();
     match parts.as_slice() {
-        ["", s, sub, g, name] if s.eq_ignore_ascii_case("subscriptions") && g.eq_ignore_ascii_case("resourcegroups") => {
+        ["", s, sub, g, name]
+            if s.eq_ignore_ascii_case("subscriptions")
+                && g.eq_ignore_ascii_case("resourcegroups") =>
+        {
             Ok((sub.to_string(), name.to_string()))
         }
-        _ => Err(ArmError::invalid("resource group id", id, "it is /subscriptions/ID/resourceGroups/NAME")),
+        _ => Err(ArmError::invalid(
+            "resource group id",
+            id,
+            "it is /subscriptions/ID/resourceGroups/NAME",
+        )),
     }
 }
 
@@ -98,7 +109,10 @@ pub async fn observe(
         .collect();
     for id in refs.iter().flatten() {
         *per_group
-            .entry((id.subscription.to_lowercase(), id.resource_group.to_lowercase()))
+            .entry((
+                id.subscription.to_lowercase(),
+                id.resource_group.to_lowercase(),
+            ))
             .or_default() += 1;
     }
     let mut listed: HashMap<(String, String), Result<HashMap<String, Identity>, ArmError>> =
@@ -108,7 +122,10 @@ pub async fn observe(
             continue;
         }
         let list = match client.identity_list_group(sub, rg).await {
-            Ok(all) => Ok(all.into_iter().map(|i| (i.name.to_lowercase(), i)).collect()),
+            Ok(all) => Ok(all
+                .into_iter()
+                .map(|i| (i.name.to_lowercase(), i))
+                .collect()),
             // A group that is gone holds no identity.
             Err(e) if e.is_not_found() => Ok(HashMap::new()),
             Err(e) => Err(e),
@@ -138,7 +155,9 @@ pub async fn observe(
             for r in all {
                 let ids = r.identity.as_ref().and_then(|i| i.user_assigned.as_ref());
                 for key in ids.into_iter().flat_map(|m| m.keys()) {
-                    map.entry(key.to_lowercase()).or_default().push(r.id.to_lowercase());
+                    map.entry(key.to_lowercase())
+                        .or_default()
+                        .push(r.id.to_lowercase());
                 }
             }
             map
@@ -152,12 +171,19 @@ pub async fn observe(
         let attachments = |id: &IdentityRef| -> Result<Option<Vec<String>>, ArmError> {
             match attached.get(&id.subscription.to_lowercase()) {
                 None => Ok(None),
-                Some(Ok(map)) => Ok(Some(map.get(&id.id().to_lowercase()).cloned().unwrap_or_default())),
+                Some(Ok(map)) => Ok(Some(
+                    map.get(&id.id().to_lowercase())
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
                 Some(Err(e)) => Err(e.clone()),
             }
         };
         if let Some(id) = &refs[i]
-            && let Some(list) = listed.get(&(id.subscription.to_lowercase(), id.resource_group.to_lowercase()))
+            && let Some(list) = listed.get(&(
+                id.subscription.to_lowercase(),
+                id.resource_group.to_lowercase(),
+            ))
         {
             out[i] = Some(match list {
                 Ok(map) => attachments(id)
@@ -195,19 +221,32 @@ pub async fn observe(
 type Attached = HashMap<String, Result<HashMap<String, Vec<String>>, ArmError>>;
 
 /// Reads one step's target with its own GET.
-async fn read_one(client: &ArmClient, step: &Step, attached: &Attached) -> Result<Observed, ArmError> {
+async fn read_one(
+    client: &ArmClient,
+    step: &Step,
+    attached: &Attached,
+) -> Result<Observed, ArmError> {
     Ok(match &step.op {
-        Op::IdentityPut { .. } | Op::IdentityTags { .. } | Op::IdentityRevoke | Op::IdentityDelete => {
+        Op::IdentityPut { .. }
+        | Op::IdentityTags { .. }
+        | Op::IdentityRevoke
+        | Op::IdentityDelete => {
             let id = IdentityRef::parse(&step.target)?;
             let found = not_found(client.identity_show(&id).await)?;
             let a = match attached.get(&id.subscription.to_lowercase()) {
                 None => None,
-                Some(Ok(map)) => Some(map.get(&id.id().to_lowercase()).cloned().unwrap_or_default()),
+                Some(Ok(map)) => Some(
+                    map.get(&id.id().to_lowercase())
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
                 Some(Err(e)) => return Err(e.clone()),
             };
             Observed::Identity(found, a)
         }
-        Op::Detach { .. } => Observed::Resource(not_found(client.resource_show(&step.target).await)?),
+        Op::Detach { .. } => {
+            Observed::Resource(not_found(client.resource_show(&step.target).await)?)
+        }
         Op::Unassign { .. } => {
             Observed::Assignment(not_found(client.role_assignment_show(&step.target).await)?)
         }
@@ -229,7 +268,12 @@ fn tag_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -
 
 /// What changed in an identity since the plan; empty when nothing it relied on did.
 /// `detached` are the resources the plan itself detaches it from.
-fn identity_drift(fingerprint: &Fingerprint, now: &Identity, attached_now: Option<&Vec<String>>, detached: &[String]) -> Vec<String> {
+fn identity_drift(
+    fingerprint: &Fingerprint,
+    now: &Identity,
+    attached_now: Option<&Vec<String>>,
+    detached: &[String],
+) -> Vec<String> {
     let Fingerprint::Identity {
         principal_id,
         client_id,
@@ -240,13 +284,20 @@ fn identity_drift(fingerprint: &Fingerprint, now: &Identity, attached_now: Optio
         return vec!["it exists, and the plan relied on it being absent".into()];
     };
     let mut what = Vec::new();
-    if !now.properties.principal_id.eq_ignore_ascii_case(principal_id) {
+    if !now
+        .properties
+        .principal_id
+        .eq_ignore_ascii_case(principal_id)
+    {
         what.push(format!(
             "recreated: principalId {principal_id} -> {}",
             now.properties.principal_id
         ));
     } else if !now.properties.client_id.eq_ignore_ascii_case(client_id) {
-        what.push(format!("clientId {client_id} -> {}", now.properties.client_id));
+        what.push(format!(
+            "clientId {client_id} -> {}",
+            now.properties.client_id
+        ));
     }
     if &now.tags != tags {
         what.push(format!("retagged: {}", tag_changes(tags, &now.tags)));
@@ -259,7 +310,10 @@ fn identity_drift(fingerprint: &Fingerprint, now: &Identity, attached_now: Optio
         if !new.is_empty() {
             what.push(format!(
                 "newly attached to {}",
-                new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                new.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
@@ -284,33 +338,36 @@ pub fn decide(step: &Step, now: &Observed, in_flight: bool, detached: &[String])
         "already so"
     };
     match (&step.op, now) {
-        (Op::IdentityDelete, Observed::Identity(None, _)) => Verdict::Achieved(format!("{earlier}: it is gone")),
+        (Op::IdentityDelete, Observed::Identity(None, _)) => {
+            Verdict::Achieved(format!("{earlier}: it is gone"))
+        }
         (Op::IdentityDelete | Op::IdentityRevoke, Observed::Identity(Some(i), a)) => {
             drift(identity_drift(&step.fingerprint, i, a.as_ref(), detached))
         }
         (Op::IdentityRevoke, Observed::Identity(None, _)) => gone(),
-        (Op::IdentityPut { tags, .. } | Op::IdentityTags { tags }, Observed::Identity(found, _)) => {
-            match (&step.fingerprint, found) {
-                (Fingerprint::Absent, None) => Verdict::Proceed,
-                (Fingerprint::Absent, Some(i)) if in_flight && &i.tags == tags => {
-                    Verdict::Achieved(format!("{earlier}: it exists with the planned tags"))
-                }
-                (Fingerprint::Absent, Some(_)) => {
-                    Verdict::Drifted("it was created since the plan".into())
-                }
-                (_, None) => gone(),
-                (fp, Some(i)) => {
-                    let mut what = identity_drift(fp, i, None, detached);
-                    if &i.tags == tags {
-                        what.retain(|w| !w.starts_with("retagged"));
-                        if what.is_empty() {
-                            return Verdict::Achieved(format!("{earlier}: it has the planned tags"));
-                        }
-                    }
-                    drift(what)
-                }
+        (
+            Op::IdentityPut { tags, .. } | Op::IdentityTags { tags },
+            Observed::Identity(found, _),
+        ) => match (&step.fingerprint, found) {
+            (Fingerprint::Absent, None) => Verdict::Proceed,
+            (Fingerprint::Absent, Some(i)) if in_flight && &i.tags == tags => {
+                Verdict::Achieved(format!("{earlier}: it exists with the planned tags"))
             }
-        }
+            (Fingerprint::Absent, Some(_)) => {
+                Verdict::Drifted("it was created since the plan".into())
+            }
+            (_, None) => gone(),
+            (fp, Some(i)) => {
+                let mut what = identity_drift(fp, i, None, detached);
+                if &i.tags == tags {
+                    what.retain(|w| !w.starts_with("retagged"));
+                    if what.is_empty() {
+                        return Verdict::Achieved(format!("{earlier}: it has the planned tags"));
+                    }
+                }
+                drift(what)
+            }
+        },
         (Op::Detach { identity }, Observed::Resource(found)) => match found {
             None => Verdict::Achieved(format!("{earlier}: the resource is gone")),
             Some(r) => {
@@ -320,7 +377,9 @@ pub fn decide(step: &Step, now: &Observed, in_flight: bool, detached: &[String])
                     .and_then(|i| i.user_assigned.as_ref())
                     .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(identity)));
                 if !carries {
-                    return Verdict::Achieved(format!("{earlier}: it no longer carries the identity"));
+                    return Verdict::Achieved(format!(
+                        "{earlier}: it no longer carries the identity"
+                    ));
                 }
                 let now = Fingerprint::of_block(r.identity.as_ref());
                 if now == step.fingerprint {
@@ -335,7 +394,9 @@ pub fn decide(step: &Step, now: &Observed, in_flight: bool, detached: &[String])
         },
         (Op::Unassign { .. }, Observed::Assignment(None))
         | (Op::CredentialDelete, Observed::Credential(None))
-        | (Op::GroupDelete, Observed::Group(None)) => Verdict::Achieved(format!("{earlier}: it is gone")),
+        | (Op::GroupDelete, Observed::Group(None)) => {
+            Verdict::Achieved(format!("{earlier}: it is gone"))
+        }
         (Op::Unassign { .. } | Op::GroupDelete, _) => Verdict::Proceed,
         (
             Op::CredentialPut {
@@ -377,21 +438,93 @@ pub fn decide(step: &Step, now: &Observed, in_flight: bool, detached: &[String])
                 subject: c.properties.subject.clone(),
                 audiences: c.properties.audiences.clone(),
             };
-            if matches!(step.fingerprint, Fingerprint::Credential { .. }) && now != step.fingerprint {
+            if matches!(step.fingerprint, Fingerprint::Credential { .. }) && now != step.fingerprint
+            {
                 Verdict::Drifted("its issuer, subject or audiences changed".into())
             } else {
                 Verdict::Proceed
             }
         }
-        (Op::GroupPut { location, .. }, Observed::Group(found)) => match (&step.fingerprint, found) {
+        (Op::GroupPut { location, .. }, Observed::Group(found)) => match (&step.fingerprint, found)
+        {
             (Fingerprint::Absent, None) | (Fingerprint::Exists, Some(_)) => Verdict::Proceed,
-            (Fingerprint::Absent, Some(g)) if in_flight && g.location.eq_ignore_ascii_case(location) => {
+            (Fingerprint::Absent, Some(g))
+                if in_flight && g.location.eq_ignore_ascii_case(location) =>
+            {
                 Verdict::Achieved(format!("{earlier}: it exists"))
             }
-            (Fingerprint::Absent, Some(_)) => Verdict::Drifted("it was created since the plan".into()),
+            (Fingerprint::Absent, Some(_)) => {
+                Verdict::Drifted("it was created since the plan".into())
+            }
             (_, None) => gone(),
             (_, Some(_)) => Verdict::Proceed,
         },
         _ => Verdict::Proceed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IdentityProperties;
+    use crate::plan::step::Change;
+
+    fn identity(principal: &str, tags: &[(&str, &str)]) -> Identity {
+        Identity {
+            id: "/subscriptions/s/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a".into(),
+            name: "a".into(),
+            kind: "Microsoft.ManagedIdentity/userAssignedIdentities".into(),
+            location: "eastus".into(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            properties: IdentityProperties {
+                principal_id: principal.into(),
+                client_id: "c".into(),
+                tenant_id: "t".into(),
+                isolation_scope: None,
+                assignment_restrictions: None,
+            },
+        }
+    }
+
+    fn delete_of(planned: &Identity) -> Step {
+        Step {
+            index: 0,
+            change: Change::Delete,
+            target: planned.id.clone(),
+            op: Op::IdentityDelete,
+            fingerprint: Fingerprint::of_identity(planned, Some(Vec::new())),
+            details: Vec::new(),
+            would_fail: None,
+            prepares: None,
+        }
+    }
+
+    #[test]
+    fn a_delete_goes_ahead_only_on_the_identity_the_plan_saw() {
+        let planned = identity("p1", &[]);
+        let step = delete_of(&planned);
+        let same = Observed::Identity(Some(planned.clone()), Some(Vec::new()));
+        assert_eq!(decide(&step, &same, false, &[]), Verdict::Proceed);
+        let recreated = Observed::Identity(Some(identity("p2", &[])), Some(Vec::new()));
+        assert!(
+            matches!(decide(&step, &recreated, false, &[]), Verdict::Drifted(w) if w.contains("recreated"))
+        );
+        let retagged = Observed::Identity(Some(identity("p1", &[("a", "b")])), Some(Vec::new()));
+        assert!(
+            matches!(decide(&step, &retagged, false, &[]), Verdict::Drifted(w) if w.contains("retagged: + tag a=b"))
+        );
+        let attached = Observed::Identity(Some(planned.clone()), Some(vec!["/s/web".into()]));
+        assert!(
+            matches!(decide(&step, &attached, false, &[]), Verdict::Drifted(w) if w.contains("newly attached to /s/web"))
+        );
+        // What the plan itself detaches it from is no drift.
+        assert_eq!(
+            decide(&step, &attached, false, &["/S/WEB".into()]),
+            Verdict::Proceed
+        );
+        let gone = Observed::Identity(None, Some(Vec::new()));
+        assert!(
+            matches!(decide(&step, &gone, true, &[]), Verdict::Achieved(w) if w.contains("interrupted"))
+        );
     }
 }

@@ -165,8 +165,11 @@ impl PlanFile {
 
     /// Checks the text of a plan file (see `load`).
     pub fn parse(text: &str) -> Result<Self, PlanError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| PlanError::Invalid(format!("not a complete JSON document ({e}): truncated or not a plan file")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            PlanError::Invalid(format!(
+                "not a complete JSON document ({e}): truncated or not a plan file"
+            ))
+        })?;
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(PlanError::Invalid(format!(
                 "its \"format\" is not \"{FORMAT}\": not an azid plan file"
@@ -210,7 +213,9 @@ impl PlanFile {
             }
         }
         if file.counts != Counts::of(&file.steps) {
-            return Err(PlanError::Invalid("its counts do not match its steps".into()));
+            return Err(PlanError::Invalid(
+                "its counts do not match its steps".into(),
+            ));
         }
         Ok(file)
     }
@@ -275,9 +280,87 @@ fn refuse_journal(path: &Path) -> Result<(), PlanError> {
 pub fn subscription_of(id: &str) -> Option<String> {
     let mut parts = id.split('/');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(""), Some(s), Some(sub)) if s.eq_ignore_ascii_case("subscriptions") && !sub.is_empty() => {
+        (Some(""), Some(s), Some(sub))
+            if s.eq_ignore_ascii_case("subscriptions") && !sub.is_empty() =>
+        {
             Some(sub.to_lowercase())
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::step::{Fingerprint, Op};
+
+    fn sealed() -> PlanFile {
+        let step = Step {
+            index: 0,
+            change: Change::Delete,
+            target: "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a".into(),
+            op: Op::IdentityDelete,
+            fingerprint: Fingerprint::Exists,
+            details: Vec::new(),
+            would_fail: None,
+            prepares: None,
+        };
+        PlanFile::seal(
+            "2026-01-01T00:00:00Z".into(),
+            CreatedBy {
+                object_id: None,
+                credential: "token".into(),
+            },
+            Scope {
+                subscriptions: vec!["00000000-0000-0000-0000-000000000001".into()],
+            },
+            Source {
+                command: "eval".into(),
+                script: None,
+                args: Vec::new(),
+            },
+            vec![step],
+        )
+        .expect("sealed")
+    }
+
+    #[test]
+    fn a_sealed_plan_reads_back_and_any_edit_is_refused() {
+        let plan = sealed();
+        let text = plan.to_text().expect("text");
+        assert_eq!(PlanFile::parse(&text).expect("parses"), plan);
+        let edited = text.replace("\"eval\"", "\"run\"");
+        assert!(
+            PlanFile::parse(&edited)
+                .unwrap_err()
+                .to_string()
+                .contains("digest")
+        );
+        let truncated = &text[..text.len() - 3];
+        assert!(
+            PlanFile::parse(truncated)
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
+    }
+
+    #[test]
+    fn a_step_outside_the_scope_is_refused_even_when_resealed() {
+        let mut plan = sealed();
+        plan.scope.subscriptions = vec!["00000000-0000-0000-0000-000000000002".into()];
+        let plan = PlanFile::seal(
+            plan.created_at,
+            plan.created_by,
+            plan.scope,
+            plan.source,
+            plan.steps,
+        )
+        .expect("sealed");
+        let e = PlanFile::parse(&plan.to_text().expect("text")).unwrap_err();
+        assert!(
+            e.to_string().contains("outside the plan's subscriptions"),
+            "{e}"
+        );
     }
 }

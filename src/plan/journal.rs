@@ -232,3 +232,40 @@ impl Journal {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_cut_short_by_a_kill_is_ignored_and_in_flight_steps_are_kept() {
+        let dir = std::env::temp_dir().join(format!("azid-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("p.json.journal");
+        let _ = std::fs::remove_file(&path);
+        let journal = Journal::open(&path, "sha256:x", 1, "t".into()).expect("open");
+        for entry in [
+            Entry::Started { step: 0 },
+            Entry::Started { step: 1 },
+            Entry::Ended {
+                step: 0,
+                outcome: Outcome::Done,
+                status: Some(200),
+                detail: "deleted".into(),
+                run: 1,
+            },
+        ] {
+            journal.write(&entry).expect("write");
+        }
+        drop(journal);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str("{\"event\":\"ended\",\"st");
+        std::fs::write(&path, text).expect("write");
+        let progress = Progress::read(&path).expect("read");
+        assert_eq!(progress.plan.as_deref(), Some("sha256:x"));
+        assert_eq!(progress.runs, 1);
+        assert_eq!(progress.ended.get(&0).map(|e| e.0), Some(Outcome::Done));
+        assert!(progress.in_flight.contains(&1) && !progress.in_flight.contains(&0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

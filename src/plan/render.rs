@@ -37,7 +37,10 @@ pub fn text(plan: &PlanFile) -> String {
     out.push_str(&format!(
         "\nMade {} by {} in {}; digest {}.\n",
         plan.created_at,
-        plan.created_by.object_id.as_deref().unwrap_or("(unknown caller)"),
+        plan.created_by
+            .object_id
+            .as_deref()
+            .unwrap_or("(unknown caller)"),
         plan.scope.subscriptions.join(", "),
         plan.digest
     ));

@@ -226,11 +226,7 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
     /// Set when the plan found it would be refused.
-    #[serde(
-        default,
-        rename = "wouldFail",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "wouldFail", skip_serializing_if = "Option::is_none")]
     pub would_fail: Option<WouldFail>,
     /// The index of the delete this step prepares (a detach or an unassign).
     #[serde(default, skip_serializing_if = "Option::is_none")]
