@@ -13,8 +13,14 @@ use crate::arm::IdentityRef;
 use crate::arm::bulk::{self, Outcome};
 use crate::plan::step::{Fingerprint, Op};
 
+/// What an identity map says the plan relies on: principal id, client id, tags.
+pub(super) type Known = (String, String, BTreeMap<String, String>);
+
+/// One dry-run delete: the identity, what its map said (if anything), and its steps.
+pub(super) type Planned = (IdentityRef, Option<Known>, Vec<Step>);
+
 /// The identity fingerprint an identity map (as `identity_list` returns) already carries.
-pub(super) fn from_map(item: &Dynamic) -> Option<(String, String, BTreeMap<String, String>)> {
+pub(super) fn from_map(item: &Dynamic) -> Option<Known> {
     let map = item.read_lock::<Map>()?;
     let text = |k: &str| {
         map.get(k)
@@ -43,15 +49,7 @@ pub(super) fn from_map(item: &Dynamic) -> Option<(String, String, BTreeMap<Strin
 
 /// Records the steps of dry-run deletes in the plan, in order, with their fingerprints.
 /// `known` holds what an identity map said, when the script passed maps.
-pub(super) fn record_deletes(
-    s: &HostState,
-    deletes: Vec<(
-        IdentityRef,
-        Option<(String, String, BTreeMap<String, String>)>,
-        Vec<Step>,
-    )>,
-    options: DeleteOptions,
-) {
+pub(super) fn record_deletes(s: &HostState, deletes: Vec<Planned>, options: DeleteOptions) {
     let concurrency = s.concurrency.get();
     let stop = s.interrupted.clone();
     // Identities whose map did not say enough are read, concurrently.
