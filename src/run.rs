@@ -70,6 +70,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// on is required, before anything is sent; `--status` sends nothing at all.
 fn apply(top: Common, script: &ScriptOptions, mut args: ApplyArgs) -> Result<ExitCode, Error> {
     let common = top.merge(std::mem::take(&mut args.common));
+    if common.subscription.is_some() || common.only_show_errors {
+        let name = if common.only_show_errors {
+            "only-show-errors"
+        } else {
+            "subscription"
+        };
+        return Err(Error::Usage(format!(
+            "--{name} does not apply to `azid apply ...`: the plan names its subscriptions, and apply reports every step"
+        )));
+    }
     args.yes |= script.yes;
     args.concurrency = args.concurrency.or(script.concurrency);
     if args.status && args.yes {

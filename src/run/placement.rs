@@ -38,6 +38,8 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
         Some(Command::Plan(_)) => {
             let refused = given
                 .into_iter()
+                // Group ids (`Common`, ...) name no option of their own.
+                .filter(|id| id.starts_with(|c: char| c.is_ascii_lowercase()))
                 .filter(|id| !matches!(*id, "output" | "query"))
                 .collect();
             ("plan", refused)
@@ -45,7 +47,13 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
         Some(Command::Apply(_)) => {
             let refused = given
                 .into_iter()
-                .filter(|id| SCRIPT_ONLY.contains(id) || matches!(*id, "dry_run" | "plan_out"))
+                .filter(|id| {
+                    SCRIPT_ONLY.contains(id)
+                        || matches!(
+                            *id,
+                            "dry_run" | "plan_out" | "only_show_errors" | "subscription"
+                        )
+                })
                 .collect();
             ("apply", refused)
         }
