@@ -12,17 +12,15 @@ const IDENTITIES: usize = 2000;
 const CONCURRENCY: usize = 16;
 const LATENCY_MS: u64 = 20;
 
+/// Runs azid against the emulator; an apply takes its subscriptions from the plan.
 fn azid(emulator: &Emulator, args: &[&str]) -> Duration {
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_azid"))
-        .args([
-            "--endpoint",
-            emulator.url(),
-            "--auth",
-            "token",
-            "--subscription",
-            &emulator.subscriptions()[0],
-        ])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_azid"));
+    command.args(["--endpoint", emulator.url(), "--auth", "token"]);
+    if args.first() != Some(&"apply") {
+        command.args(["--subscription", &emulator.subscriptions()[0]]);
+    }
+    let out = command
         .args(args)
         .env("AZID_TOKEN", emulator.token())
         .output()

@@ -285,3 +285,48 @@ async fn a_plan_is_never_written_over_a_journal() {
         );
     }
 }
+
+#[test]
+fn the_repl_writes_the_plan_of_its_dry_run_with_dry_run_off_file() {
+    use rexpect::session::spawn_command;
+    let (local, home) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let file = home.path().join("repl-plan.json");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_azid"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("TERM", "xterm")
+        .env("RUST_BACKTRACE", "0")
+        .arg(format!("--local={}", local.path().display()));
+    let mut s = spawn_command(cmd, Some(20_000)).expect("azid starts on a pty");
+    let prompt = "> \r";
+    s.exp_string(":help lists what you can do").expect("banner");
+    s.exp_string(prompt).expect("prompt");
+    let lines = [
+        (r#"group_create("rg", "eastus").name"#, "rg"),
+        (":dry-run on", "dry-run on"),
+        (
+            r#"identity_create("rg", "dry-2").clientId"#,
+            "(known after apply)",
+        ),
+    ];
+    for (line, expect) in lines {
+        s.send_line(line).expect("send");
+        s.exp_string(expect).expect("answer");
+        s.exp_string(prompt).expect("prompt");
+    }
+    s.send_line(&format!(":dry-run off {}", file.display()))
+        .expect("send");
+    s.exp_string("Plan written to").expect("written");
+    s.exp_string(prompt).expect("prompt");
+    s.send_control('d').expect("ctrl-d");
+    s.exp_eof().expect("ends");
+    let plan = read_json(&file);
+    assert_eq!(plan["source"]["command"], "repl");
+    assert_eq!(plan["steps"][0]["op"], "identity_put");
+    assert_eq!(plan["steps"][0]["fingerprint"]["kind"], "absent");
+}
