@@ -64,10 +64,18 @@ async fn plan(env: &Env, dir: &Path, script: &str) -> PathBuf {
     file
 }
 
+/// `azid ARGS` aimed at the emulator, without `--subscription`: an apply takes its
+/// subscriptions from the plan (and refuses the option).
+fn at_without_subscription(env: &Env, args: &[&str]) -> Azid {
+    let mut all = vec!["--endpoint", env.emu.url(), "--auth", "token"];
+    all.extend_from_slice(args);
+    Azid::new(&all).env("AZID_TOKEN", env.emu.token())
+}
+
 async fn apply(env: &Env, file: &Path, extra: &[&str]) -> crate::harness::Run {
     let mut args = vec!["apply", file.to_str().expect("utf-8")];
     args.extend_from_slice(extra);
-    Azid::at(env, &args).run().await
+    at_without_subscription(env, &args).run().await
 }
 
 async fn site(env: &Env, name: &str, identity: &str) {
@@ -312,6 +320,15 @@ async fn a_bad_plan_file_is_refused_before_any_request() {
     let run = apply(&env, &other, &["--yes"]).await.fails(1);
     assert!(run.stderr.contains("cannot reach"), "{run:?}");
     assert!(writes(&requests(&log)[before..]).is_empty());
+    // --subscription names no subscription of a plan.
+    let run = Azid::at(&env, &["apply", file.to_str().expect("utf-8"), "--yes"])
+        .run()
+        .await
+        .fails(2);
+    assert!(
+        run.stderr.contains("does not apply to `azid apply"),
+        "{run:?}"
+    );
     // No terminal and no --yes: refused before anything is sent.
     let before = requests(&log).len();
     let run = apply(&env, &file, &[]).await.fails(2);
@@ -371,7 +388,7 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
         "--max-retries",
         "10",
     ];
-    let (mut child, _home) = Azid::at(&faulty, &args).spawn();
+    let (mut child, _home) = at_without_subscription(&faulty, &args).spawn();
     // Killed once a fair share of the deletes has ended.
     let ended = |j: &Path| {
         std::fs::read_to_string(j)
@@ -393,7 +410,7 @@ async fn an_apply_killed_mid_run_resumes_to_exactly_the_planned_state() {
         after_kill < PLANNED,
         "the kill came before the apply finished ({after_kill})"
     );
-    let run = Azid::at(&faulty, &args).run().await;
+    let run = at_without_subscription(&faulty, &args).run().await;
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains(&format!("of {PLANNED})")), "{run:?}");
     let left = healthy.all_identity_names().await;
