@@ -36,6 +36,9 @@ pub struct ScriptOptions {
     /// Send reads, record writes instead of sending them, and print the plan at the end.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: also write the plan to FILE as JSON, for `azid plan show` and `azid apply`.
+    #[arg(long, value_name = "FILE")]
+    pub plan_out: Option<PathBuf>,
     /// Answer yes to every confirm() in the script.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -80,6 +83,7 @@ impl ScriptOptions {
         let (a, b) = (self.limits, later.limits);
         ScriptOptions {
             dry_run: later.dry_run || self.dry_run,
+            plan_out: later.plan_out.or(self.plan_out),
             yes: later.yes || self.yes,
             concurrency: later.concurrency.or(self.concurrency),
             allow_read: [self.allow_read, later.allow_read].concat(),
@@ -200,6 +204,14 @@ pub enum Command {
         #[command(flatten)]
         script: ScriptOptions,
     },
+    /// Read a plan file written by --plan-out.
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Carry out exactly the steps of a plan file, re-checking each target first.
+    ///
+    /// Each step's outcome is appended to FILE.journal; run it again after an interruption
+    /// and it continues where it stopped.
+    Apply(ApplyArgs),
     /// Run the ARM-compatible emulator until interrupted.
     ///
     /// Prints, one per line starting with the first line of stdout: URL=, SUBSCRIPTION= (one
@@ -236,7 +248,8 @@ impl Command {
             ) => common,
             Command::Lock(LockCommand::List { common, .. }) => common,
             Command::Run { common, .. } | Command::Eval { common, .. } => common,
-            Command::Emulator(_) => return Common::default(),
+            Command::Apply(args) => &mut args.common,
+            Command::Emulator(_) | Command::Plan(_) => return Common::default(),
         };
         std::mem::take(slot)
     }
@@ -278,6 +291,40 @@ impl Command {
             _ => ScriptOptions::default(),
         }
     }
+}
+
+/// `azid plan ...`
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Print a plan: its `+ / ~ / -` lines, counts and would-fail marks (checks its digest).
+    Show {
+        /// The plan file.
+        file: PathBuf,
+        /// Output format: text (default), json (the file itself) or table.
+        #[arg(short, long, value_enum, value_name = "FORMAT")]
+        output: Option<Format>,
+        /// JMESPath query applied to the json or table output.
+        #[arg(long, value_name = "JMESPATH")]
+        query: Option<String>,
+    },
+}
+
+/// Options of `azid apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file.
+    pub file: PathBuf,
+    /// Apply without asking (required when there is no terminal to ask on).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Print the progress recorded in the journal and send nothing.
+    #[arg(long, conflicts_with = "yes")]
+    pub status: bool,
+    /// Most requests in flight [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: Option<u32>,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// `azid identity ...`
@@ -622,6 +669,9 @@ pub struct EmulatorArgs {
     /// credentials, by the rules the README states; refused on a data file that holds state.
     #[arg(long, value_name = "SUBS:IDENTITIES")]
     pub seed_tenant: Option<crate::emulator::seed::TenantSeed>,
+    /// Append one JSON line per request answered to FILE: time, method, path, status, caller.
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
 }
 
 /// Reads `--local`'s folder; empty (a bare `--local`) stands for the default one.

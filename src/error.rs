@@ -37,6 +37,9 @@ pub enum Error {
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
+    /// A plan file could not be written, read or applied.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// Some items of a multi-item command failed (each was reported as it failed).
     #[error("{failed} of {total} items failed")]
     Partial {

@@ -21,6 +21,8 @@ pub mod host;
 pub mod model;
 /// Output formats, `--query`, and the az shapes of identities and groups.
 pub mod output;
+/// Plan files (`--plan-out`), `azid plan show` and `azid apply` with drift checks and a journal.
+pub mod plan;
 /// The interactive REPL over the Rhai host.
 pub mod repl;
 /// Parse arguments, dispatch, and turn the outcome into an exit code.

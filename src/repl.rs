@@ -45,8 +45,8 @@ pub const COMMANDS: &[ReplCommand] = &[
     },
     ReplCommand {
         name: ":dry-run",
-        args: "on|off",
-        help: "record writes instead of sending them; `off` prints the plan",
+        args: "on|off [FILE]",
+        help: "record writes instead of sending them; `off` prints the plan (and writes it to FILE as a plan file)",
     },
     ReplCommand {
         name: ":load",
@@ -280,7 +280,12 @@ pub fn history_path() -> Option<PathBuf> {
 pub const CONTINUATION_PROMPT: &str = "  ...> ";
 
 /// Runs the REPL until `:quit` or Ctrl-D.
-pub fn run(host: &Host, banner: &str) -> Result<ExitCode, Error> {
+/// With `plan_out`, the plan of a dry-run still on at the end is also written there.
+pub fn run(
+    host: &Host,
+    banner: &str,
+    plan_out: Option<&std::path::Path>,
+) -> Result<ExitCode, Error> {
     let colour = std::io::stdout().is_terminal();
     let known = Rc::new(RefCell::new(Known::default()));
     let engine = host.engine();
@@ -352,9 +357,22 @@ pub fn run(host: &Host, banner: &str) -> Result<ExitCode, Error> {
         }
     }
     if host.dry_run() {
-        print!("{}", host.take_plan());
+        let plan = host.take_plan();
+        print!("{plan}");
+        if let Some(path) = plan_out {
+            crate::commands::script::write_plan(host, &plan, path, repl_source())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a plan file made in the REPL says produced it.
+fn repl_source() -> crate::plan::file::Source {
+    crate::plan::file::Source {
+        command: "repl".into(),
+        script: None,
+        args: Vec::new(),
+    }
 }
 
 /// Adds an entry to the history and saves it.
@@ -461,7 +479,19 @@ fn command(
                 print!("{}", host.take_plan());
                 host.set_dry_run(false);
             }
-            _ => eprintln!(":dry-run takes on or off"),
+            // `:dry-run off FILE` also writes the plan as a plan file.
+            _ if arg.starts_with("off ") && host.dry_run() => {
+                let plan = host.take_plan();
+                print!("{plan}");
+                let path = std::path::Path::new(arg["off ".len()..].trim());
+                if let Err(e) =
+                    crate::commands::script::write_plan(host, &plan, path, repl_source())
+                {
+                    eprintln!("ERROR: {}", crate::error::render(&e));
+                }
+                host.set_dry_run(false);
+            }
+            _ => eprintln!(":dry-run takes on, off, or off FILE (to write the plan file)"),
         },
         ":load" if !arg.is_empty() => match std::fs::read_to_string(arg) {
             Ok(text) => show(evaluate(host, session, scope, arg, &text), colour, width),

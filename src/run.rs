@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{CommandFactory as _, FromArgMatches as _};
 
-use crate::cli::{Cli, Command, Common, EmulatorArgs, ScriptOptions};
+use crate::cli::{ApplyArgs, Cli, Command, Common, EmulatorArgs, ScriptOptions};
 use crate::commands::{self, Printer};
 use crate::config::Config;
 use crate::emulator::{Emulator, EmulatorOptions};
@@ -20,6 +20,13 @@ mod placement;
 
 /// Runs azid with these arguments (the first is the program name) and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // The command line as a plan file records it (the program name left out).
+    let argv: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let parsed = Cli::command()
         .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
@@ -33,8 +40,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let outcome =
         placement::check(&matches, cli.command.as_ref()).and_then(|()| match cli.command {
             Some(Command::Emulator(args)) => emulator(args),
+            Some(Command::Plan(c)) => commands::plan::run(c, cli.common.output, cli.common.query),
+            Some(Command::Apply(args)) => apply(cli.common, &cli.script, args),
             Some(command @ (Command::Identity(_) | Command::Group(_) | Command::Lock(_))) => {
-                azure(cli.common, &cli.script, command)
+                azure(cli.common, &cli.script, command, &argv)
             }
             command => script(cli.common, cli.script, command),
         });
@@ -57,10 +66,67 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         })
 }
 
+/// `azid apply FILE`: the file and its journal are checked, and --yes or a terminal to ask
+/// on is required, before anything is sent; `--status` sends nothing at all.
+fn apply(top: Common, script: &ScriptOptions, mut args: ApplyArgs) -> Result<ExitCode, Error> {
+    let common = top.merge(std::mem::take(&mut args.common));
+    if common.subscription.is_some() || common.only_show_errors {
+        let name = if common.only_show_errors {
+            "only-show-errors"
+        } else {
+            "subscription"
+        };
+        return Err(Error::Usage(format!(
+            "--{name} does not apply to `azid apply ...`: the plan names its subscriptions, and apply reports every step"
+        )));
+    }
+    args.yes |= script.yes;
+    args.concurrency = args.concurrency.or(script.concurrency);
+    if args.status && args.yes {
+        return Err(Error::Usage(
+            "--status only reads the journal; --yes does not apply to it".into(),
+        ));
+    }
+    let json = common.output == Some(crate::output::Format::Json);
+    let config = Config::resolve(&common)?;
+    init_logging(config.verbosity);
+    let printer = Printer {
+        format: config.output,
+        query: config.query.clone(),
+    };
+    if args.status {
+        return commands::apply::status(&args, json, &printer);
+    }
+    commands::apply::load(&args.file)?;
+    commands::apply::check_can_confirm(&args)?;
+    let var = |k: &str| std::env::var(k).ok();
+    runtime()?.block_on(async {
+        let session = Session::connect(&config, &var, true).await?;
+        commands::apply::run(&session, &args, &printer, json).await
+    })
+}
+
 /// The commands that talk to ARM: resolve, connect, dispatch.
-fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<ExitCode, Error> {
+fn azure(
+    top: Common,
+    script: &ScriptOptions,
+    mut command: Command,
+    argv: &[String],
+) -> Result<ExitCode, Error> {
     let common = top.merge(command.take_common());
+    let dry_run = script.dry_run
+        || matches!(
+            command,
+            Command::Identity(crate::cli::IdentityCommand::Revoke { dry_run: true, .. })
+        );
+    if script.plan_out.is_some() && !dry_run {
+        return Err(Error::Usage(
+            "--plan-out writes the plan of a dry-run: add --dry-run".into(),
+        ));
+    }
     let flags = commands::Flags {
+        plan_out: script.plan_out.as_deref(),
+        argv,
         dry_run: script.dry_run,
         yes: script.yes,
         concurrency: script.concurrency,
@@ -135,6 +201,11 @@ fn script_on_this_thread(
     if common.only_show_errors {
         return Err(Error::Usage(
             "--only-show-errors does not apply to scripts (run, eval, the REPL); it is for the az-style commands".into(),
+        ));
+    }
+    if options.plan_out.is_some() && !options.dry_run {
+        return Err(Error::Usage(
+            "--plan-out writes the plan of a dry-run: add --dry-run".into(),
         ));
     }
     let config = Config::resolve(&common)?;
@@ -229,10 +300,13 @@ fn script_on_this_thread(
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     });
+    let plan_out = options.plan_out.as_deref();
     let outcome = match command {
-        Some(Command::Run { file, args, .. }) => commands::script::run_file(&host, &file, &args),
+        Some(Command::Run { file, args, .. }) => {
+            commands::script::run_file(&host, &file, &args, plan_out)
+        }
         Some(Command::Eval { expression, .. }) => {
-            commands::script::eval(&host, &expression, &printer)
+            commands::script::eval(&host, &expression, &printer, plan_out)
         }
         _ if interactive => {
             let target = match session.emulator() {
@@ -244,9 +318,9 @@ fn script_on_this_thread(
                 env!("CARGO_PKG_VERSION"),
                 session.subscription
             );
-            crate::repl::run(&host, &banner)
+            crate::repl::run(&host, &banner, plan_out)
         }
-        _ => commands::script::stdin(&host, &printer),
+        _ => commands::script::stdin(&host, &printer, plan_out),
     };
     drop(host);
     drop(session);
@@ -324,6 +398,7 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         graph_quota: args.graph_quota,
         graph_lag: Duration::from_millis(args.graph_lag),
         tenant_seed: args.seed_tenant,
+        request_log: args.request_log,
     };
     let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {

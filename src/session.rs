@@ -43,6 +43,7 @@ impl Session {
                     data: Some(dir.join("emulator.db")),
                     subscriptions: config.subscription.iter().cloned().collect(),
                     group_delete_delay: Duration::from_millis(200),
+                    request_log: var("AZID_EMULATOR_REQUEST_LOG").map(Into::into),
                     ..EmulatorOptions::default()
                 })
                 .await?;

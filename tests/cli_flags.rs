@@ -254,6 +254,7 @@ fn global_options(dir: &str, file: &str) -> Vec<Vec<String>> {
         with("--max-retries", "0"),
         flag("--only-show-errors"),
         flag("--dry-run"),
+        with("--plan-out", &format!("{dir}/plan.json")),
         flag("--yes"),
         with("--concurrency", "4"),
         with("--allow-read", dir),
@@ -327,6 +328,8 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
         vec!["group", "delete", "-n", "rg4", "--yes"],
         vec!["run", &file],
         vec!["eval", "1"],
+        vec!["plan", "show", "/nonexistent/plan.json"],
+        vec!["apply", "/nonexistent/plan.json", "--yes"],
         // The data file cannot be made: an emulator that took the option ends with exit 1.
         vec!["emulator", "--data", "/nonexistent/azid/e.db"],
     ];
@@ -344,6 +347,14 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
         for sub in &subcommands {
             let refused = match (sub[0], sub[1]) {
                 ("emulator", _) => true,
+                ("plan", _) => !matches!(name, "--output" | "--query"),
+                ("apply", _) => {
+                    script_only.contains(&name)
+                        || matches!(
+                            name,
+                            "--dry-run" | "--plan-out" | "--only-show-errors" | "--subscription"
+                        )
+                }
                 ("identity" | "group", s) => {
                     script_only.contains(&name)
                         || (name == "--concurrency" && !(sub[0] == "identity" && s == "delete"))
@@ -352,7 +363,8 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
             };
             let mut args: Vec<&str> = option.iter().map(String::as_str).collect();
             args.extend(sub);
-            let run = if sub[0] == "emulator" || name == "--local" || name == "--endpoint" {
+            let alone = matches!(sub[0], "emulator" | "plan" | "apply");
+            let run = if alone || name == "--local" || name == "--endpoint" {
                 Azid::new(&args)
                     .env("AZID_TOKEN", env.emu.token())
                     .run()

@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test drives a real emulator over HTTP on loopback
 //! (in-process through the library, or the `azid` binary as a child process).
 
+mod apply;
 mod bulk;
 mod cli;
 mod cli_auth;
@@ -20,6 +21,7 @@ mod harness;
 mod hostile_server;
 mod locks;
 mod permissions;
+mod plan_files;
 mod process;
 mod relations;
 mod repl;

@@ -324,6 +324,17 @@ fn token_client_options(
     })
 }
 
+/// A string claim of a JWT's payload, read without checking the signature (for display only).
+pub fn jwt_claim(token: &str, claim: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get(claim)?.as_str().map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -37,6 +37,8 @@ pub enum GroupDeleted {
 const DEFAULT_POLL: Duration = Duration::from_secs(5);
 /// Polls no faster than this, whatever Retry-After says.
 const MIN_POLL: Duration = Duration::from_millis(100);
+/// The api-version of the subscriptions API.
+const SUBSCRIPTIONS_API_VERSION: &str = "2022-12-01";
 /// Polls at least this often, whatever Retry-After says (asking early is harmless).
 const MAX_POLL: Duration = Duration::from_secs(60);
 /// Give up polling after this long.
@@ -81,6 +83,17 @@ impl ArmClient {
         name: &str,
     ) -> Result<ResourceGroup, ArmError> {
         self.get_json(self.group_url(subscription, name)?).await
+    }
+
+    /// GET a subscription: fails (404, 403) when the credentials cannot reach it.
+    pub async fn subscription_show(
+        &self,
+        subscription: &str,
+    ) -> Result<serde_json::Value, ArmError> {
+        names::subscription_id(subscription)?;
+        let path = format!("/subscriptions/{}", seg(subscription));
+        self.get_json(self.url(&path, SUBSCRIPTIONS_API_VERSION))
+            .await
     }
 
     /// Every resource group of the subscription.

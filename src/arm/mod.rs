@@ -217,6 +217,13 @@ impl ArmClient {
         self.inner.interrupt.flag()
     }
 
+    /// The object id (`oid` claim) of the caller's token, when the credential gives a JWT;
+    /// `None` for opaque tokens (the emulator's) or when no token can be had.
+    pub async fn caller_object_id(&self) -> Option<String> {
+        let token = self.inner.credential.token().await.ok()?;
+        auth::jwt_claim(&token, "oid")
+    }
+
     /// The credential's name, for messages.
     pub fn credential_name(&self) -> &'static str {
         self.inner.credential.name()

@@ -98,6 +98,13 @@ impl ArmClient {
         Ok(version)
     }
 
+    /// GET one resource (with its identity block) at the newest stable api-version of its type.
+    pub async fn resource_show(&self, resource_id: &str) -> Result<GenericResource, ArmError> {
+        names::resource_path("resource id", resource_id)?;
+        let version = self.resource_api_version(resource_id).await?;
+        self.get_json(self.url(resource_id, &version)).await
+    }
+
     /// Every resource of the subscription (all pages), with its identity block.
     pub async fn resources_list(
         &self,

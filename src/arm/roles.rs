@@ -163,6 +163,12 @@ impl ArmClient {
         }
     }
 
+    /// GET one role assignment by id.
+    pub async fn role_assignment_show(&self, id: &str) -> Result<RoleAssignment, ArmError> {
+        names::resource_path("role assignment id", id)?;
+        self.get_json(self.url(id, AUTHORIZATION_API_VERSION)).await
+    }
+
     /// Deletes a role assignment by id: `true` when it was deleted, `false` when it was gone.
     pub async fn role_assignment_delete(&self, id: &str) -> Result<bool, ArmError> {
         if !id

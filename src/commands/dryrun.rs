@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::arm::federated::CredentialSpec;
 use crate::arm::{ArmClient, ArmError, IdentityRef};
 use crate::host::plan::{Change, Plan};
+use crate::plan::step::{Fingerprint, Op};
 
 /// A plan being drawn up, with detail lines per change.
 #[derive(Debug, Default)]
@@ -16,9 +17,16 @@ pub struct Draft {
 }
 
 impl Draft {
-    /// Records a change and the lines printed under it.
-    pub fn add(&mut self, change: Change, id: impl Into<String>, details: Vec<String>) {
-        self.plan.record(change, id);
+    /// Records a change, the lines printed under it, and what apply sends and relies on.
+    pub fn add(
+        &mut self,
+        change: Change,
+        id: impl Into<String>,
+        details: Vec<String>,
+        step: (Op, Fingerprint),
+    ) {
+        self.plan
+            .record_step(change, id, Some(step), details.clone());
         self.details.push(details);
     }
 
@@ -31,6 +39,11 @@ impl Draft {
     /// How many changes would fail.
     pub fn failing(&self) -> usize {
         self.plan.failing()
+    }
+
+    /// The plan drawn up.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
     /// The plan as printed: each change, its details indented, then the counts.
@@ -86,24 +99,48 @@ pub fn found<T>(result: Result<T, ArmError>) -> Result<Option<T>, ArmError> {
     }
 }
 
-/// Plans a create-or-update of an identity with these tags (and isolation scope).
+/// Plans a create-or-update of an identity with these tags (and isolation scope, and the
+/// location given for a create).
 pub async fn identity_put(
     client: &ArmClient,
     draft: &mut Draft,
     id: &IdentityRef,
     tags: &BTreeMap<String, String>,
     isolation_scope: Option<&str>,
+    location: Option<&str>,
 ) -> Result<(), ArmError> {
     match found(client.identity_show(id).await)? {
-        None => draft.add(Change::Create, id.id(), Vec::new()),
+        None => draft.add(
+            Change::Create,
+            id.id(),
+            Vec::new(),
+            (
+                Op::IdentityPut {
+                    location: location.map(str::to_string),
+                    tags: tags.clone(),
+                    isolation_scope: isolation_scope.map(str::to_string),
+                },
+                Fingerprint::Absent,
+            ),
+        ),
         Some(old) => {
             let mut details = tag_diff(&old.tags, tags);
             let was = old.properties.isolation_scope.as_deref().unwrap_or("None");
             if let Some(scope) = isolation_scope.filter(|s| *s != was) {
                 details.push(format!("~ isolationScope: {was} -> {scope}"));
             }
+            // A new isolation scope takes a PUT that keeps the location; tags alone a PATCH.
+            let op = match isolation_scope {
+                Some(scope) => Op::IdentityPut {
+                    location: Some(old.location.clone()),
+                    tags: tags.clone(),
+                    isolation_scope: Some(scope.to_string()),
+                },
+                None => Op::IdentityTags { tags: tags.clone() },
+            };
             if !details.is_empty() {
-                draft.add(Change::Update, old.id, details);
+                let fingerprint = Fingerprint::of_identity(&old, None);
+                draft.add(Change::Update, old.id, details, (op, fingerprint));
             }
         }
     }
@@ -119,11 +156,17 @@ pub async fn credential_put(
     spec: &CredentialSpec,
 ) -> Result<(), ArmError> {
     let spec = spec.clone().validated()?;
+    let op = Op::CredentialPut {
+        issuer: spec.issuer.clone(),
+        subject: spec.subject.clone(),
+        audiences: spec.audiences.clone(),
+    };
     match found(client.credential_show(id, name).await)? {
         None => draft.add(
             Change::Create,
             format!("{}/federatedIdentityCredentials/{name}", id.id()),
             Vec::new(),
+            (op, Fingerprint::Absent),
         ),
         Some(old) => {
             let p = &old.properties;
@@ -142,7 +185,12 @@ pub async fn credential_put(
                 ));
             }
             if !details.is_empty() {
-                draft.add(Change::Update, old.id, details);
+                let fingerprint = Fingerprint::Credential {
+                    issuer: p.issuer.clone(),
+                    subject: p.subject.clone(),
+                    audiences: p.audiences.clone(),
+                };
+                draft.add(Change::Update, old.id, details, (op, fingerprint));
             }
         }
     }
@@ -169,8 +217,19 @@ mod tests {
     #[test]
     fn details_go_under_their_change() {
         let mut draft = Draft::default();
-        draft.add(Change::Update, "/a", vec!["+ tag x=1".into()]);
-        draft.add(Change::Delete, "/b", Vec::new());
+        let tags = (
+            Op::IdentityTags {
+                tags: BTreeMap::new(),
+            },
+            Fingerprint::Exists,
+        );
+        draft.add(Change::Update, "/a", vec!["+ tag x=1".into()], tags);
+        draft.add(
+            Change::Delete,
+            "/b",
+            Vec::new(),
+            (Op::IdentityDelete, Fingerprint::Exists),
+        );
         assert_eq!(
             draft.render(),
             "~ update /a\n    + tag x=1\n- delete /b\nPlan: 0 to create, 1 to update, 1 to delete. Nothing was changed (dry run).\n"

@@ -12,6 +12,7 @@ use crate::cli::GroupCommand;
 use crate::error::Error;
 use crate::host::plan::Change;
 use crate::output::group_json;
+use crate::plan::step::{Fingerprint, Op};
 use crate::session::Session;
 
 /// Runs one `group` subcommand.
@@ -19,15 +20,19 @@ pub async fn run(
     session: &Session,
     command: GroupCommand,
     out: &Printer,
-    flags: Flags,
+    flags: Flags<'_>,
 ) -> Result<ExitCode, Error> {
     let (client, sub) = (&session.client, session.subscription.as_str());
-    if flags.dry_run
-        && let Some(mut draft) = plan(session, &command).await?
-    {
-        draft.mark_locks(client).await;
-        print!("{}", draft.render());
-        return Ok(dryrun::dry_run_code(&draft));
+    if flags.dry_run {
+        match plan(session, &command).await? {
+            Some(mut draft) => {
+                draft.mark_locks(client).await;
+                print!("{}", draft.render());
+                super::write_plan(session, &draft, flags).await?;
+                return Ok(dryrun::dry_run_code(&draft));
+            }
+            None => super::no_plan_out(flags)?,
+        }
     }
     match command {
         GroupCommand::Create {
@@ -94,16 +99,21 @@ async fn plan(session: &Session, command: &GroupCommand) -> Result<Option<Draft>
             names::group_name(name)?;
             names::location(location)?;
             let tags = parse_tags(tags)?;
+            let op = Op::GroupPut {
+                location: location.clone(),
+                tags: tags.clone(),
+            };
             match dryrun::found(client.group_show(sub, name).await)? {
                 None => draft.add(
                     Change::Create,
                     format!("/subscriptions/{sub}/resourceGroups/{name}"),
                     Vec::new(),
+                    (op, Fingerprint::Absent),
                 ),
                 Some(old) => {
                     let details = dryrun::tag_diff(&old.tags.clone().unwrap_or_default(), &tags);
                     if !details.is_empty() {
-                        draft.add(Change::Update, old.id, details);
+                        draft.add(Change::Update, old.id, details, (op, Fingerprint::Exists));
                     }
                 }
             }
@@ -112,10 +122,26 @@ async fn plan(session: &Session, command: &GroupCommand) -> Result<Option<Draft>
             names::group_name(name)?;
             if let Some(old) = dryrun::found(client.group_show(sub, name).await)? {
                 // Everything in the group goes with it; its identities are listed.
+                let group = format!("/subscriptions/{sub}/resourceGroups/{name}");
                 for identity in client.identity_list_group(sub, name).await? {
-                    draft.add(Change::Delete, identity.id, Vec::new());
+                    draft.add(
+                        Change::Delete,
+                        identity.id,
+                        Vec::new(),
+                        (
+                            Op::WithGroup {
+                                group: group.clone(),
+                            },
+                            Fingerprint::Exists,
+                        ),
+                    );
                 }
-                draft.add(Change::Delete, old.id, Vec::new());
+                draft.add(
+                    Change::Delete,
+                    old.id,
+                    Vec::new(),
+                    (Op::GroupDelete, Fingerprint::Exists),
+                );
             }
         }
         GroupCommand::List { .. } | GroupCommand::Show { .. } => return Ok(None),

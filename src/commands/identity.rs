@@ -19,6 +19,7 @@ use crate::host::plan::Change;
 use crate::host::references::{self, DeleteOptions, References, Step, Uses};
 use crate::output::{self, Format};
 use crate::output::{credential_json, identity_json};
+use crate::plan::step::{Fingerprint, Op as PlanOp};
 use crate::session::Session;
 
 /// Runs one `identity` subcommand.
@@ -26,15 +27,21 @@ pub async fn run(
     session: &Session,
     command: IdentityCommand,
     out: &Printer,
-    flags: Flags,
+    flags: Flags<'_>,
 ) -> Result<ExitCode, Error> {
     let client = &session.client;
     // `identity revoke` also takes `--dry-run` after the subcommand.
     let dry_run = flags.dry_run || matches!(command, IdentityCommand::Revoke { dry_run: true, .. });
-    if dry_run && let Some(mut draft) = plan(session, &command).await? {
-        draft.mark_locks(client).await;
-        print!("{}", draft.render());
-        return Ok(dryrun::dry_run_code(&draft));
+    if dry_run {
+        match plan(session, &command).await? {
+            Some(mut draft) => {
+                draft.mark_locks(client).await;
+                print!("{}", draft.render());
+                super::write_plan(session, &draft, flags).await?;
+                return Ok(dryrun::dry_run_code(&draft));
+            }
+            None => super::no_plan_out(flags)?,
+        }
     }
     match command {
         IdentityCommand::Create {
@@ -382,8 +389,15 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 names::location(l)?;
             }
             let tags = parse_tags(tags)?;
-            dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
-                .await?;
+            dryrun::identity_put(
+                client,
+                &mut draft,
+                &id,
+                &tags,
+                isolation_scope.as_deref(),
+                location.as_deref(),
+            )
+            .await?;
         }
         IdentityCommand::Update {
             target,
@@ -396,19 +410,34 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 // An update of what does not exist fails, as it would for real.
                 let old = client.identity_show(&id).await?;
                 let tags = tags.clone().unwrap_or(old.tags);
-                dryrun::identity_put(client, &mut draft, &id, &tags, isolation_scope.as_deref())
-                    .await?;
+                dryrun::identity_put(
+                    client,
+                    &mut draft,
+                    &id,
+                    &tags,
+                    isolation_scope.as_deref(),
+                    None,
+                )
+                .await?;
             }
         }
         IdentityCommand::Revoke { target, .. } => {
             for id in targets(session, target)? {
                 // The plan holds only identities the real call would find.
-                match client.identity_show(&id).await {
-                    Ok(_) => {}
+                let found = match client.identity_show(&id).await {
+                    Ok(found) => found,
                     Err(e) if e.is_not_found() => return Err(Error::NotFound(e)),
                     Err(e) => return Err(e.into()),
-                }
-                draft.add(Change::Update, id.id(), vec!["revoke tokens".to_string()]);
+                };
+                draft.add(
+                    Change::Update,
+                    id.id(),
+                    vec!["revoke tokens".to_string()],
+                    (
+                        PlanOp::IdentityRevoke,
+                        Fingerprint::of_identity(&found, None),
+                    ),
+                );
             }
         }
         IdentityCommand::Delete {
@@ -426,20 +455,55 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
             };
             let steps = delete_steps(session, &ids, options, *if_unused, false).await?;
             for (id, steps) in ids.iter().zip(steps) {
-                if dryrun::found(client.identity_show(id).await)?.is_none() {
+                let Some(shown) = dryrun::found(client.identity_show(id).await)? else {
                     continue;
-                }
+                };
+                let detached: Vec<String> = steps
+                    .iter()
+                    .filter_map(|s| match s {
+                        Step::Detach { resource } => Some(resource.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                // Without --detach or --if-unused, az deletes an attached identity too.
+                let attached = (*detach || *if_unused).then_some(detached);
+                let identity_id = id.id();
                 for step in steps {
                     match step {
-                        Step::Detach { resource } => draft.add(
-                            Change::Update,
-                            resource,
-                            vec![format!("- identity {}", id.id())],
-                        ),
-                        Step::Unassign { assignment } => {
-                            draft.add(Change::Delete, assignment, Vec::new())
+                        Step::Detach { resource } => {
+                            let block = client.resource_show(&resource).await?;
+                            draft.add(
+                                Change::Update,
+                                resource,
+                                vec![format!("- identity {identity_id}")],
+                                (
+                                    PlanOp::Detach {
+                                        identity: identity_id.clone(),
+                                    },
+                                    Fingerprint::of_block(block.identity.as_ref()),
+                                ),
+                            )
                         }
-                        Step::Delete => draft.add(Change::Delete, id.id(), Vec::new()),
+                        Step::Unassign { assignment } => draft.add(
+                            Change::Delete,
+                            assignment,
+                            Vec::new(),
+                            (
+                                PlanOp::Unassign {
+                                    identity: identity_id.clone(),
+                                },
+                                Fingerprint::Exists,
+                            ),
+                        ),
+                        Step::Delete => draft.add(
+                            Change::Delete,
+                            identity_id.clone(),
+                            Vec::new(),
+                            (
+                                PlanOp::IdentityDelete,
+                                Fingerprint::of_identity(&shown, attached.clone()),
+                            ),
+                        ),
                     }
                 }
             }
@@ -477,7 +541,17 @@ async fn plan(session: &Session, command: &IdentityCommand) -> Result<Option<Dra
                 &c.identity_name,
             )?;
             if let Some(old) = dryrun::found(client.credential_show(&id, &c.name).await)? {
-                draft.add(Change::Delete, old.id, Vec::new());
+                let fingerprint = Fingerprint::Credential {
+                    issuer: old.properties.issuer.clone(),
+                    subject: old.properties.subject.clone(),
+                    audiences: old.properties.audiences.clone(),
+                };
+                draft.add(
+                    Change::Delete,
+                    old.id,
+                    Vec::new(),
+                    (PlanOp::CredentialDelete, fingerprint),
+                );
             }
         }
         _ => return Ok(None),

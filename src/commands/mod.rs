@@ -1,10 +1,12 @@
 //! The az-compatible commands, one file per noun. Each takes a connected `Session` and
 //! the parsed subcommand, prints what az would print, and returns the exit code.
 
+pub mod apply;
 pub mod dryrun;
 pub mod group;
 pub mod identity;
 pub mod lock;
+pub mod plan;
 pub mod script;
 
 use serde_json::Value;
@@ -31,7 +33,11 @@ impl Printer {
 /// The options of `--dry-run`, `--yes` and `--concurrency` as they apply to an Azure command,
 /// wherever on the command line they were given.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Flags {
+pub struct Flags<'a> {
+    /// `--plan-out`: where the plan of `--dry-run` is written as a plan file.
+    pub plan_out: Option<&'a std::path::Path>,
+    /// The command line, recorded in a plan file.
+    pub argv: &'a [String],
     /// Plan the writes instead of sending them.
     pub dry_run: bool,
     /// Answer yes to confirmations.
@@ -68,4 +74,38 @@ pub fn parse_tags(args: &[String]) -> Result<std::collections::BTreeMap<String, 
         return Ok(map);
     }
     Ok(crate::arm::names::parse_tags(args)?)
+}
+
+/// Writes the plan of an az-style command's `--dry-run` to `--plan-out`, when given.
+pub async fn write_plan(
+    session: &crate::session::Session,
+    draft: &dryrun::Draft,
+    flags: Flags<'_>,
+) -> Result<(), Error> {
+    let Some(path) = flags.plan_out else {
+        return Ok(());
+    };
+    let source = crate::plan::file::Source {
+        command: "command".into(),
+        script: None,
+        args: flags.argv.to_vec(),
+    };
+    plan::write(
+        &session.client,
+        draft.plan(),
+        &session.subscription,
+        source,
+        path,
+    )
+    .await
+}
+
+/// Refuses `--plan-out` on a command that writes nothing.
+pub fn no_plan_out(flags: Flags<'_>) -> Result<(), Error> {
+    match flags.plan_out {
+        Some(_) => Err(Error::Usage(
+            "--plan-out applies to commands that write; this one only reads".into(),
+        )),
+        None => Ok(()),
+    }
 }

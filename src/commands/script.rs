@@ -11,7 +11,9 @@ use rhai::{Array, Dynamic, Scope};
 use super::Printer;
 use crate::error::Error;
 use crate::host::convert;
+use crate::host::plan::Plan;
 use crate::host::{Host, Stop};
+use crate::plan::file::Source;
 
 /// Exit code of a script stopped by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED_EXIT: u8 = 130;
@@ -41,24 +43,66 @@ pub fn scope_with_args(args: &[String]) -> Scope<'static> {
     scope
 }
 
+/// Where `--plan-out` writes a dry-run's plan, and what made it.
+pub type PlanOut<'a> = Option<(&'a Path, Source)>;
+
 /// `azid run FILE [-- ARGS]`.
-pub fn run_file(host: &Host, path: &Path, args: &[String]) -> Result<ExitCode, Error> {
+pub fn run_file(
+    host: &Host,
+    path: &Path,
+    args: &[String],
+    plan_out: Option<&Path>,
+) -> Result<ExitCode, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("could not read the script {}: {e}", path.display())))?;
     let mut scope = scope_with_args(args);
     let name = path.display().to_string();
-    finish(host, host.run(&mut scope, &name, &text).map(|_| None), None)
+    let source = Source {
+        command: "run".into(),
+        script: Some(name.clone()),
+        args: args.to_vec(),
+    };
+    let outcome = host.run(&mut scope, &name, &text).map(|_| None);
+    finish(host, outcome, None, plan_out.map(|p| (p, source)))
 }
 
 /// `azid eval EXPR`: prints the value (`null` for `()`).
-pub fn eval(host: &Host, text: &str, printer: &Printer) -> Result<ExitCode, Error> {
+pub fn eval(
+    host: &Host,
+    text: &str,
+    printer: &Printer,
+    plan_out: Option<&Path>,
+) -> Result<ExitCode, Error> {
     let mut scope = scope_with_args(&[]);
     let outcome = host.run(&mut scope, "<eval>", text).map(Some);
-    finish(host, outcome, Some((printer, true)))
+    let source = Source {
+        command: "eval".into(),
+        script: Some(text.to_string()),
+        args: Vec::new(),
+    };
+    finish(
+        host,
+        outcome,
+        Some((printer, true)),
+        plan_out.map(|p| (p, source)),
+    )
+}
+
+/// Writes a dry-run's plan as a plan file (see `commands::plan::write`).
+pub fn write_plan(host: &Host, plan: &Plan, path: &Path, source: Source) -> Result<(), Error> {
+    let state = host.state();
+    let subscription = state.subscription.borrow().clone();
+    state.runtime.block_on(super::plan::write(
+        &state.client,
+        plan,
+        &subscription,
+        source,
+        path,
+    ))
 }
 
 /// A script piped to `azid`: runs it, and prints its final value as `eval` does.
-pub fn stdin(host: &Host, printer: &Printer) -> Result<ExitCode, Error> {
+pub fn stdin(host: &Host, printer: &Printer, plan_out: Option<&Path>) -> Result<ExitCode, Error> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)
@@ -68,15 +112,28 @@ pub fn stdin(host: &Host, printer: &Printer) -> Result<ExitCode, Error> {
         })?;
     let mut scope = scope_with_args(&[]);
     let outcome = host.run(&mut scope, "<stdin>", &text).map(Some);
-    finish(host, outcome, Some((printer, false)))
+    let source = Source {
+        command: "stdin".into(),
+        script: Some(text.clone()),
+        args: Vec::new(),
+    };
+    finish(
+        host,
+        outcome,
+        Some((printer, false)),
+        plan_out.map(|p| (p, source)),
+    )
 }
 
 /// Prints a value (with the printer; `()` as `null` when asked), the plan, or the failure,
 /// and decides the exit code: a dry-run whose plan holds changes that would fail exits 1.
+/// The plan of a script that ran to its end is written to `--plan-out`; an incomplete one
+/// is not.
 fn finish(
     host: &Host,
     outcome: Result<Option<Dynamic>, Stop>,
     printer: Option<(&Printer, bool)>,
+    plan_out: PlanOut<'_>,
 ) -> Result<ExitCode, Error> {
     let mut succeeded = false;
     let code = match outcome {
@@ -104,6 +161,16 @@ fn finish(
     if host.dry_run() {
         let plan = host.take_plan();
         print!("{plan}");
+        if let Some((path, source)) = plan_out {
+            if succeeded {
+                write_plan(host, &plan, path, source)?;
+            } else {
+                eprintln!(
+                    "No plan was written to {}: the script did not run to its end.",
+                    path.display()
+                );
+            }
+        }
         if succeeded && plan.failing() > 0 {
             return Ok(ExitCode::FAILURE);
         }

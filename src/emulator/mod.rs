@@ -104,6 +104,8 @@ pub struct EmulatorOptions {
     pub graph_subscription_limit: usize,
     /// Fill the (empty) store with a generated tenant first (`--seed-tenant`).
     pub tenant_seed: Option<seed::TenantSeed>,
+    /// Where one JSON line per request answered is appended (`--request-log`).
+    pub request_log: Option<PathBuf>,
 }
 
 impl Default for EmulatorOptions {
@@ -131,6 +133,7 @@ impl Default for EmulatorOptions {
             placements: Vec::new(),
             graph_subscription_limit: DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
             tenant_seed: None,
+            request_log: None,
         }
     }
 }
@@ -207,6 +210,15 @@ impl Emulator {
         }
         check_options(&options.management_groups, &options.placements)
             .map_err(EmulatorError::Invalid)?;
+        let request_log = match &options.request_log {
+            Some(path) => Some(server::request_log::RequestLog::open(path).map_err(|e| {
+                EmulatorError::Invalid(format!(
+                    "could not open the request log {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
         let seed = options.seed.unwrap_or_else(rand::random);
         let store = Store::open(options.data.as_deref())?;
         let ids = store.transaction(|tx| {
@@ -303,6 +315,7 @@ impl Emulator {
             throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
             graph: graph::GraphService::new(options.graph_quota, options.graph_lag)
                 .with_subscription_limit(options.graph_subscription_limit),
+            request_log,
         });
         resources::groups::resume_pending(&state)?;
         let (shutdown, stopped) = watch::channel(false);

@@ -74,6 +74,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Resource Graph's quota and lagging views.
     pub graph: crate::emulator::graph::GraphService,
+    /// Where each answered request is logged (`--request-log`).
+    pub request_log: Option<crate::emulator::server::request_log::RequestLog>,
 }
 
 /// What a handler needs of the request besides its route.
@@ -176,9 +178,33 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> R
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let client_request_id = request.headers().get("x-ms-client-request-id").cloned();
+    // What the request log says about the request, taken before the handler consumes it.
+    let logged = state.request_log.as_ref().map(|_| {
+        let caller = state
+            .authenticate(request.headers())
+            .ok()
+            .map(|p| p.object_id);
+        (
+            request.method().to_string(),
+            request.uri().path().to_string(),
+            caller,
+        )
+    });
     let mut response = handle(&state, request)
         .await
         .unwrap_or_else(IntoResponse::into_response);
+    if let (Some(log), Some((method, path, caller))) = (&state.request_log, logged) {
+        let dropped = response
+            .extensions()
+            .get::<faults::DropConnection>()
+            .is_some();
+        let status = if dropped {
+            0
+        } else {
+            response.status().as_u16()
+        };
+        log.record(&method, &path, status, caller.as_deref());
+    }
     let headers = response.headers_mut();
     let request_id = uuid::Uuid::new_v4().to_string();
     for (name, value) in [

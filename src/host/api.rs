@@ -662,13 +662,26 @@ fn group_create(s: &HostState, name: &str, location: &str) -> Res<Dynamic> {
             Err(e) => return Err(arm_error(e)),
         };
         let id = format!("/subscriptions/{sub}/resourceGroups/{name}");
-        s.plan.borrow_mut().record(
+        let fingerprint = if existing.is_some() {
+            crate::plan::step::Fingerprint::Exists
+        } else {
+            crate::plan::step::Fingerprint::Absent
+        };
+        s.plan.borrow_mut().record_step(
             if existing.is_some() {
                 Change::Update
             } else {
                 Change::Create
             },
             id.clone(),
+            Some((
+                crate::plan::step::Op::GroupPut {
+                    location: location.to_string(),
+                    tags: BTreeMap::new(),
+                },
+                fingerprint,
+            )),
+            Vec::new(),
         );
         return match existing {
             Some(g) => convert::to_dynamic(&output::group_json(&g)),
@@ -695,9 +708,14 @@ fn group_delete(s: &HostState, name: &str) -> Res<bool> {
         names::group_name(name).map_err(arm_error)?;
         return match s.runtime.block_on(s.client.group_show(&sub, name)) {
             Ok(_) => {
-                s.plan.borrow_mut().record(
+                s.plan.borrow_mut().record_step(
                     Change::Delete,
                     format!("/subscriptions/{sub}/resourceGroups/{name}"),
+                    Some((
+                        crate::plan::step::Op::GroupDelete,
+                        crate::plan::step::Fingerprint::Exists,
+                    )),
+                    Vec::new(),
                 );
                 Ok(true)
             }

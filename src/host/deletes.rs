@@ -91,14 +91,6 @@ fn step_changes<'a>(
     })
 }
 
-/// Records the steps of a dry-run delete in the plan.
-pub(super) fn plan_steps(s: &HostState, id: &IdentityRef, steps: &[Step]) {
-    let mut plan = s.plan.borrow_mut();
-    for (change, resource) in step_changes(id, steps) {
-        plan.record(change, resource);
-    }
-}
-
 pub(super) fn delete_one(
     s: &HostState,
     id: &IdentityRef,
@@ -118,7 +110,7 @@ pub(super) fn delete_one(
     };
     let Some(steps) = steps else { return Ok(false) };
     if s.dry_run.get() {
-        plan_steps(s, id, &steps);
+        super::planned::record_deletes(s, vec![(id.clone(), None, steps)], options);
         return Ok(true);
     }
     let deleted = s.block_on(references::apply(&s.client, id, &steps))?;
@@ -284,6 +276,7 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         }
     });
     let mut changes = Vec::new();
+    let mut planned = Vec::new();
     let mut out: Array = ids
         .iter()
         .zip(results)
@@ -291,7 +284,8 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         .map(|(index, (id, item))| {
             if let Outcome::Done((true, steps)) = &item.outcome {
                 if dry_run {
-                    plan_steps(s, id, steps);
+                    let known = items.get(index).and_then(super::planned::from_map);
+                    planned.push((id.clone(), known, steps.clone()));
                     changes.extend(step_changes(id, steps).map(|(c, r)| (index, c, r)));
                 } else {
                     s.count(|d| d.deleted += 1);
@@ -301,6 +295,7 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         })
         .collect();
     if dry_run {
+        super::planned::record_deletes(s, planned, options);
         mark_would_fail_with(s, &changes, &mut out, &mut lock_cache);
     }
     Ok(keep_if_cut(s, out))

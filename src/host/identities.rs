@@ -15,6 +15,7 @@ use super::plan::Change;
 use crate::arm::bulk::Outcome;
 use crate::arm::{ArmClient, ArmError, IdentityCreate, IdentityRef, names};
 use crate::output;
+use crate::plan::step::{Fingerprint, Op};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -64,15 +65,18 @@ pub(super) fn create_one(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res
     let id = identity_ref(s, rg, name)?;
     let create = creation(opts)?;
     if s.dry_run.get() {
-        let (value, created) =
-            s.block_on(would_create(s.client.clone(), id.clone(), Arc::new(create)))?;
-        s.plan.borrow_mut().record(
+        let create = Arc::new(create);
+        let (value, created, fingerprint) =
+            s.block_on(would_create(s.client.clone(), id.clone(), create.clone()))?;
+        s.plan.borrow_mut().record_step(
             if created {
                 Change::Create
             } else {
                 Change::Update
             },
             id.id(),
+            Some((put_op(&create), fingerprint)),
+            Vec::new(),
         );
         return convert::to_dynamic(&value);
     }
@@ -87,19 +91,30 @@ pub(super) fn create_one(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res
     identity_value(s, &identity)
 }
 
+/// The plan-file step of a create.
+fn put_op(create: &IdentityCreate) -> Op {
+    Op::IdentityPut {
+        location: create.location.clone(),
+        tags: create.tags.clone(),
+        isolation_scope: create.isolation_scope.clone(),
+    }
+}
+
 /// What a create would return, without sending it: the existing identity with the new
-/// tags, or the fields known before apply. Also says whether it would be new.
+/// tags, or the fields known before apply. Also says whether it would be new, and what the
+/// plan relies on.
 pub(super) async fn would_create(
     client: ArmClient,
     id: IdentityRef,
     create: Arc<IdentityCreate>,
-) -> Result<(Value, bool), ArmError> {
+) -> Result<(Value, bool, Fingerprint), ArmError> {
     if let Some(mut existing) = probe(&client, &id).await? {
+        let fingerprint = Fingerprint::of_identity(&existing, None);
         existing.tags = create.tags.clone();
         if let Some(scope) = &create.isolation_scope {
             existing.properties.isolation_scope = Some(scope.clone());
         }
-        return Ok((output::identity_json(&existing), false));
+        return Ok((output::identity_json(&existing), false, fingerprint));
     }
     // The real PUT would fail in a missing group, so the plan fails the same way.
     let group = client
@@ -121,7 +136,7 @@ pub(super) async fn would_create(
         "tenantId": KNOWN_AFTER_APPLY,
         "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
     });
-    Ok((value, true))
+    Ok((value, true, Fingerprint::Absent))
 }
 
 pub(super) fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) -> Res<Array> {
@@ -147,30 +162,41 @@ pub(super) fn create_many(s: &HostState, rg: &str, names: &Array, opts: &Map) ->
     let create = Arc::new(create);
     let client = s.client.clone();
     if s.dry_run.get() {
+        let op = put_op(&create);
         let items = bulk_run(s, ids.clone(), move |id| {
             would_create(client.clone(), id, create.clone())
         });
+        let mut fingerprints = Vec::new();
         let mut changes = Vec::new();
         let mut results: Array = ids
             .iter()
             .zip(items)
             .enumerate()
             .map(|(index, (id, item))| {
-                if let Outcome::Done((_, created)) = &item.outcome {
+                if let Outcome::Done((_, created, fingerprint)) = &item.outcome {
                     let change = if *created {
                         Change::Create
                     } else {
                         Change::Update
                     };
                     changes.push((index, change, id.id()));
+                    fingerprints.push(fingerprint.clone());
                 }
-                result_map(id, item.map(|(_, created)| if created { 201 } else { 200 }))
+                result_map(
+                    id,
+                    item.map(|(_, created, _)| if created { 201 } else { 200 }),
+                )
             })
             .collect();
         {
             let mut plan = s.plan.borrow_mut();
-            for (_, change, id) in &changes {
-                plan.record(*change, id.clone());
+            for ((_, change, id), fingerprint) in changes.iter().zip(fingerprints) {
+                plan.record_step(
+                    *change,
+                    id.clone(),
+                    Some((op.clone(), fingerprint)),
+                    Vec::new(),
+                );
             }
         }
         mark_would_fail(s, &changes, &mut results);
@@ -216,8 +242,15 @@ pub(super) fn update(s: &HostState, rg: &str, name: &str, opts: &Map) -> Res<Dyn
                 request_id: None,
             }));
         };
-        existing.tags = tags;
-        s.plan.borrow_mut().record(Change::Update, id.id());
+        let fingerprint = Fingerprint::of_identity(&existing, None);
+        let details = crate::commands::dryrun::tag_diff(&existing.tags, &tags);
+        existing.tags = tags.clone();
+        s.plan.borrow_mut().record_step(
+            Change::Update,
+            id.id(),
+            Some((Op::IdentityTags { tags }, fingerprint)),
+            details,
+        );
         return identity_value(s, &existing);
     }
     let identity = s.block_on(s.client.identity_update_tags(&id, &tags))?;
@@ -250,7 +283,8 @@ pub(crate) fn ref_of(item: &Dynamic) -> Res<IdentityRef> {
 /// the change instead (a missing identity fails as the real call would).
 pub(super) fn revoke_tokens(s: &HostState, id: &IdentityRef) -> Res<Dynamic> {
     if s.dry_run.get() {
-        if s.block_on(probe(&s.client, id))?.is_none() {
+        let found = s.block_on(probe(&s.client, id))?;
+        let Some(found) = found else {
             return Err(arm_error(ArmError::Api {
                 status: 404,
                 code: "ResourceNotFound".into(),
@@ -260,8 +294,13 @@ pub(super) fn revoke_tokens(s: &HostState, id: &IdentityRef) -> Res<Dynamic> {
                 ),
                 request_id: None,
             }));
-        }
-        s.plan.borrow_mut().record(Change::Update, id.id());
+        };
+        s.plan.borrow_mut().record_step(
+            Change::Update,
+            id.id(),
+            Some((Op::IdentityRevoke, Fingerprint::of_identity(&found, None))),
+            vec!["revoke tokens".into()],
+        );
         return Ok(Dynamic::UNIT);
     }
     s.block_on(s.client.identity_revoke_tokens(id))?;

@@ -18,6 +18,7 @@ pub mod html;
 mod identities;
 pub mod locks;
 pub mod plan;
+mod planned;
 pub mod references;
 pub mod relations;
 pub mod session;

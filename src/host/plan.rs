@@ -7,16 +7,8 @@ use std::fmt;
 
 use crate::output::printable;
 
-/// What would happen to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// `+`: a new resource.
-    Create,
-    /// `~`: an existing resource changes.
-    Update,
-    /// `-`: a resource goes away.
-    Delete,
-}
+pub use crate::plan::step::Change;
+use crate::plan::step::{Fingerprint, Op};
 
 /// Why a planned change would be refused: the caller may not do `action` at `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +30,10 @@ pub struct Planned {
     pub denied: Option<Denied>,
     /// The locked scopes, when a management lock would stop it with 409 ScopeLocked.
     pub locked: Option<Vec<String>>,
+    /// What apply sends, and what the plan relied on; `None` for a line apply cannot run.
+    pub step: Option<(Op, Fingerprint)>,
+    /// Lines shown under it in a plan file (tag diff, detached identity).
+    pub details: Vec<String>,
 }
 
 /// Everything a dry-run recorded, in order.
@@ -52,6 +48,17 @@ impl Plan {
     /// (the same id, or one differing only in case) is the same change, as in the real run:
     /// a repeat, or an update of what the plan creates, adds no line.
     pub fn record(&mut self, change: Change, id: impl Into<String>) {
+        self.record_step(change, id, None, Vec::new());
+    }
+
+    /// Records a change with what apply sends and what the plan relied on (see `record`).
+    pub fn record_step(
+        &mut self,
+        change: Change,
+        id: impl Into<String>,
+        step: Option<(Op, Fingerprint)>,
+        details: Vec<String>,
+    ) {
         let id = id.into();
         let already = self.items.iter().any(|p| {
             p.id.eq_ignore_ascii_case(&id)
@@ -65,6 +72,8 @@ impl Plan {
             id,
             denied: None,
             locked: None,
+            step,
+            details,
         });
     }
 

@@ -1,6 +1,7 @@
 //! What an identity is related to, for scripts: its federated credentials, the resources it
 //! is attached to, role assignments of its principal, and one audit record of all of them.
 
+use crate::plan::step::{Fingerprint, Op};
 use std::rc::Rc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
@@ -133,17 +134,20 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         let id = super::identities::ref_of(&identity)?;
         federated::credential_name(name).map_err(arm_error)?;
         if s.dry_run.get() {
-            let exists = match s.runtime.block_on(s.client.credential_show(&id, name)) {
-                Ok(_) => true,
-                Err(e) if e.is_not_found() => false,
+            let found = match s.runtime.block_on(s.client.credential_show(&id, name)) {
+                Ok(c) => Some(c),
+                Err(e) if e.is_not_found() => None,
                 Err(e) => return Err(arm_error(e)),
             };
-            if exists {
-                s.plan
-                    .borrow_mut()
-                    .record(Change::Delete, credential_id(&id, name));
+            if let Some(c) = &found {
+                s.plan.borrow_mut().record_step(
+                    Change::Delete,
+                    credential_id(&id, name),
+                    Some((Op::CredentialDelete, credential_fingerprint(c))),
+                    Vec::new(),
+                );
             }
-            return Ok(exists);
+            return Ok(found.is_some());
         }
         s.block_on(s.client.credential_delete(&id, name))
     });
@@ -204,6 +208,15 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
 }
 
+/// What a plan relies on about a federated credential.
+fn credential_fingerprint(c: &crate::model::FederatedCredential) -> Fingerprint {
+    Fingerprint::Credential {
+        issuer: c.properties.issuer.clone(),
+        subject: c.properties.subject.clone(),
+        audiences: c.properties.audiences.clone(),
+    }
+}
+
 fn credential_id(id: &IdentityRef, name: &str) -> String {
     format!("{}/federatedIdentityCredentials/{name}", id.id())
 }
@@ -236,18 +249,29 @@ fn credential_create(s: &HostState, identity: &Dynamic, name: &str, opts: &Map) 
     let spec = spec.validated().map_err(arm_error)?;
     if s.dry_run.get() {
         let existing = match s.runtime.block_on(s.client.credential_show(&id, name)) {
-            Ok(_) => true,
-            Err(e) if e.is_not_found() => false,
+            Ok(c) => Some(c),
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(arm_error(e)),
         };
         let full = credential_id(&id, name);
-        s.plan.borrow_mut().record(
-            if existing {
+        s.plan.borrow_mut().record_step(
+            if existing.is_some() {
                 Change::Update
             } else {
                 Change::Create
             },
             full.clone(),
+            Some((
+                Op::CredentialPut {
+                    issuer: spec.issuer.clone(),
+                    subject: spec.subject.clone(),
+                    audiences: spec.audiences.clone(),
+                },
+                existing
+                    .as_ref()
+                    .map_or(Fingerprint::Absent, credential_fingerprint),
+            )),
+            Vec::new(),
         );
         return convert::to_dynamic(&json!({
             "audiences": spec.audiences, "id": full, "issuer": spec.issuer, "name": name,
@@ -285,12 +309,21 @@ fn role_assign(s: &HostState, identity: &Dynamic, role: &str, scope: &str) -> Re
     let role_id = roles::role_definition_id(&id.subscription, role).map_err(arm_error)?;
     let scope = roles::scope(&id.subscription, scope).map_err(arm_error)?;
     if s.dry_run.get() {
-        s.plan.borrow_mut().record(
+        s.plan.borrow_mut().record_step(
             Change::Create,
             format!(
                 "{scope}/providers/Microsoft.Authorization/roleAssignments/(new: {role} for {})",
                 id.name
             ),
+            Some((
+                Op::RoleAssign {
+                    identity: id.id(),
+                    role_definition_id: role_id.clone(),
+                    scope: scope.clone(),
+                },
+                Fingerprint::Absent,
+            )),
+            Vec::new(),
         );
         return convert::to_dynamic(&json!({
             "id": super::api::KNOWN_AFTER_APPLY, "name": super::api::KNOWN_AFTER_APPLY,

@@ -35,6 +35,28 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
                 .collect();
             ("identity", refused)
         }
+        Some(Command::Plan(_)) => {
+            let refused = given
+                .into_iter()
+                // Group ids (`Common`, ...) name no option of their own.
+                .filter(|id| id.starts_with(|c: char| c.is_ascii_lowercase()))
+                .filter(|id| !matches!(*id, "output" | "query"))
+                .collect();
+            ("plan", refused)
+        }
+        Some(Command::Apply(_)) => {
+            let refused = given
+                .into_iter()
+                .filter(|id| {
+                    SCRIPT_ONLY.contains(id)
+                        || matches!(
+                            *id,
+                            "dry_run" | "plan_out" | "only_show_errors" | "subscription"
+                        )
+                })
+                .collect();
+            ("apply", refused)
+        }
         Some(Command::Group(_) | Command::Lock(_)) => {
             let refused = given
                 .into_iter()

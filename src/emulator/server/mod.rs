@@ -1,7 +1,9 @@
-//! The request path: routing, validation, faults, throttling, TLS and the error envelope.
+//! The request path: routing, validation, faults, throttling, TLS, the error envelope and
+//! the request log.
 
 pub mod error;
 pub mod faults;
+pub mod request_log;
 pub mod routes;
 pub mod throttle;
 pub mod tls;
