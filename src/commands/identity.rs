@@ -170,48 +170,30 @@ async fn delete_steps(
     quiet: bool,
 ) -> Result<Vec<Vec<Step>>, Error> {
     let client = &session.client;
-    let mut subscriptions: Vec<&str> = ids.iter().map(|i| i.subscription.as_str()).collect();
-    subscriptions.sort_unstable();
-    subscriptions.dedup();
-    let mut principals = std::collections::HashMap::new();
-    let mut refs = std::collections::HashMap::new();
-    for sub in subscriptions {
-        let read = tokio::try_join!(client.identity_list(sub), References::gather(client, sub));
-        match read {
-            Ok((found, gathered)) => {
-                for identity in found {
-                    principals.insert(
-                        identity.id.to_ascii_lowercase(),
-                        identity.properties.principal_id,
-                    );
-                }
-                refs.insert(sub.to_string(), gathered);
+    // Tenant-wide: an identity attached to a resource of another subscription is in use.
+    let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+    let refs = match References::gather_tenant(client, &full).await {
+        Ok(r) => Some(r),
+        // Unused cannot be shown without the reads.
+        Err(e) if if_unused => return Err(e.into()),
+        // The deletes themselves say what is wrong, item by item.
+        Err(e) => {
+            if !quiet {
+                eprintln!(
+                    "WARNING: could not check what uses the identities: {}",
+                    render_arm(&e)
+                );
             }
-            // Unused cannot be shown without the reads.
-            Err(e) if if_unused => return Err(e.into()),
-            // The deletes themselves say what is wrong, item by item.
-            Err(e) => {
-                if !quiet {
-                    eprintln!(
-                        "WARNING: could not check what uses the identities of subscription {sub}: {}",
-                        render_arm(&e)
-                    );
-                }
-            }
+            None
         }
-    }
+    };
     let mut all = Vec::with_capacity(ids.len());
     let mut in_use = 0;
     for id in ids {
-        let full = id.id();
-        let uses = match (
-            principals.get(&full.to_ascii_lowercase()),
-            refs.get(&id.subscription),
-        ) {
-            (Some(principal), Some(r)) => r.uses(&full, principal),
-            // Gone already: deleting it succeeds, as in az.
-            _ => Uses::default(),
-        };
+        let uses = refs
+            .as_ref()
+            .map(|r| r.uses(&id.id(), ""))
+            .unwrap_or_default();
         if !uses.resources.is_empty() || !uses.assignments.is_empty() {
             in_use += 1;
             if !quiet {

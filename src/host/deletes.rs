@@ -1,7 +1,6 @@
 //! What `identity_delete` does in all its forms: the reference check, the safe-delete
 //! steps, the dry-run plan of them, and the bulk form that reads references once per batch.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
@@ -48,7 +47,9 @@ pub(super) fn principal_hint(identity: &Dynamic) -> Option<String> {
         .map(|p| p.to_string())
 }
 
-/// The steps of one delete, from the identity's own references; `None` when it is gone.
+/// The steps of one delete; `None` when it is gone. With the batch's tenant-wide
+/// references no principal is needed (they are matched by identity id); without them the
+/// identity's own references are read, from ARM and tenant-wide from Resource Graph.
 pub(super) async fn delete_steps(
     client: ArmClient,
     id: IdentityRef,
@@ -56,11 +57,11 @@ pub(super) async fn delete_steps(
     references: Option<Arc<References>>,
     options: DeleteOptions,
 ) -> Result<Option<Vec<Step>>, ArmError> {
+    if let Some(refs) = references.as_ref().filter(|r| r.tenant_wide()) {
+        return refs.uses(&id.id(), "").steps(&id, options).map(Some);
+    }
     let principal = match principal {
         Some(p) => p,
-        // The principal only matches role assignments: with none in the subscription, a
-        // read of the identity would learn nothing (a gone identity's DELETE says so).
-        None if references.as_ref().is_some_and(|r| !r.has_assignments()) => String::new(),
         None => match probe(&client, &id).await? {
             Some(identity) => identity.properties.principal_id,
             None => return Ok(None),
@@ -68,12 +69,22 @@ pub(super) async fn delete_steps(
     };
     let uses = match &references {
         Some(refs) => refs.uses(&id.id(), &principal),
-        None => match Uses::of(&client, &id, &principal).await {
-            Ok(uses) => uses,
-            // The map named an identity that is gone by now.
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        },
+        None => {
+            let full = [id.id()];
+            let (own, tenant) = tokio::join!(
+                Uses::of(&client, &id, &principal),
+                References::gather_tenant(&client, &full)
+            );
+            match own {
+                Ok(mut uses) => {
+                    uses.merge(tenant?.uses(&id.id(), &principal));
+                    uses
+                }
+                // The map named an identity that is gone by now.
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
     };
     uses.steps(&id, options).map(Some)
 }
@@ -123,115 +134,28 @@ pub(super) fn delete_one(
     Ok(deleted)
 }
 
-/// Most items of one group whose principals are read one GET each; past it, one paged
-/// list of the group reads them all, so that a batch's reads do not grow with the batch.
-const GETS_PER_GROUP: usize = 8;
-
-/// The groups whose principals one list reads (more than a few items of the group lack
-/// theirs), each with the indices of those items.
-fn groups_to_list(ids: &[IdentityRef], hints: &[Option<String>]) -> Vec<Vec<usize>> {
-    let mut wanted: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for (index, (id, hint)) in ids.iter().zip(hints).enumerate() {
-        if hint.is_none() {
-            let key = (
-                id.subscription.to_lowercase(),
-                id.resource_group.to_lowercase(),
-            );
-            wanted.entry(key).or_default().push(index);
-        }
-    }
-    wanted
-        .into_values()
-        .filter(|indices| indices.len() > GETS_PER_GROUP)
-        .collect()
-}
-
-/// The references of each subscription of a batch, and the identities of the groups listed.
-type Reads = (
-    HashMap<String, Result<Arc<References>, ArmError>>,
-    Vec<(Vec<usize>, Option<Vec<crate::model::Identity>>)>,
-);
-
-/// Reads the references of each subscription of the batch, then the identities of each
-/// group `groups_to_list` names whose subscription holds role assignments (only those
-/// need the principals).
-async fn batch_reads(client: &ArmClient, ids: &[IdentityRef], groups: Vec<Vec<usize>>) -> Reads {
-    let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
-    for id in ids {
-        if let std::collections::hash_map::Entry::Vacant(slot) =
-            references.entry(id.subscription.to_lowercase())
-        {
-            slot.insert(
-                References::gather(client, &id.subscription)
-                    .await
-                    .map(Arc::new),
-            );
-        }
-    }
-    let mut lists = Vec::new();
-    for indices in groups {
-        let first = &ids[indices[0]];
-        let needed = references
-            .get(&first.subscription.to_lowercase())
-            .is_some_and(|r| r.as_ref().is_ok_and(|r| r.has_assignments()));
-        if !needed {
-            continue;
-        }
-        let listed = client
-            .identity_list_group(&first.subscription, &first.resource_group)
-            .await
-            .ok();
-        lists.push((indices, listed));
-    }
-    (references, lists)
-}
-
 pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
-    let mut hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
-    // References are read once for the batch (per subscription), not once per identity; a
-    // subscription that cannot be read fails its own items only. Id strings carry no
-    // principal: a group with more than a few of them is listed once instead of read item
-    // by item; items the list lacks (or a failed list) read the identity, as a single delete.
-    let groups = groups_to_list(&ids, &hints);
-    let (references, lists) = s.runtime.block_on(batch_reads(&s.client, &ids, groups));
-    for (indices, listed) in lists {
-        let Some(listed) = listed else { continue };
-        let principals: HashMap<String, String> = listed
-            .into_iter()
-            .map(|i| (i.name.to_lowercase(), i.properties.principal_id))
-            .collect();
-        for index in indices {
-            if let Some(principal) = principals.get(&ids[index].name.to_lowercase()) {
-                hints[index] = Some(principal.clone());
-            }
-        }
-    }
+    // References are read once for the batch, tenant-wide (a few Resource Graph queries),
+    // not once per identity or per subscription; a failed read fails every item, each
+    // with the reason, and nothing is deleted unchecked.
+    let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+    let references = s
+        .runtime
+        .block_on(References::gather_tenant(&s.client, &full))
+        .map(Arc::new);
     let work: Vec<_> = ids
         .iter()
         .cloned()
-        .zip(hints)
-        .map(|(id, hint)| {
-            let refs = references
-                .get(&id.subscription.to_lowercase())
-                .cloned()
-                .unwrap_or_else(|| {
-                    Err(ArmError::invalid(
-                        "subscription",
-                        id.subscription.clone(),
-                        "its references were not read",
-                    ))
-                });
-            (id, hint, refs)
-        })
+        .map(|id| (id, references.clone()))
         .collect();
     let client = s.client.clone();
     let dry_run = s.dry_run.get();
-    let results = bulk_run(s, work, move |(id, hint, refs)| {
+    let results = bulk_run(s, work, move |(id, refs)| {
         let client = client.clone();
         async move {
             let Some(steps) =
-                delete_steps(client.clone(), id.clone(), hint, Some(refs?), options).await?
+                delete_steps(client.clone(), id.clone(), None, Some(refs?), options).await?
             else {
                 return Ok((false, Vec::new()));
             };

@@ -3,6 +3,11 @@
 //! identities the references are gathered once per batch (one paged list of resources and
 //! one of role assignments) and checked locally, as DESIGN.md asks.
 
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::arm::graph::GraphScope;
 use crate::arm::{ArmClient, ArmError, IdentityRef};
 use crate::model::{GenericResource, RoleAssignment};
 
@@ -43,14 +48,123 @@ pub enum Step {
     Delete,
 }
 
-/// The subscription's resources and role assignments, read once for a batch.
+/// The references of a batch, read once: either a subscription's resources and role
+/// assignments (matched by identity id and principal), or, tenant-wide from Resource Graph,
+/// each identity's attachments and assignments already matched to its id.
 #[derive(Debug, Clone, Default)]
 pub struct References {
     resources: Vec<GenericResource>,
     assignments: Vec<RoleAssignment>,
+    /// Tenant-wide: resource ids by the (lower-case) identity id they carry.
+    attached: HashMap<String, Vec<String>>,
+    /// Tenant-wide: role assignments by the (lower-case) id of the identity whose principal holds them.
+    assigned: HashMap<String, Vec<RoleAssignment>>,
+    /// Tenant-wide: principal ids by (lower-case) identity id, as Resource Graph shows them.
+    principals: HashMap<String, String>,
+    tenant_wide: bool,
+}
+
+/// Identity ids per Resource Graph query: the advised group size is under 300.
+const IDS_PER_QUERY: usize = 250;
+
+/// A KQL string literal.
+fn kql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `(a, b, ...)` of lower-case id literals for `in`.
+fn kql_list(ids: &[String]) -> String {
+    let items: Vec<String> = ids.iter().map(|i| kql_string(&i.to_lowercase())).collect();
+    format!("({})", items.join(", "))
+}
+
+/// The query of the resources, in any subscription, whose identity block names one of `ids`.
+fn attached_query(ids: &[String]) -> String {
+    format!(
+        "resources | where isnotempty(identity) | mv-expand k = bag_keys(identity.userAssignedIdentities) \
+         | extend identityId = tolower(tostring(k)) | where identityId in {} | project id, identityId | order by id asc",
+        kql_list(ids)
+    )
+}
+
+/// The query of the role assignments, at any scope, of the principals of `ids`.
+fn assigned_query(ids: &[String]) -> String {
+    format!(
+        "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | extend identityId = tolower(id) \
+         | where identityId in {} | project identityId, principalId = tostring(properties.principalId) \
+         | join kind=leftouter (authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+         | project id, name, type, properties, principalId = tostring(properties.principalId)) on principalId \
+         | project identityId, principalId, id, name, type, properties | order by identityId asc",
+        kql_list(ids)
+    )
 }
 
 impl References {
+    /// Reads, tenant-wide through Resource Graph, what uses these identities (full ids):
+    /// resources in any subscription that carry them and role assignments of their
+    /// principals at every scope; a few queries per batch, sent together.
+    pub async fn gather_tenant(client: &ArmClient, ids: &[String]) -> Result<Self, ArmError> {
+        let mut unique: Vec<String> = ids.iter().map(|i| i.to_lowercase()).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in unique.chunks(IDS_PER_QUERY) {
+            for query in [attached_query(chunk), assigned_query(chunk)] {
+                let client = client.clone();
+                tasks.spawn(async move {
+                    client
+                        .graph_query(&query, &GraphScope::Tenant, None)
+                        .await
+                        .map(|rows| rows.rows)
+                });
+            }
+        }
+        let mut refs = References {
+            tenant_wide: true,
+            ..References::default()
+        };
+        while let Some(joined) = tasks.join_next().await {
+            let rows = joined.map_err(|e| ArmError::Decode {
+                status: 0,
+                message: format!("a Resource Graph read stopped: {e}"),
+            })??;
+            for mut row in rows {
+                let text = |row: &serde_json::Map<String, Value>, k: &str| {
+                    row.get(k).and_then(Value::as_str).unwrap_or("").to_string()
+                };
+                let identity = text(&row, "identityId");
+                if row.contains_key("principalId") {
+                    let principal = text(&row, "principalId");
+                    refs.principals.insert(identity.clone(), principal);
+                    row.remove("identityId");
+                    row.remove("principalId");
+                    let entry = refs.assigned.entry(identity).or_default();
+                    if let Ok(a) = serde_json::from_value::<RoleAssignment>(Value::Object(row)) {
+                        entry.push(a);
+                    }
+                } else {
+                    refs.attached
+                        .entry(identity)
+                        .or_default()
+                        .push(text(&row, "id"));
+                }
+            }
+        }
+        Ok(refs)
+    }
+
+    /// The principal Resource Graph shows for an identity (when it showed the identity).
+    pub fn principal(&self, identity_id: &str) -> Option<&str> {
+        self.principals
+            .get(&identity_id.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// Whether this was read tenant-wide (matched by identity id: no principal is needed).
+    pub fn tenant_wide(&self) -> bool {
+        self.tenant_wide
+    }
+
     /// Reads both lists.
     pub async fn gather(client: &ArmClient, subscription: &str) -> Result<Self, ArmError> {
         let (resources, assignments) = tokio::try_join!(
@@ -60,6 +174,7 @@ impl References {
         Ok(Self {
             resources,
             assignments,
+            ..Self::default()
         })
     }
 
@@ -69,8 +184,15 @@ impl References {
         !self.assignments.is_empty()
     }
 
-    /// What uses the identity with this id and principal.
+    /// What uses the identity with this id and principal (tenant-wide: by its id alone).
     pub fn uses(&self, identity_id: &str, principal_id: &str) -> Uses {
+        if self.tenant_wide {
+            let key = identity_id.to_lowercase();
+            return Uses {
+                resources: self.attached.get(&key).cloned().unwrap_or_default(),
+                assignments: self.assigned.get(&key).cloned().unwrap_or_default(),
+            };
+        }
         let resources = self
             .resources
             .iter()
@@ -96,6 +218,20 @@ impl References {
 }
 
 impl Uses {
+    /// Adds what `other` found that this does not hold yet.
+    pub fn merge(&mut self, other: Uses) {
+        for r in other.resources {
+            if !self.resources.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+                self.resources.push(r);
+            }
+        }
+        for a in other.assignments {
+            if !self.assignments.iter().any(|x| x.id.eq_ignore_ascii_case(&a.id)) {
+                self.assignments.push(a);
+            }
+        }
+    }
+
     /// Reads the references of one identity with identity-specific calls.
     pub async fn of(
         client: &ArmClient,
