@@ -186,6 +186,7 @@ fn script_on_this_thread(
             concurrency: options.concurrency.map_or(16, |c| c as usize),
             permissions,
             local: session.emulator().is_some(),
+            scope: crate::host::scope::Scope::default(),
             // A bar on stderr, unless JSON was asked for explicitly (machines read that).
             progress: common.output != Some(crate::output::Format::Json),
         },

@@ -18,6 +18,7 @@ mod pager;
 pub mod permissions;
 pub mod resources;
 mod retry;
+mod scope;
 pub mod roles;
 
 use std::sync::Arc;

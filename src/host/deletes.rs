@@ -1,11 +1,12 @@
 //! What `identity_delete` does in all its forms: the reference check, the safe-delete
 //! steps, the dry-run plan of them, and the bulk form that reads references once per batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
-use super::HostState;
+use super::{HostState, drift};
 use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
@@ -115,6 +116,14 @@ pub(super) fn delete_one(
     principal: Option<String>,
     options: DeleteOptions,
 ) -> Res<bool> {
+    let shown = s.graph_rows.borrow().get(&id.id().to_lowercase()).cloned();
+    if let Some(shown) = shown {
+        // Chosen from Resource Graph rows: ARM says whether it is still the same identity
+        // (a new attachment is read from ARM below and blocks the delete as any use does).
+        let now = s.block_on(probe(&s.client, id))?;
+        let now = now.map(|i| i.properties.principal_id);
+        drift::compare(id, &shown, now.as_deref(), &[], None).map_err(super::convert::arm_error)?;
+    }
     let steps = s.block_on(delete_steps(
         s.client.clone(),
         id.clone(),
@@ -144,18 +153,56 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         .runtime
         .block_on(References::gather_tenant(&s.client, &full))
         .map(Arc::new);
+    // Items chosen from Resource Graph rows are re-read from ARM before anything is done
+    // to them: their groups listed once, their attachments read one call each.
+    let shown: Vec<Option<String>> = {
+        let rows = s.graph_rows.borrow();
+        ids.iter()
+            .map(|i| rows.get(&i.id().to_lowercase()).cloned())
+            .collect()
+    };
+    let chosen: Vec<&IdentityRef> = ids
+        .iter()
+        .zip(&shown)
+        .filter_map(|(i, p)| p.as_ref().map(|_| i))
+        .collect();
+    let now = if chosen.is_empty() {
+        Ok(Arc::new(HashMap::new()))
+    } else {
+        s.runtime
+            .block_on(drift::principals_now(&s.client, &chosen))
+            .map(Arc::new)
+    };
     let work: Vec<_> = ids
         .iter()
         .cloned()
-        .map(|id| (id, references.clone()))
+        .zip(shown)
+        .map(|(id, shown)| (id, shown, references.clone(), now.clone()))
         .collect();
     let client = s.client.clone();
     let dry_run = s.dry_run.get();
-    let results = bulk_run(s, work, move |(id, refs)| {
+    let results = bulk_run(s, work, move |(id, shown, refs, now)| {
         let client = client.clone();
         async move {
+            let refs = refs?;
+            if let Some(shown) = shown {
+                let known = refs.uses(&id.id(), "").resources;
+                let listed = now?.get(&id.id().to_lowercase()).cloned();
+                let attached = match listed {
+                    Some(_) => Some(
+                        client
+                            .identity_resources(&id)
+                            .await?
+                            .into_iter()
+                            .map(|r| r.id)
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => None,
+                };
+                drift::compare(&id, &shown, listed.as_deref(), &known, attached.as_deref())?;
+            }
             let Some(steps) =
-                delete_steps(client.clone(), id.clone(), None, Some(refs?), options).await?
+                delete_steps(client.clone(), id.clone(), None, Some(refs), options).await?
             else {
                 return Ok((false, Vec::new()));
             };

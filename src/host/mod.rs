@@ -10,6 +10,7 @@ pub mod beneath;
 pub mod bulk;
 pub mod convert;
 mod deletes;
+pub mod drift;
 pub mod depth;
 pub mod diagnostic;
 pub mod files;
@@ -17,6 +18,7 @@ mod identities;
 pub mod plan;
 pub mod references;
 pub mod relations;
+pub mod scope;
 pub mod session;
 pub mod stdlib;
 pub mod text;
@@ -38,7 +40,10 @@ use plan::Plan;
 
 /// Every registered function's documentation: the API table and the relations functions.
 pub fn all_docs() -> impl Iterator<Item = &'static api::FnDoc> {
-    api::DOCS.iter().chain(relations::DOCS)
+    api::DOCS
+        .iter()
+        .chain(relations::DOCS)
+        .chain(scope::DOCS)
 }
 
 /// Resource limits of a script (each overridable on the command line).
@@ -89,6 +94,8 @@ pub struct HostOptions {
     pub permissions: files::Permissions,
     /// The client talks to the emulator this process started (`--local`).
     pub local: bool,
+    /// The scope at start (`--subscriptions`, `--management-group`, `--all-subscriptions`).
+    pub scope: scope::Scope,
 }
 
 /// Counts of writes that went through, for the report after an interruption.
@@ -138,6 +145,11 @@ pub struct HostState {
     pub permissions: files::Permissions,
     /// Running against `--local`.
     pub local: bool,
+    /// What calls without an explicit subscription act on (`use_scope` changes it).
+    pub scope: RefCell<scope::Scope>,
+    /// Identities read from Resource Graph rows (lower-case id -> the principal it showed):
+    /// a destructive step on one re-reads it from ARM first.
+    pub graph_rows: RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl HostState {
@@ -222,6 +234,8 @@ impl Host {
             progress: options.progress,
             permissions: options.permissions,
             local: options.local,
+            scope: RefCell::new(options.scope.clone()),
+            graph_rows: RefCell::default(),
         });
         let mut engine = Engine::new();
         let l = &options.limits;
@@ -244,6 +258,7 @@ impl Host {
         depth::register(&mut engine);
         api::register(&mut engine, &state);
         relations::register(&mut engine, &state);
+        scope::register(&mut engine, &state);
         Self {
             engine: Rc::new(engine),
             state,

@@ -1,0 +1,492 @@
+//! Scope for scripts: one subscription (the default), a list, a management group or the
+//! tenant. `use_scope` sets it; `identity_list()`, `resource_list()` and
+//! `role_assignment_list()` follow it, reading through Resource Graph when more than one
+//! subscription is in scope (ARM lists fanned out with `#{consistent: true}`).
+//! `graph_query` runs KQL; `subscriptions()` lists the caller's subscriptions.
+
+use std::rc::Rc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use serde_json::{Value, json};
+
+use super::HostState;
+use super::api::FnDoc;
+use super::convert::{self, arm_error, usage_error};
+use crate::arm::graph::{self, GraphScope};
+use crate::arm::names;
+
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+/// What calls without an explicit subscription act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The current subscription (`subscription()`), as always.
+    #[default]
+    One,
+    /// These subscriptions.
+    Subscriptions(Vec<String>),
+    /// A management group and everything below it.
+    ManagementGroup(String),
+    /// Every subscription the caller can read.
+    Tenant,
+}
+
+impl Scope {
+    /// Whether more than one subscription may be in scope.
+    pub fn is_wide(&self) -> bool {
+        match self {
+            Scope::One => false,
+            Scope::Subscriptions(s) => s.len() > 1,
+            Scope::ManagementGroup(_) | Scope::Tenant => true,
+        }
+    }
+
+    /// The Resource Graph scope of it, `current` being the current subscription.
+    pub fn graph(&self, current: &str) -> GraphScope {
+        match self {
+            Scope::One => GraphScope::Subscriptions(vec![current.to_string()]),
+            Scope::Subscriptions(s) => GraphScope::Subscriptions(s.clone()),
+            Scope::ManagementGroup(g) => GraphScope::ManagementGroups(vec![g.clone()]),
+            Scope::Tenant => GraphScope::Tenant,
+        }
+    }
+
+    /// Checks the names before anything is sent.
+    pub fn validated(self) -> Result<Self, crate::arm::ArmError> {
+        match &self {
+            Scope::One | Scope::Tenant => {}
+            Scope::Subscriptions(subs) => {
+                if subs.is_empty() {
+                    return Err(crate::arm::ArmError::invalid(
+                        "subscriptions",
+                        "[]",
+                        "a scope names at least one subscription",
+                    ));
+                }
+                for s in subs {
+                    names::subscription_id(s)?;
+                }
+            }
+            Scope::ManagementGroup(g) => graph::management_group_name(g)?,
+        }
+        Ok(self)
+    }
+}
+
+/// The functions of this file, for `:help`, completion and the examples test.
+pub const DOCS: &[FnDoc] = &[
+    FnDoc {
+        name: "graph_query",
+        params: &["kql: &str"],
+        returns: "Array",
+        doc: "Runs a Resource Graph query over the scope in use and returns every row (all pages) as maps.",
+        example: r#"graph_query("resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | project id, name").len()"#,
+    },
+    FnDoc {
+        name: "graph_query",
+        params: &["kql: &str", "opts: Map"],
+        returns: "Array",
+        doc: "Runs a Resource Graph query with #{subscriptions: [..], management_groups: [..], first: N} and returns the rows.",
+        example: r#"graph_query("resourcecontainers | project name", #{first: 5}).len()"#,
+    },
+    FnDoc {
+        name: "subscriptions",
+        params: &[],
+        returns: "Array",
+        doc: "The subscriptions the caller can read: #{id, subscriptionId, name, state, managementGroupAncestorsChain}.",
+        example: r#"subscriptions().map(|s| s.subscriptionId)"#,
+    },
+    FnDoc {
+        name: "use_scope",
+        params: &["scope: Map"],
+        returns: "Map",
+        doc: "Sets the scope of identity_list(), resource_list(), role_assignment_list() and the audits: #{subscriptions: [..]}, #{management_group: \"mg\"}, #{tenant: true} or #{} for the current subscription; returns it.",
+        example: r#"use_scope(#{subscriptions: [subscription()]})"#,
+    },
+    FnDoc {
+        name: "scope",
+        params: &[],
+        returns: "Map",
+        doc: "The scope in use, as use_scope takes it.",
+        example: r#"scope()"#,
+    },
+    FnDoc {
+        name: "identity_list",
+        params: &["opts: Map"],
+        returns: "Array",
+        doc: "Every identity in scope; #{consistent: true} reads ARM lists (each subscription's groups paged concurrently) instead of Resource Graph.",
+        example: r#"identity_list(#{consistent: true}).len()"#,
+    },
+];
+
+/// Registers the functions of this file.
+pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
+    let [query, query_opts, subs, use_scope, scope, list] =
+        std::array::from_fn(|i| DOCS[i].registration());
+    let s = state.clone();
+    query.register_into_engine(engine, move |kql: &str| -> Res<Array> {
+        let scope = current_graph_scope(&s)?;
+        rows(&s, kql, &scope, None)
+    });
+    let s = state.clone();
+    query_opts.register_into_engine(engine, move |kql: &str, opts: Map| -> Res<Array> {
+        let (scope, first) = query_options(&s, &opts)?;
+        rows(&s, kql, &scope, first)
+    });
+    let s = state.clone();
+    subs.register_into_engine(engine, move || subscriptions(&s));
+    let s = state.clone();
+    use_scope.register_into_engine(engine, move |m: Map| -> Res<Dynamic> {
+        let scope = scope_of(&m)?;
+        *s.scope.borrow_mut() = scope;
+        Ok(scope_map(&s.scope.borrow()).into())
+    });
+    let s = state.clone();
+    scope.register_into_engine(engine, move || -> Dynamic {
+        scope_map(&s.scope.borrow()).into()
+    });
+    let s = state.clone();
+    list.register_into_engine(engine, move |opts: Map| -> Res<Array> {
+        let mut consistent = false;
+        for (key, value) in &opts {
+            match key.as_str() {
+                "consistent" => {
+                    consistent = value
+                        .as_bool()
+                        .map_err(|t| usage_error(format!("consistent is true or false, not {t}")))?
+                }
+                other => {
+                    return Err(usage_error(format!(
+                        "unknown option '{other}': identity_list takes #{{consistent}}"
+                    )));
+                }
+            }
+        }
+        if consistent {
+            identities_consistent(&s)
+        } else {
+            identity_list(&s)
+        }
+    });
+}
+
+/// The Resource Graph scope of the scope in use.
+fn current_graph_scope(s: &HostState) -> Res<GraphScope> {
+    let scope = s.scope.borrow().clone();
+    let current = if scope == Scope::One {
+        s.subscription()?
+    } else {
+        String::new()
+    };
+    Ok(scope.graph(&current))
+}
+
+fn query_options(s: &HostState, opts: &Map) -> Res<(GraphScope, Option<u64>)> {
+    let mut scope = None;
+    let mut first = None;
+    let strings = |key: &str, v: &Dynamic| -> Res<Vec<String>> {
+        let list = v
+            .read_lock::<Array>()
+            .ok_or_else(|| usage_error(format!("{key} is an array of strings")))?;
+        list.iter()
+            .map(|x| {
+                x.clone()
+                    .into_string()
+                    .map_err(|t| usage_error(format!("{key} holds strings, not {t}")))
+            })
+            .collect()
+    };
+    for (key, value) in opts {
+        match key.as_str() {
+            "subscriptions" => {
+                scope = Some(GraphScope::Subscriptions(strings("subscriptions", value)?))
+            }
+            "management_groups" => {
+                scope = Some(GraphScope::ManagementGroups(strings(
+                    "management_groups",
+                    value,
+                )?))
+            }
+            "first" => {
+                let n = value
+                    .as_int()
+                    .map_err(|t| usage_error(format!("first is a number, not {t}")))?;
+                first = Some(
+                    u64::try_from(n)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| usage_error(format!("first is at least 1, not {n}")))?,
+                );
+            }
+            other => {
+                return Err(usage_error(format!(
+                    "unknown option '{other}': graph_query takes #{{subscriptions, management_groups, first}}"
+                )));
+            }
+        }
+    }
+    if opts.contains_key("subscriptions") && opts.contains_key("management_groups") {
+        return Err(usage_error(
+            "graph_query takes subscriptions or management_groups, not both",
+        ));
+    }
+    let scope = match scope {
+        Some(sc) => sc,
+        None => current_graph_scope(s)?,
+    };
+    Ok((scope.validated().map_err(arm_error)?, first))
+}
+
+fn rows(s: &HostState, kql: &str, scope: &GraphScope, first: Option<u64>) -> Res<Array> {
+    let found = s.block_on(s.client.graph_query(kql, scope, first))?;
+    found
+        .rows
+        .into_iter()
+        .map(|r| convert::to_dynamic(&Value::Object(r)))
+        .collect()
+}
+
+fn scope_of(m: &Map) -> Res<Scope> {
+    let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
+    let scope = match keys.as_slice() {
+        [] => Scope::One,
+        ["subscriptions"] => {
+            let list = m["subscriptions"]
+                .read_lock::<Array>()
+                .ok_or_else(|| usage_error("subscriptions is an array of subscription ids"))?
+                .iter()
+                .map(|v| {
+                    v.clone()
+                        .into_string()
+                        .map_err(|t| usage_error(format!("subscription ids are strings, not {t}")))
+                })
+                .collect::<Res<Vec<String>>>()?;
+            Scope::Subscriptions(list)
+        }
+        ["management_group"] => Scope::ManagementGroup(
+            m["management_group"]
+                .clone()
+                .into_string()
+                .map_err(|t| usage_error(format!("management_group is a name, not {t}")))?,
+        ),
+        ["tenant"] => match m["tenant"].as_bool() {
+            Ok(true) => Scope::Tenant,
+            _ => return Err(usage_error("tenant takes true (use #{} for one subscription)")),
+        },
+        _ => {
+            return Err(usage_error(
+                "use_scope takes one of #{subscriptions: [..]}, #{management_group: \"name\"}, #{tenant: true} or #{}",
+            ));
+        }
+    };
+    scope.validated().map_err(arm_error)
+}
+
+fn scope_map(scope: &Scope) -> Map {
+    let mut m = Map::new();
+    match scope {
+        Scope::One => {}
+        Scope::Subscriptions(subs) => {
+            let list: Array = subs.iter().map(|x| Dynamic::from(x.clone())).collect();
+            m.insert("subscriptions".into(), list.into());
+        }
+        Scope::ManagementGroup(g) => {
+            m.insert("management_group".into(), g.clone().into());
+        }
+        Scope::Tenant => {
+            m.insert("tenant".into(), true.into());
+        }
+    }
+    m
+}
+
+/// The query of the caller's subscriptions.
+const SUBSCRIPTIONS_QUERY: &str = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' \
+     | project id, subscriptionId, name, state = tostring(properties.state), \
+     managementGroupAncestorsChain = properties.managementGroupAncestorsChain | order by subscriptionId asc";
+
+/// The subscription ids in scope (a management group's or the tenant's read through Resource Graph).
+pub(super) fn subscription_ids(s: &HostState) -> Res<Vec<String>> {
+    let scope = s.scope.borrow().clone();
+    match scope {
+        Scope::One => Ok(vec![s.subscription()?]),
+        Scope::Subscriptions(subs) => Ok(subs),
+        other => {
+            let found = s.block_on(s.client.graph_query(
+                SUBSCRIPTIONS_QUERY,
+                &other.graph(""),
+                None,
+            ))?;
+            Ok(found
+                .rows
+                .iter()
+                .filter_map(|r| r.get("subscriptionId").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect())
+        }
+    }
+}
+
+fn subscriptions(s: &HostState) -> Res<Array> {
+    let found = s.block_on(
+        s.client
+            .graph_query(SUBSCRIPTIONS_QUERY, &GraphScope::Tenant, None),
+    )?;
+    found
+        .rows
+        .into_iter()
+        .map(|r| convert::to_dynamic(&Value::Object(r)))
+        .collect()
+}
+
+/// The identities in scope, shaped like `az identity list` plus `subscriptionId`, from one
+/// Resource Graph query (the rows are remembered as read from Resource Graph).
+const IDENTITIES_QUERY: &str = "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' \
+     | project id, name, location, tags, subscriptionId, properties | order by id asc";
+
+/// `identity_list()` at the scope in use: ARM at one subscription, else Resource Graph.
+pub(super) fn identity_list(s: &HostState) -> Res<Array> {
+    let scope = s.scope.borrow().clone();
+    if !scope.is_wide() {
+        let sub = match scope {
+            Scope::Subscriptions(subs) => subs.into_iter().next().unwrap_or_default(),
+            _ => s.subscription()?,
+        };
+        return super::identities::identities(s, s.block_on(s.client.identity_list(&sub))?);
+    }
+    let found = s.block_on(
+        s.client
+            .graph_query(IDENTITIES_QUERY, &scope.graph(""), None),
+    )?;
+    let mut seen = s.graph_rows.borrow_mut();
+    found
+        .rows
+        .into_iter()
+        .map(|row| {
+            let value = identity_row(&row);
+            if let (Some(id), Some(p)) = (
+                value["id"].as_str(),
+                value["principalId"].as_str(),
+            ) {
+                seen.insert(id.to_lowercase(), p.to_string());
+            }
+            if let Some(name) = value["name"].as_str() {
+                s.saw(name);
+            }
+            convert::to_dynamic(&value)
+        })
+        .collect()
+}
+
+/// A Resource Graph identity row in the shape of `az identity show`, plus `subscriptionId`.
+fn identity_row(row: &serde_json::Map<String, Value>) -> Value {
+    let get = |k: &str| row.get(k).cloned().unwrap_or(Value::Null);
+    let props = get("properties");
+    let id = row.get("id").and_then(Value::as_str).unwrap_or("");
+    json!({
+        "clientId": props["clientId"],
+        "id": id,
+        "isolationScope": props["isolationScope"],
+        "location": get("location"),
+        "name": get("name"),
+        "principalId": props["principalId"],
+        // Resource Graph lower-cases `resourceGroup`; the id keeps the group's spelling.
+        "resourceGroup": crate::output::resource_group_of(id),
+        "subscriptionId": get("subscriptionId"),
+        "tags": if row.get("tags").is_some_and(Value::is_object) { get("tags") } else { json!({}) },
+        "tenantId": props["tenantId"],
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+    })
+}
+
+/// `identity_list(#{consistent: true})`: ARM lists of every subscription in scope, fanned
+/// out concurrently; each item carries `subscriptionId` when more than one is in scope.
+fn identities_consistent(s: &HostState) -> Res<Array> {
+    let subs = subscription_ids(s)?;
+    let wide = subs.len() > 1;
+    let width = s.concurrency.get().max(1);
+    let lists = s.block_on(s.client.identity_list_fanned(&subs, width))?;
+    let mut out = Array::new();
+    for (sub, list) in lists {
+        for identity in list {
+            let mut value = crate::output::identity_json(&identity);
+            if wide && let Value::Object(m) = &mut value {
+                m.insert("subscriptionId".into(), json!(sub));
+            }
+            s.saw(&identity.name);
+            out.push(convert::to_dynamic(&value)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `resource_list()` over a wide scope: the resources that can carry identities, each with
+/// `subscriptionId`; `None` at one subscription (the caller lists it from ARM).
+pub(super) fn resources_wide(s: &HostState) -> Res<Option<Array>> {
+    let scope = s.scope.borrow().clone();
+    if !scope.is_wide() {
+        return Ok(None);
+    }
+    let query = "resources | project id, name, type, subscriptionId, identity | order by id asc";
+    let found = s.block_on(s.client.graph_query(query, &scope.graph(""), None))?;
+    found
+        .rows
+        .into_iter()
+        .map(|r| {
+            let id = r.get("id").and_then(Value::as_str).unwrap_or("");
+            let identities: Vec<String> = r
+                .get("identity")
+                .and_then(|i| i.get("userAssignedIdentities"))
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let kind = id_type(id).unwrap_or_else(|| {
+                r.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            });
+            convert::to_dynamic(&json!({
+                "id": id, "name": r.get("name"), "type": kind,
+                "resourceGroup": crate::output::resource_group_of(id), "identities": identities,
+                "subscriptionId": r.get("subscriptionId"),
+            }))
+        })
+        .collect::<Res<Array>>()
+        .map(Some)
+}
+
+/// `namespace/type` as a resource id spells it (Resource Graph lower-cases `type`).
+fn id_type(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let at = parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("providers"))?;
+    let rest = parts.get(at + 1..)?;
+    let namespace = rest.first()?;
+    let types: Vec<&str> = rest.iter().skip(1).step_by(2).copied().collect();
+    (!types.is_empty()).then(|| format!("{namespace}/{}", types.join("/")))
+}
+
+/// `role_assignment_list()` over a wide scope (management-group scopes included), flattened
+/// as at one subscription; `None` at one subscription.
+pub(super) fn assignments_wide(s: &HostState) -> Res<Option<Array>> {
+    let scope = s.scope.borrow().clone();
+    if !scope.is_wide() {
+        return Ok(None);
+    }
+    let query = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+         | project id, name, type, properties | order by id asc";
+    let found = s.block_on(s.client.graph_query(query, &scope.graph(""), None))?;
+    found
+        .rows
+        .into_iter()
+        .filter_map(|r| serde_json::from_value::<crate::model::RoleAssignment>(Value::Object(r)).ok())
+        .map(|a| {
+            let mut kind = a.clone();
+            kind.kind = "Microsoft.Authorization/roleAssignments".into();
+            convert::to_dynamic(&crate::output::assignment_json(&kind))
+        })
+        .collect::<Res<Array>>()
+        .map(Some)
+}
