@@ -21,4 +21,5 @@ mod relations;
 mod repl;
 mod sandbox;
 mod scripting;
+mod tenant_scope;
 mod workflows;

@@ -172,7 +172,9 @@ async fn bulk_deletes_check_references_once_and_fail_only_the_used() {
     // Two Resource Graph queries for the batch, tenant-wide, not a list per identity or per
     // subscription.
     assert_eq!(
-        out.stderr.matches("Microsoft.ResourceGraph/resources?").count(),
+        out.stderr
+            .matches("Microsoft.ResourceGraph/resources?")
+            .count(),
         2,
         "{}",
         out.stderr

@@ -414,10 +414,7 @@ mod tests {
         let q = GraphQuota::default();
         let mut h = HeaderMap::new();
         h.insert("x-ms-user-quota-remaining", "0".parse().unwrap());
-        h.insert(
-            "x-ms-user-quota-resets-after",
-            "999:00:00".parse().unwrap(),
-        );
+        h.insert("x-ms-user-quota-resets-after", "999:00:00".parse().unwrap());
         let t0 = Instant::now();
         q.observe(t0, Some(&h), None);
         assert_eq!(

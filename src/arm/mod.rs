@@ -18,8 +18,8 @@ mod pager;
 pub mod permissions;
 pub mod resources;
 mod retry;
-mod scope;
 pub mod roles;
+mod scope;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::error::ArmError;
 use super::ArmClient;
+use super::error::ArmError;
 use crate::model::Identity;
 
 fn stopped(e: tokio::task::JoinError) -> ArmError {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
-use super::{HostState, drift};
 use super::bulk::{bulk_run, keep_if_cut, mark_would_fail, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::plan::Change;
 use super::references::{self, DeleteOptions, References, Step, Uses};
+use super::{HostState, drift};
 use crate::arm::bulk::Outcome;
 use crate::arm::{ArmClient, ArmError, IdentityRef};
 

@@ -10,9 +10,9 @@ pub mod beneath;
 pub mod bulk;
 pub mod convert;
 mod deletes;
-pub mod drift;
 pub mod depth;
 pub mod diagnostic;
+pub mod drift;
 pub mod files;
 mod identities;
 pub mod plan;
@@ -40,10 +40,7 @@ use plan::Plan;
 
 /// Every registered function's documentation: the API table and the relations functions.
 pub fn all_docs() -> impl Iterator<Item = &'static api::FnDoc> {
-    api::DOCS
-        .iter()
-        .chain(relations::DOCS)
-        .chain(scope::DOCS)
+    api::DOCS.iter().chain(relations::DOCS).chain(scope::DOCS)
 }
 
 /// Resource limits of a script (each overridable on the command line).

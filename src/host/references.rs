@@ -226,7 +226,11 @@ impl Uses {
             }
         }
         for a in other.assignments {
-            if !self.assignments.iter().any(|x| x.id.eq_ignore_ascii_case(&a.id)) {
+            if !self
+                .assignments
+                .iter()
+                .any(|x| x.id.eq_ignore_ascii_case(&a.id))
+            {
                 self.assignments.push(a);
             }
         }

@@ -271,7 +271,11 @@ fn scope_of(m: &Map) -> Res<Scope> {
         ),
         ["tenant"] => match m["tenant"].as_bool() {
             Ok(true) => Scope::Tenant,
-            _ => return Err(usage_error("tenant takes true (use #{} for one subscription)")),
+            _ => {
+                return Err(usage_error(
+                    "tenant takes true (use #{} for one subscription)",
+                ));
+            }
         },
         _ => {
             return Err(usage_error(
@@ -364,10 +368,7 @@ pub(super) fn identity_list(s: &HostState) -> Res<Array> {
         .into_iter()
         .map(|row| {
             let value = identity_row(&row);
-            if let (Some(id), Some(p)) = (
-                value["id"].as_str(),
-                value["principalId"].as_str(),
-            ) {
+            if let (Some(id), Some(p)) = (value["id"].as_str(), value["principalId"].as_str()) {
                 seen.insert(id.to_lowercase(), p.to_string());
             }
             if let Some(name) = value["name"].as_str() {
@@ -481,7 +482,9 @@ pub(super) fn assignments_wide(s: &HostState) -> Res<Option<Array>> {
     found
         .rows
         .into_iter()
-        .filter_map(|r| serde_json::from_value::<crate::model::RoleAssignment>(Value::Object(r)).ok())
+        .filter_map(|r| {
+            serde_json::from_value::<crate::model::RoleAssignment>(Value::Object(r)).ok()
+        })
         .map(|a| {
             let mut kind = a.clone();
             kind.kind = "Microsoft.Authorization/roleAssignments".into();

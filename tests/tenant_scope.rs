@@ -1,0 +1,290 @@
+//! azid across a tenant: scope (use_scope), Resource Graph reads with every page and the
+//! quota paced, tenant-wide references for deletes, and drift caught before a delete of an
+//! identity chosen from Resource Graph rows.
+
+use std::time::Duration;
+
+use azid::emulator::EmulatorOptions;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Azid, Env, MSI, RES, quick};
+
+const SUB_A: &str = "0a0a0a0a-0000-4000-8000-00000000000a";
+const SUB_B: &str = "0b0b0b0b-0000-4000-8000-00000000000b";
+const WEB_VERSION: &str = "2023-01-01";
+
+async fn tenant(options: EmulatorOptions) -> Env {
+    Env::with(EmulatorOptions {
+        subscriptions: vec![SUB_A.into(), SUB_B.into()],
+        ..options
+    })
+    .await
+}
+
+async fn group_in(env: &Env, sub: &str, rg: &str) {
+    let path = format!("/subscriptions/{sub}/resourcegroups/{rg}?api-version={RES}");
+    let r = env
+        .call(Method::PUT, &path, Some(json!({"location": "eastus"})))
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+}
+
+fn identity_path(sub: &str, rg: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}?api-version={MSI}"
+    )
+}
+
+async fn identity_in(env: &Env, sub: &str, rg: &str, name: &str) -> Value {
+    let r = env
+        .call(
+            Method::PUT,
+            &identity_path(sub, rg, name),
+            Some(json!({"location": "eastus"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    r.body
+}
+
+async fn attach_in(env: &Env, sub: &str, site: &str, identity_id: &str) {
+    let path = format!(
+        "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Web/sites/{site}?api-version={WEB_VERSION}"
+    );
+    let body = json!({"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}});
+    let r = env.call(Method::PUT, &path, Some(body)).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+}
+
+/// `azid` at the emulator, with subscription A current.
+fn azid(env: &Env, args: &[&str]) -> Azid {
+    let mut all = vec![
+        "--endpoint",
+        env.emu.url(),
+        "--auth",
+        "token",
+        "--subscription",
+        SUB_A,
+    ];
+    all.extend_from_slice(args);
+    Azid::new(&all).env("AZID_TOKEN", env.emu.token())
+}
+
+#[tokio::test]
+async fn an_identity_attached_in_another_subscription_blocks_a_plain_delete() {
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_A, "rg").await;
+    group_in(&env, SUB_B, "rg").await;
+    let held = identity_in(&env, SUB_A, "rg", "held").await;
+    identity_in(&env, SUB_A, "rg", "free").await;
+    attach_in(&env, SUB_B, "web-b", held["id"].as_str().expect("id")).await;
+    // The bulk form and the single form both see the site of subscription B.
+    let out = azid(
+        &env,
+        &[
+            "eval",
+            r#"identity_delete(identity_list("rg")).map(|r| [r.name, r.ok, if r.ok { "" } else { r.error.code }])"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(
+        out.json(),
+        json!([["free", true, ""], ["held", false, "IdentityInUse"]])
+    );
+    let single = azid(&env, &["eval", r#"identity_delete("rg", "held")"#])
+        .run()
+        .await
+        .fails(1);
+    assert!(
+        single.stderr.contains("IdentityInUse") && single.stderr.contains("web-b"),
+        "{}",
+        single.stderr
+    );
+    let left = env
+        .call(Method::GET, &identity_path(SUB_A, "rg", "held"), None)
+        .await;
+    assert_eq!(left.status, StatusCode::OK, "the held identity is kept");
+}
+
+#[tokio::test]
+async fn use_scope_lists_identities_of_every_subscription_with_their_subscription() {
+    let env = tenant(quick()).await;
+    for (sub, name) in [(SUB_A, "a-1"), (SUB_A, "a-2"), (SUB_B, "b-1")] {
+        group_in(&env, sub, "rg").await;
+        identity_in(&env, sub, "rg", name).await;
+    }
+    group_in(&env, SUB_B, "other").await;
+    identity_in(&env, SUB_B, "other", "b-2").await;
+    let script = r#"
+        let one = identity_list().map(|i| i.name);
+        use_scope(#{subscriptions: [SUB_A, SUB_B]});
+        let graph = identity_list().map(|i| [i.name, i.subscriptionId, i.resourceGroup]);
+        let arm = identity_list(#{consistent: true}).map(|i| [i.name, i.subscriptionId, i.resourceGroup]);
+        use_scope(#{tenant: true});
+        let tenant = identity_list().len();
+        use_scope(#{});
+        #{one: one, graph: graph, arm: arm, tenant: tenant, scope: scope(),
+          subs: subscriptions().map(|s| s.subscriptionId)}
+    "#
+    .replace("SUB_A", &format!("\"{SUB_A}\""))
+    .replace("SUB_B", &format!("\"{SUB_B}\""));
+    let out = azid(&env, &["eval", &script]).run().await.ok();
+    let v = out.json();
+    assert_eq!(
+        v["one"],
+        json!(["a-1", "a-2"]),
+        "one subscription by default"
+    );
+    let mut graph: Vec<Value> = v["graph"].as_array().expect("rows").clone();
+    graph.sort_by_key(|r| r.to_string());
+    let mut arm: Vec<Value> = v["arm"].as_array().expect("rows").clone();
+    arm.sort_by_key(|r| r.to_string());
+    assert_eq!(
+        graph,
+        vec![
+            json!(["a-1", SUB_A, "rg"]),
+            json!(["a-2", SUB_A, "rg"]),
+            json!(["b-1", SUB_B, "rg"]),
+            json!(["b-2", SUB_B, "other"]),
+        ]
+    );
+    assert_eq!(arm, graph, "the ARM fan-out finds the same identities");
+    assert_eq!(v["tenant"], json!(4));
+    assert_eq!(v["scope"], json!({}));
+    assert_eq!(v["subs"], json!([SUB_A, SUB_B]));
+}
+
+#[tokio::test]
+async fn bad_scopes_are_refused_before_anything_is_sent() {
+    let env = tenant(quick()).await;
+    for (script, expect) in [
+        (
+            r#"use_scope(#{subscriptions: ["nope"]})"#,
+            "subscription id",
+        ),
+        (
+            r#"use_scope(#{management_group: "a/b"})"#,
+            "management group",
+        ),
+        (r#"use_scope(#{tenant: false})"#, "tenant takes true"),
+        (r#"use_scope(#{galaxy: 1})"#, "use_scope takes one of"),
+        (
+            r#"graph_query("resources", #{first: 0})"#,
+            "first is at least 1",
+        ),
+    ] {
+        let out = azid(&env, &["eval", script, "-v"]).run().await;
+        assert_ne!(out.code, 0, "{script}");
+        assert!(out.stderr.contains(expect), "{script}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("ResourceGraph"),
+            "{script}: nothing sent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn graph_queries_are_paced_by_the_quota_and_lose_no_rows() {
+    let env = tenant(EmulatorOptions {
+        graph_quota: "3/1".parse().expect("quota"),
+        ..quick()
+    })
+    .await;
+    group_in(&env, SUB_A, "rg").await;
+    for i in 0..5 {
+        identity_in(&env, SUB_A, "rg", &format!("id-{i}")).await;
+    }
+    // Twelve queries against three a second: the client waits for each window instead of
+    // being refused, and every query returns every row.
+    let out = azid(
+        &env,
+        &[
+            "eval",
+            r#"let n = []; for i in 0..12 { n.push(graph_query("resources | project id").len()) } n"#,
+            "-v",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(out.json(), json!([5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]));
+    assert_eq!(out.stderr.matches("-> 429").count(), 0, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_drifted_identity_from_resource_graph_rows_is_not_deleted() {
+    let lag = Duration::from_secs(8);
+    let env = tenant(EmulatorOptions {
+        graph_lag: lag,
+        ..quick()
+    })
+    .await;
+    group_in(&env, SUB_A, "rg").await;
+    group_in(&env, SUB_B, "rg").await;
+    for name in ["same", "recreated", "attached", "gone"] {
+        identity_in(&env, SUB_A, "rg", name).await;
+    }
+    identity_in(&env, SUB_B, "rg", "other").await;
+    // Resource Graph shows the identities once the lag has passed; the changes below then
+    // reach ARM at once and Resource Graph only a lag later.
+    tokio::time::sleep(lag + Duration::from_millis(500)).await;
+    let path = identity_path(SUB_A, "rg", "recreated");
+    env.call(Method::DELETE, &path, None).await;
+    identity_in(&env, SUB_A, "rg", "recreated").await;
+    env.call(Method::DELETE, &identity_path(SUB_A, "rg", "gone"), None)
+        .await;
+    let attached = env
+        .call(Method::GET, &identity_path(SUB_A, "rg", "attached"), None)
+        .await;
+    attach_in(
+        &env,
+        SUB_A,
+        "web",
+        attached.body["id"].as_str().expect("id"),
+    )
+    .await;
+    let script = r#"
+        use_scope(#{tenant: true});
+        let rows = identity_list().filter(|i| i.subscriptionId == SUB_A);
+        identity_delete(rows).map(|r| [r.name, r.ok, if r.ok { "" } else { r.error.code }])
+    "#
+    .replace("SUB_A", &format!("\"{SUB_A}\""));
+    for dry in [true, false] {
+        let mut args = vec!["eval", script.as_str()];
+        if dry {
+            args.insert(0, "--dry-run");
+        }
+        let out = azid(&env, &args).run().await;
+        // The result, then (in a dry run) the plan.
+        let parsed: Value = serde_json::Deserializer::from_str(&out.stdout)
+            .into_iter::<Value>()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or(Value::Null);
+        let mut got: Vec<Value> = parsed.as_array().cloned().unwrap_or_default();
+        got.sort_by_key(|r| r.to_string());
+        assert_eq!(
+            got,
+            vec![
+                json!(["attached", false, "Drifted"]),
+                json!(["gone", false, "Drifted"]),
+                json!(["recreated", false, "Drifted"]),
+                json!(["same", true, ""]),
+            ],
+            "dry-run {dry}: {} {}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    let names: Vec<String> = env.all_identity_names().await;
+    for kept in ["attached", "recreated"] {
+        assert!(
+            names.iter().any(|n| n == kept),
+            "{kept} was kept: {names:?}"
+        );
+    }
+    assert!(!names.iter().any(|n| n == "same"), "{names:?}");
+}
