@@ -109,6 +109,17 @@ pub fn identity_json(identity: &Identity) -> Value {
     })
 }
 
+/// An item of a list over more than one subscription: the map with `subscriptionId` added.
+pub fn with_subscription(mut value: Value, subscription: &str) -> Value {
+    if let Value::Object(m) = &mut value {
+        m.insert(
+            "subscriptionId".into(),
+            Value::String(subscription.to_string()),
+        );
+    }
+    value
+}
+
 /// A credential in the flattened shape `az identity federated-credential show` prints.
 pub fn credential_json(c: &FederatedCredential) -> Value {
     json!({

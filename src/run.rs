@@ -33,7 +33,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let outcome =
         placement::check(&matches, cli.command.as_ref()).and_then(|()| match cli.command {
             Some(Command::Emulator(args)) => emulator(args),
-            Some(command @ (Command::Identity(_) | Command::Group(_))) => {
+            Some(command @ (Command::Identity(_) | Command::Group(_) | Command::Graph(_))) => {
                 azure(cli.common, &cli.script, command)
             }
             command => script(cli.common, cli.script, command),
@@ -76,9 +76,22 @@ fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<Ex
     if let Some(group) = crate::config::default_group(&var)? {
         command.default_group(&group);
     }
+    // A scope given before the subcommand applies to `identity list` (placement refuses it elsewhere).
+    if let Command::Identity(crate::cli::IdentityCommand::List { scope, .. }) = &mut command {
+        *scope = script.scope.clone().merge(std::mem::take(scope));
+    }
+    // Resource Graph queries, and lists over more than one subscription, need no current one.
+    let lazy = match &command {
+        Command::Graph(_) => true,
+        Command::Identity(crate::cli::IdentityCommand::List { scope, .. }) => {
+            scope.all_subscriptions || scope.management_group.is_some()
+        }
+        _ => false,
+    };
     runtime()?.block_on(async {
-        let session = Session::connect(&config, &var, false).await?;
+        let session = Session::connect(&config, &var, lazy).await?;
         match command {
+            Command::Graph(c) => commands::graph::run(&session, c, &printer).await,
             Command::Identity(c) => commands::identity::run(&session, c, &printer, flags).await,
             Command::Group(c) => commands::group::run(&session, c, &printer, flags).await,
             _ => Err(Error::Usage("not an Azure command".into())),
@@ -137,6 +150,10 @@ fn script_on_this_thread(
         ));
     }
     let config = Config::resolve(&common)?;
+    let start_scope = options
+        .scope
+        .scope()
+        .map_err(|e| Error::Usage(crate::error::render_arm(&e)))?;
     // Checked before anything is sent: a bad --allow-read is a usage error.
     if let Some(missing) = options.allow_read.iter().find(|p| !p.exists()) {
         return Err(Error::Usage(format!(
@@ -186,7 +203,7 @@ fn script_on_this_thread(
             concurrency: options.concurrency.map_or(16, |c| c as usize),
             permissions,
             local: session.emulator().is_some(),
-            scope: crate::host::scope::Scope::default(),
+            scope: start_scope,
             // A bar on stderr, unless JSON was asked for explicitly (machines read that).
             progress: common.output != Some(crate::output::Format::Json),
         },

@@ -19,7 +19,7 @@ pub mod permissions;
 pub mod resources;
 mod retry;
 pub mod roles;
-mod scope;
+pub mod scope;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

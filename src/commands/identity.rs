@@ -52,14 +52,41 @@ pub async fn run(
             let identity = client.identity_create(&id, &create).await?;
             out.print(&identity_json(&identity))?;
         }
-        IdentityCommand::List { resource_group, .. } => {
-            let identities = match &resource_group {
-                Some(rg) => {
-                    client
-                        .identity_list_group(&session.subscription, rg)
-                        .await?
+        IdentityCommand::List {
+            resource_group,
+            scope,
+            ..
+        } => {
+            let scope = scope
+                .scope()
+                .map_err(|e| Error::Usage(crate::error::render_arm(&e)))?;
+            if scope.is_wide() {
+                if resource_group.is_some() {
+                    return Err(Error::Usage(
+                        "-g lists one group of one subscription; leave it out with --subscriptions, \
+                         --management-group or --all-subscriptions"
+                            .into(),
+                    ));
                 }
-                None => client.identity_list(&session.subscription).await?,
+                let found = client.identity_list_graph(&scope.graph("")).await?;
+                out.print(&Value::Array(
+                    found
+                        .iter()
+                        .map(|(sub, i)| crate::output::with_subscription(identity_json(i), sub))
+                        .collect(),
+                ))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let subscription = match &scope {
+                crate::arm::scope::Scope::Subscriptions(one) => one
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| session.subscription.clone()),
+                _ => session.subscription.clone(),
+            };
+            let identities = match &resource_group {
+                Some(rg) => client.identity_list_group(&subscription, rg).await?,
+                None => client.identity_list(&subscription).await?,
             };
             out.print(&Value::Array(
                 identities.iter().map(identity_json).collect(),

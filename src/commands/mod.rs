@@ -2,6 +2,7 @@
 //! the parsed subcommand, prints what az would print, and returns the exit code.
 
 pub mod dryrun;
+pub mod graph;
 pub mod group;
 pub mod identity;
 pub mod script;

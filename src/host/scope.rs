@@ -12,66 +12,12 @@ use serde_json::{Value, json};
 use super::HostState;
 use super::api::FnDoc;
 use super::convert::{self, arm_error, usage_error};
-use crate::arm::graph::{self, GraphScope};
-use crate::arm::names;
+use crate::arm::graph::GraphScope;
+use crate::arm::scope::SUBSCRIPTIONS_QUERY;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
-/// What calls without an explicit subscription act on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Scope {
-    /// The current subscription (`subscription()`), as always.
-    #[default]
-    One,
-    /// These subscriptions.
-    Subscriptions(Vec<String>),
-    /// A management group and everything below it.
-    ManagementGroup(String),
-    /// Every subscription the caller can read.
-    Tenant,
-}
-
-impl Scope {
-    /// Whether more than one subscription may be in scope.
-    pub fn is_wide(&self) -> bool {
-        match self {
-            Scope::One => false,
-            Scope::Subscriptions(s) => s.len() > 1,
-            Scope::ManagementGroup(_) | Scope::Tenant => true,
-        }
-    }
-
-    /// The Resource Graph scope of it, `current` being the current subscription.
-    pub fn graph(&self, current: &str) -> GraphScope {
-        match self {
-            Scope::One => GraphScope::Subscriptions(vec![current.to_string()]),
-            Scope::Subscriptions(s) => GraphScope::Subscriptions(s.clone()),
-            Scope::ManagementGroup(g) => GraphScope::ManagementGroups(vec![g.clone()]),
-            Scope::Tenant => GraphScope::Tenant,
-        }
-    }
-
-    /// Checks the names before anything is sent.
-    pub fn validated(self) -> Result<Self, crate::arm::ArmError> {
-        match &self {
-            Scope::One | Scope::Tenant => {}
-            Scope::Subscriptions(subs) => {
-                if subs.is_empty() {
-                    return Err(crate::arm::ArmError::invalid(
-                        "subscriptions",
-                        "[]",
-                        "a scope names at least one subscription",
-                    ));
-                }
-                for s in subs {
-                    names::subscription_id(s)?;
-                }
-            }
-            Scope::ManagementGroup(g) => graph::management_group_name(g)?,
-        }
-        Ok(self)
-    }
-}
+pub use crate::arm::scope::Scope;
 
 /// The functions of this file, for `:help`, completion and the examples test.
 pub const DOCS: &[FnDoc] = &[
@@ -304,31 +250,15 @@ fn scope_map(scope: &Scope) -> Map {
     m
 }
 
-/// The query of the caller's subscriptions.
-const SUBSCRIPTIONS_QUERY: &str = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' \
-     | project id, subscriptionId, name, state = tostring(properties.state), \
-     managementGroupAncestorsChain = properties.managementGroupAncestorsChain | order by subscriptionId asc";
-
 /// The subscription ids in scope (a management group's or the tenant's read through Resource Graph).
 pub(super) fn subscription_ids(s: &HostState) -> Res<Vec<String>> {
     let scope = s.scope.borrow().clone();
-    match scope {
-        Scope::One => Ok(vec![s.subscription()?]),
-        Scope::Subscriptions(subs) => Ok(subs),
-        other => {
-            let found = s.block_on(s.client.graph_query(
-                SUBSCRIPTIONS_QUERY,
-                &other.graph(""),
-                None,
-            ))?;
-            Ok(found
-                .rows
-                .iter()
-                .filter_map(|r| r.get("subscriptionId").and_then(Value::as_str))
-                .map(str::to_string)
-                .collect())
-        }
-    }
+    let current = if scope == Scope::One {
+        s.subscription()?
+    } else {
+        String::new()
+    };
+    s.block_on(s.client.scope_subscriptions(&scope, &current))
 }
 
 fn subscriptions(s: &HostState) -> Res<Array> {
@@ -343,11 +273,6 @@ fn subscriptions(s: &HostState) -> Res<Array> {
         .collect()
 }
 
-/// The identities in scope, shaped like `az identity list` plus `subscriptionId`, from one
-/// Resource Graph query (the rows are remembered as read from Resource Graph).
-const IDENTITIES_QUERY: &str = "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' \
-     | project id, name, location, tags, subscriptionId, properties | order by id asc";
-
 /// `identity_list()` at the scope in use: ARM at one subscription, else Resource Graph.
 pub(super) fn identity_list(s: &HostState) -> Res<Array> {
     let scope = s.scope.borrow().clone();
@@ -358,46 +283,22 @@ pub(super) fn identity_list(s: &HostState) -> Res<Array> {
         };
         return super::identities::identities(s, s.block_on(s.client.identity_list(&sub))?);
     }
-    let found = s.block_on(
-        s.client
-            .graph_query(IDENTITIES_QUERY, &scope.graph(""), None),
-    )?;
+    let found = s.block_on(s.client.identity_list_graph(&scope.graph("")))?;
     let mut seen = s.graph_rows.borrow_mut();
     found
-        .rows
-        .into_iter()
-        .map(|row| {
-            let value = identity_row(&row);
-            if let (Some(id), Some(p)) = (value["id"].as_str(), value["principalId"].as_str()) {
-                seen.insert(id.to_lowercase(), p.to_string());
-            }
-            if let Some(name) = value["name"].as_str() {
-                s.saw(name);
-            }
-            convert::to_dynamic(&value)
+        .iter()
+        .map(|(sub, identity)| {
+            seen.insert(
+                identity.id.to_lowercase(),
+                identity.properties.principal_id.clone(),
+            );
+            s.saw(&identity.name);
+            convert::to_dynamic(&crate::output::with_subscription(
+                crate::output::identity_json(identity),
+                sub,
+            ))
         })
         .collect()
-}
-
-/// A Resource Graph identity row in the shape of `az identity show`, plus `subscriptionId`.
-fn identity_row(row: &serde_json::Map<String, Value>) -> Value {
-    let get = |k: &str| row.get(k).cloned().unwrap_or(Value::Null);
-    let props = get("properties");
-    let id = row.get("id").and_then(Value::as_str).unwrap_or("");
-    json!({
-        "clientId": props["clientId"],
-        "id": id,
-        "isolationScope": props["isolationScope"],
-        "location": get("location"),
-        "name": get("name"),
-        "principalId": props["principalId"],
-        // Resource Graph lower-cases `resourceGroup`; the id keeps the group's spelling.
-        "resourceGroup": crate::output::resource_group_of(id),
-        "subscriptionId": get("subscriptionId"),
-        "tags": if row.get("tags").is_some_and(Value::is_object) { get("tags") } else { json!({}) },
-        "tenantId": props["tenantId"],
-        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
-    })
 }
 
 /// `identity_list(#{consistent: true})`: ARM lists of every subscription in scope, fanned
@@ -411,8 +312,8 @@ fn identities_consistent(s: &HostState) -> Res<Array> {
     for (sub, list) in lists {
         for identity in list {
             let mut value = crate::output::identity_json(&identity);
-            if wide && let Value::Object(m) = &mut value {
-                m.insert("subscriptionId".into(), json!(sub));
+            if wide {
+                value = crate::output::with_subscription(value, &sub);
             }
             s.saw(&identity.name);
             out.push(convert::to_dynamic(&value)?);
