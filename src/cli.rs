@@ -60,7 +60,7 @@ pub struct ScriptOptions {
 #[derive(Debug, Clone, Default, Args)]
 pub struct ScopeArgs {
     /// Act on these subscriptions (comma-separated ids); reads at more than one go through Resource Graph.
-    #[arg(long, value_name = "ID,ID", value_delimiter = ',', num_args = 1.., conflicts_with_all = ["management_group", "all_subscriptions"])]
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', conflicts_with_all = ["management_group", "all_subscriptions"])]
     pub subscriptions: Vec<String>,
     /// Act on the subscriptions of this management group and the groups below it.
     #[arg(long, value_name = "NAME", conflicts_with = "all_subscriptions")]

@@ -83,9 +83,7 @@ fn azure(top: Common, script: &ScriptOptions, mut command: Command) -> Result<Ex
     // Resource Graph queries, and lists over more than one subscription, need no current one.
     let lazy = match &command {
         Command::Graph(_) => true,
-        Command::Identity(crate::cli::IdentityCommand::List { scope, .. }) => {
-            scope.all_subscriptions || scope.management_group.is_some()
-        }
+        Command::Identity(crate::cli::IdentityCommand::List { scope, .. }) => scope.given(),
         _ => false,
     };
     runtime()?.block_on(async {

@@ -263,6 +263,12 @@ fn global_options(dir: &str, file: &str) -> Vec<Vec<String>> {
         with("--max-string-size", "1000"),
         with("--max-array-size", "1000"),
         with("--max-map-size", "1000"),
+        with(
+            "--subscriptions",
+            "00000000-0000-0000-0000-000000000009,00000000-0000-0000-0000-000000000008",
+        ),
+        with("--management-group", "mg"),
+        flag("--all-subscriptions"),
     ]
 }
 
@@ -325,6 +331,7 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
         vec!["group", "list"],
         vec!["group", "show", "-n", "rg"],
         vec!["group", "delete", "-n", "rg4", "--yes"],
+        vec!["graph", "query", "-q", "resources | project id"],
         vec!["run", &file],
         vec!["eval", "1"],
         // The data file cannot be made: an emulator that took the option ends with exit 1.
@@ -339,14 +346,23 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
         "--max-array-size",
         "--max-map-size",
     ];
+    let scope = [
+        "--subscriptions",
+        "--management-group",
+        "--all-subscriptions",
+    ];
     for option in &options {
         let name = option[0].split('=').next().unwrap();
         for sub in &subcommands {
             let refused = match (sub[0], sub[1]) {
                 ("emulator", _) => true,
+                ("graph", _) => {
+                    script_only.contains(&name) || scope.contains(&name) || name == "--concurrency"
+                }
                 ("identity" | "group", s) => {
                     script_only.contains(&name)
                         || (name == "--concurrency" && !(sub[0] == "identity" && s == "delete"))
+                        || (scope.contains(&name) && !(sub[0] == "identity" && s == "list"))
                 }
                 _ => name == "--only-show-errors",
             };

@@ -288,3 +288,171 @@ async fn a_drifted_identity_from_resource_graph_rows_is_not_deleted() {
     }
     assert!(!names.iter().any(|n| n == "same"), "{names:?}");
 }
+
+#[tokio::test]
+async fn graph_query_prints_what_az_prints_with_paging_table_and_query() {
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_A, "rg").await;
+    for i in 0..3 {
+        identity_in(&env, SUB_A, "rg", &format!("id-{i}")).await;
+    }
+    let kql = "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | project id, name | order by name asc";
+    let first = azid(&env, &["graph", "query", "-q", kql, "--first", "2"])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(first["count"], json!(2));
+    assert_eq!(first["total_records"], json!(3));
+    assert_eq!(first["data"][1]["name"], json!("id-1"));
+    let token = first["skip_token"].as_str().expect("a token for the rest");
+    let next = azid(&env, &["graph", "query", "-q", kql, "--skip-token", token])
+        .run()
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        next["data"],
+        json!([{"id": next["data"][0]["id"], "name": "id-2"}])
+    );
+    assert_eq!(next["skip_token"], Value::Null);
+    let skipped = azid(
+        &env,
+        &[
+            "graph",
+            "query",
+            "-q",
+            kql,
+            "--skip",
+            "2",
+            "--subscriptions",
+            SUB_A,
+        ],
+    )
+    .run()
+    .await
+    .ok()
+    .json();
+    assert_eq!(skipped["count"], json!(1));
+    let table = azid(&env, &["graph", "query", "-q", kql, "-o", "table"])
+        .run()
+        .await
+        .ok();
+    assert!(table.stdout.starts_with("Name"), "{}", table.stdout);
+    assert_eq!(table.stdout.matches("id-").count(), 3, "{}", table.stdout);
+    let names = azid(
+        &env,
+        &["graph", "query", "-q", kql, "--query", "data[].name"],
+    )
+    .run()
+    .await
+    .ok()
+    .json();
+    assert_eq!(names, json!(["id-0", "id-1", "id-2"]));
+    let bad = azid(
+        &env,
+        &["graph", "query", "-q", kql, "--subscriptions", "nope", "-v"],
+    )
+    .run()
+    .await
+    .fails(2);
+    assert!(
+        bad.stderr.contains("subscription id") && !bad.stderr.contains("POST"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[tokio::test]
+async fn scope_flags_reach_identity_list_and_scripts() {
+    let env = tenant(quick()).await;
+    for (sub, name) in [(SUB_A, "a-1"), (SUB_B, "b-1")] {
+        group_in(&env, sub, "rg").await;
+        identity_in(&env, sub, "rg", name).await;
+    }
+    let both = format!("{SUB_A},{SUB_B}");
+    for args in [
+        vec!["identity", "list", "--subscriptions", &both],
+        vec!["--subscriptions", &both, "identity", "list"],
+        vec!["identity", "list", "--all-subscriptions"],
+    ] {
+        let out = azid(&env, &args).run().await.ok().json();
+        let mut got: Vec<(String, String)> = out
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|i| {
+                (
+                    i["name"].as_str().unwrap_or("").to_string(),
+                    i["subscriptionId"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![("a-1".into(), SUB_A.into()), ("b-1".into(), SUB_B.into())],
+            "{args:?}"
+        );
+    }
+    // The table shows the subscription when more than one is in scope, and not otherwise.
+    let wide = azid(
+        &env,
+        &["identity", "list", "--all-subscriptions", "-o", "table"],
+    )
+    .run()
+    .await
+    .ok();
+    assert!(wide.stdout.contains("SubscriptionId"), "{}", wide.stdout);
+    let one = azid(&env, &["identity", "list", "-o", "table"])
+        .run()
+        .await
+        .ok();
+    assert!(!one.stdout.contains("SubscriptionId"), "{}", one.stdout);
+    // Scripts start in the scope the flags name, before or after the subcommand.
+    for args in [
+        vec![
+            "--all-subscriptions",
+            "eval",
+            "[scope(), identity_list().len()]",
+        ],
+        vec![
+            "eval",
+            "[scope(), identity_list().len()]",
+            "--all-subscriptions",
+        ],
+    ] {
+        let out = azid(&env, &args).run().await.ok().json();
+        assert_eq!(out, json!([{"tenant": true}, 2]), "{args:?}");
+    }
+    let root = env.emu.tenant_id().to_string();
+    let out = azid(
+        &env,
+        &["--management-group", &root, "eval", "identity_list().len()"],
+    )
+    .run()
+    .await
+    .ok()
+    .json();
+    assert_eq!(out, json!(2), "the root group holds every subscription");
+    let refused = azid(
+        &env,
+        &[
+            "--all-subscriptions",
+            "identity",
+            "show",
+            "-g",
+            "rg",
+            "-n",
+            "a-1",
+        ],
+    )
+    .run()
+    .await
+    .fails(2);
+    assert!(
+        refused.stderr.contains("does not apply to"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn gone_recreated_and_newly_attached_identities_are_drifted() {
-        let id = IdentityRef::new("00000000-0000-0000-0000-000000000001", "rg", "a").unwrap();
+        let id = IdentityRef::new("00000000-0000-0000-0000-000000000001", "rg", "app-1").unwrap();
         let known = vec!["/x/vm1".to_string()];
         assert!(compare(&id, "p", Some("P"), &known, Some(&["/X/VM1".into()])).is_ok());
         let gone = compare(&id, "p", None, &known, None).unwrap_err();
