@@ -23,6 +23,7 @@ pub mod session;
 pub mod stdlib;
 pub mod text;
 pub mod time;
+pub mod usage;
 pub mod workflows;
 
 use std::cell::{Cell, RefCell};
@@ -256,6 +257,7 @@ impl Host {
         api::register(&mut engine, &state);
         relations::register(&mut engine, &state);
         scope::register(&mut engine, &state);
+        usage::register(&mut engine, &state);
         Self {
             engine: Rc::new(engine),
             state,

@@ -32,7 +32,7 @@ pub const DOCS: &[FnDoc] = &[
         name: "graph_query",
         params: &["kql: &str", "opts: Map"],
         returns: "Array",
-        doc: "Runs a Resource Graph query with #{subscriptions: [..], management_groups: [..], first: N} and returns the rows.",
+        doc: "Runs a Resource Graph query with #{subscriptions: [..]} or #{management_groups: [..]} or #{tenant: true}, and #{first: N}, and returns the rows.",
         example: r#"graph_query("resourcecontainers | project name", #{first: 5}).len()"#,
     },
     FnDoc {
@@ -153,6 +153,12 @@ fn query_options(s: &HostState, opts: &Map) -> Res<(GraphScope, Option<u64>)> {
                     value,
                 )?))
             }
+            "tenant" => {
+                if value.as_bool() != Ok(true) {
+                    return Err(usage_error("tenant takes true"));
+                }
+                scope = Some(GraphScope::Tenant);
+            }
             "first" => {
                 let n = value
                     .as_int()
@@ -166,14 +172,18 @@ fn query_options(s: &HostState, opts: &Map) -> Res<(GraphScope, Option<u64>)> {
             }
             other => {
                 return Err(usage_error(format!(
-                    "unknown option '{other}': graph_query takes #{{subscriptions, management_groups, first}}"
+                    "unknown option '{other}': graph_query takes #{{subscriptions, management_groups, tenant, first}}"
                 )));
             }
         }
     }
-    if opts.contains_key("subscriptions") && opts.contains_key("management_groups") {
+    let scopes = ["subscriptions", "management_groups", "tenant"]
+        .iter()
+        .filter(|k| opts.contains_key(**k))
+        .count();
+    if scopes > 1 {
         return Err(usage_error(
-            "graph_query takes subscriptions or management_groups, not both",
+            "graph_query takes one of subscriptions, management_groups and tenant",
         ));
     }
     let scope = match scope {
