@@ -456,3 +456,61 @@ async fn scope_flags_reach_identity_list_and_scripts() {
         refused.stderr
     );
 }
+
+async fn assign_in(env: &Env, sub: &str, principal: &str) {
+    let path = format!(
+        "/subscriptions/{sub}/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        uuid::Uuid::new_v4()
+    );
+    let role = format!(
+        "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7"
+    );
+    let r = env
+        .call(Method::PUT, &path, Some(json!({"properties": {"roleDefinitionId": role, "principalId": principal, "principalType": "ServicePrincipal"}})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn audits_see_uses_and_identities_in_other_subscriptions() {
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_A, "rg").await;
+    group_in(&env, SUB_B, "rg").await;
+    let roles = identity_in(&env, SUB_A, "rg", "has-role-in-b").await;
+    identity_in(&env, SUB_A, "rg", "unused").await;
+    assign_in(
+        &env,
+        SUB_B,
+        roles["properties"]["principalId"]
+            .as_str()
+            .expect("principal"),
+    )
+    .await;
+    // A site of subscription A carries an identity of subscription B: nothing dangles.
+    let elsewhere = identity_in(&env, SUB_B, "rg", "from-b").await;
+    attach_in(&env, SUB_A, "web-a", elsewhere["id"].as_str().expect("id")).await;
+    let out = azid(
+        &env,
+        &[
+            "eval",
+            r#"import "audit" as audit;
+               #{orphans: audit::orphans(identity_list("rg")).map(|f| f.name),
+                 dangling: audit::dangling().resources.map(|r| r.name)}"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(out.json(), json!({"orphans": ["unused"], "dangling": []}));
+    // The shipped script runs over the tenant with the flag.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/inventory.rhai");
+    let inventory = azid(&env, &["--all-subscriptions", "run", script])
+        .run()
+        .await
+        .ok();
+    assert!(
+        inventory.stdout.starts_with("3 identities in the tenant\n"),
+        "{}",
+        inventory.stdout
+    );
+}
