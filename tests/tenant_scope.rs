@@ -514,3 +514,103 @@ async fn audits_see_uses_and_identities_in_other_subscriptions() {
         inventory.stdout
     );
 }
+
+#[tokio::test]
+async fn graph_queries_batch_more_than_1000_subscriptions() {
+    let env = tenant(quick()).await;
+    for (sub, name) in [(SUB_A, "a-1"), (SUB_B, "b-1")] {
+        group_in(&env, sub, "rg").await;
+        identity_in(&env, sub, "rg", name).await;
+    }
+    // 1,200 subscriptions: A first, B in the second batch; the others are unknown.
+    let mut subs: Vec<String> = (0..1200)
+        .map(|i| format!("\"00000000-0000-4000-9000-{i:012}\""))
+        .collect();
+    subs[0] = format!("\"{SUB_A}\"");
+    subs[1100] = format!("\"{SUB_B}\"");
+    let script = format!(
+        "graph_query(\"resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | project name | order by name asc\", #{{subscriptions: [{}]}}).map(|r| r.name)",
+        subs.join(",")
+    );
+    let out = azid(&env, &["eval", &script, "-v"]).run().await.ok();
+    assert_eq!(out.json(), json!(["a-1", "b-1"]));
+    assert_eq!(
+        out.stderr
+            .matches("Microsoft.ResourceGraph/resources?")
+            .count(),
+        2,
+        "one request per batch of 1,000: {}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_large_batch_reads_the_tenant_references_whole_and_misses_none() {
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_A, "rg").await;
+    group_in(&env, SUB_B, "rg").await;
+    let names: Vec<String> = (0..1010).map(|i| format!("\"n-{i:04}\"")).collect();
+    azid(
+        &env,
+        &[
+            "--concurrency",
+            "64",
+            "eval",
+            &format!(
+                "identity_create(\"rg\", [{}], #{{}}).len()",
+                names.join(",")
+            ),
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    let attached = env
+        .call(Method::GET, &identity_path(SUB_A, "rg", "n-0007"), None)
+        .await;
+    attach_in(
+        &env,
+        SUB_B,
+        "web-b",
+        attached.body["id"].as_str().expect("id"),
+    )
+    .await;
+    let assigned = env
+        .call(Method::GET, &identity_path(SUB_A, "rg", "n-1003"), None)
+        .await;
+    assign_in(
+        &env,
+        SUB_B,
+        assigned.body["properties"]["principalId"]
+            .as_str()
+            .expect("principal"),
+    )
+    .await;
+    // Id strings carry no principal: those are read from Resource Graph too, in chunks.
+    let out = azid(
+        &env,
+        &[
+            "--concurrency",
+            "64",
+            "-v",
+            "eval",
+            r#"identity_delete(identity_list("rg").map(|i| i.id)).filter(|r| !r.ok).map(|r| [r.name, r.error.code])"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(
+        out.json(),
+        json!([["n-0007", "IdentityInUse"], ["n-1003", "IdentityInUse"]])
+    );
+    let queries = out
+        .stderr
+        .matches("Microsoft.ResourceGraph/resources?")
+        .count();
+    assert!(
+        queries <= 8,
+        "{queries} Resource Graph requests for 1,010 identities"
+    );
+    assert_eq!(env.all_identity_names().await, ["n-0007", "n-1003"]);
+}

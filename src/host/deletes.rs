@@ -48,6 +48,14 @@ pub(super) fn principal_hint(identity: &Dynamic) -> Option<String> {
         .map(|p| p.to_string())
 }
 
+/// The principals the maps of a batch carry, by lower-case identity id.
+pub(super) fn principal_hints(full: &[String], items: &Array) -> HashMap<String, String> {
+    full.iter()
+        .zip(items)
+        .filter_map(|(id, item)| principal_hint(item).map(|p| (id.to_lowercase(), p)))
+        .collect()
+}
+
 /// The steps of one delete; `None` when it is gone. With the batch's tenant-wide
 /// references no principal is needed (they are matched by identity id); without them the
 /// identity's own references are read, from ARM and tenant-wide from Resource Graph.
@@ -149,9 +157,10 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
     // not once per identity or per subscription; a failed read fails every item, each
     // with the reason, and nothing is deleted unchecked.
     let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+    let hints = principal_hints(&full, items);
     let references = s
         .runtime
-        .block_on(References::gather_tenant(&s.client, &full))
+        .block_on(References::gather_tenant_hinted(&s.client, &full, &hints))
         .map(Arc::new);
     // Items chosen from Resource Graph rows are re-read from ARM before anything is done
     // to them: their groups listed once, their attachments read one call each.

@@ -64,8 +64,9 @@ pub struct References {
     tenant_wide: bool,
 }
 
-/// Identity ids per Resource Graph query: the advised group size is under 300.
-const IDS_PER_QUERY: usize = 250;
+/// Identity ids per Resource Graph query: Microsoft's advice for querying by ids is batches
+/// of 1,000 or fewer (GRAPH-AND-LOCKS.md §3).
+const IDS_PER_QUERY: usize = 1000;
 
 /// A KQL string literal.
 fn kql_string(text: &str) -> String {
@@ -99,54 +100,154 @@ fn assigned_query(ids: &[String]) -> String {
     )
 }
 
+/// Past this many identities a batch reads every reference of the tenant (a page per 1,000
+/// rows) instead of two filtered queries per `IDS_PER_QUERY` identities.
+const FILTERED_UP_TO: usize = IDS_PER_QUERY;
+
+/// Every resource of the tenant that carries a user-assigned identity, one row per pair.
+const ALL_ATTACHED: &str = "resources | where isnotempty(identity) \
+     | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend identityId = tolower(tostring(k)) \
+     | where isnotempty(identityId) | project id, identityId | order by id asc";
+
+/// Every role assignment of the tenant.
+const ALL_ASSIGNED: &str = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+     | project id, name, type, properties | order by id asc";
+
+/// The principals of some identities.
+fn principals_query(ids: &[String]) -> String {
+    format!(
+        "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | extend identityId = tolower(id) \
+         | where identityId in {} | project identityId, principalId = tostring(properties.principalId) | order by identityId asc",
+        kql_list(ids)
+    )
+}
+
+/// What one query of a gather reads.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    /// `id, identityId`: a resource carrying an identity.
+    Attached,
+    /// `identityId, principalId` and, unless null, an assignment of that principal.
+    AssignedTo,
+    /// An assignment, matched to identities by its principal.
+    Assignment,
+    /// `identityId, principalId`.
+    Principal,
+}
+
+fn text(row: &serde_json::Map<String, Value>, key: &str) -> String {
+    row.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 impl References {
     /// Reads, tenant-wide through Resource Graph, what uses these identities (full ids):
     /// resources in any subscription that carry them and role assignments of their
     /// principals at every scope; a few queries per batch, sent together.
     pub async fn gather_tenant(client: &ArmClient, ids: &[String]) -> Result<Self, ArmError> {
+        Self::gather_tenant_hinted(client, ids, &HashMap::new()).await
+    }
+
+    /// `gather_tenant`, with the principals already known (lower-case id -> principal id):
+    /// a large batch then reads the tenant's references whole instead of by chunks of ids.
+    pub async fn gather_tenant_hinted(
+        client: &ArmClient,
+        ids: &[String],
+        hints: &HashMap<String, String>,
+    ) -> Result<Self, ArmError> {
         let mut unique: Vec<String> = ids.iter().map(|i| i.to_lowercase()).collect();
         unique.sort_unstable();
         unique.dedup();
-        let mut tasks = tokio::task::JoinSet::new();
-        for chunk in unique.chunks(IDS_PER_QUERY) {
-            for query in [attached_query(chunk), assigned_query(chunk)] {
-                let client = client.clone();
-                tasks.spawn(async move {
-                    client
-                        .graph_query(&query, &GraphScope::Tenant, None)
-                        .await
-                        .map(|rows| rows.rows)
-                });
-            }
-        }
+        let mut queries: Vec<(Rows, String)> = Vec::new();
         let mut refs = References {
             tenant_wide: true,
             ..References::default()
         };
+        if unique.len() <= FILTERED_UP_TO {
+            for chunk in unique.chunks(IDS_PER_QUERY) {
+                queries.push((Rows::Attached, attached_query(chunk)));
+                queries.push((Rows::AssignedTo, assigned_query(chunk)));
+            }
+        } else {
+            queries.push((Rows::Attached, ALL_ATTACHED.to_string()));
+            queries.push((Rows::Assignment, ALL_ASSIGNED.to_string()));
+            let unknown: Vec<String> = unique
+                .iter()
+                .filter(|i| !hints.contains_key(*i))
+                .cloned()
+                .collect();
+            for chunk in unknown.chunks(IDS_PER_QUERY) {
+                queries.push((Rows::Principal, principals_query(chunk)));
+            }
+            for id in &unique {
+                if let Some(p) = hints.get(id) {
+                    refs.principals.insert(id.clone(), p.to_lowercase());
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (kind, query) in queries {
+            let client = client.clone();
+            tasks.spawn(async move {
+                client
+                    .graph_query(&query, &GraphScope::Tenant, None)
+                    .await
+                    .map(|rows| (kind, rows.rows))
+            });
+        }
+        let wanted: std::collections::HashSet<&String> = unique.iter().collect();
+        let mut loose: Vec<RoleAssignment> = Vec::new();
         while let Some(joined) = tasks.join_next().await {
-            let rows = joined.map_err(|e| ArmError::Decode {
+            let (kind, rows) = joined.map_err(|e| ArmError::Decode {
                 status: 0,
                 message: format!("a Resource Graph read stopped: {e}"),
             })??;
             for mut row in rows {
-                let text = |row: &serde_json::Map<String, Value>, k: &str| {
-                    row.get(k).and_then(Value::as_str).unwrap_or("").to_string()
-                };
                 let identity = text(&row, "identityId");
-                if row.contains_key("principalId") {
-                    let principal = text(&row, "principalId");
-                    refs.principals.insert(identity.clone(), principal);
-                    row.remove("identityId");
-                    row.remove("principalId");
-                    let entry = refs.assigned.entry(identity).or_default();
-                    if let Ok(a) = serde_json::from_value::<RoleAssignment>(Value::Object(row)) {
-                        entry.push(a);
+                match kind {
+                    Rows::Attached if wanted.contains(&identity) => {
+                        refs.attached
+                            .entry(identity)
+                            .or_default()
+                            .push(text(&row, "id"));
                     }
-                } else {
-                    refs.attached
-                        .entry(identity)
-                        .or_default()
-                        .push(text(&row, "id"));
+                    Rows::Attached => {}
+                    Rows::Principal => {
+                        refs.principals
+                            .insert(identity, text(&row, "principalId").to_lowercase());
+                    }
+                    Rows::AssignedTo => {
+                        refs.principals
+                            .insert(identity.clone(), text(&row, "principalId").to_lowercase());
+                        row.remove("identityId");
+                        row.remove("principalId");
+                        let entry = refs.assigned.entry(identity).or_default();
+                        // A principal with no assignment comes back with null columns.
+                        if let Ok(a) = serde_json::from_value::<RoleAssignment>(Value::Object(row))
+                        {
+                            entry.push(a);
+                        }
+                    }
+                    Rows::Assignment => {
+                        if let Ok(a) = serde_json::from_value::<RoleAssignment>(Value::Object(row))
+                        {
+                            loose.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        if !loose.is_empty() {
+            let mut by_principal: HashMap<String, Vec<String>> = HashMap::new();
+            for (id, p) in &refs.principals {
+                by_principal.entry(p.clone()).or_default().push(id.clone());
+            }
+            for a in loose {
+                let principal = a.properties.principal_id.to_lowercase();
+                for id in by_principal.get(&principal).into_iter().flatten() {
+                    refs.assigned.entry(id.clone()).or_default().push(a.clone());
                 }
             }
         }

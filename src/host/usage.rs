@@ -42,7 +42,8 @@ fn identity_uses(s: &HostState, items: &Array) -> Res<Array> {
         return Ok(Array::new());
     }
     let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
-    let refs = s.block_on(References::gather_tenant(&s.client, &full))?;
+    let hints = super::deletes::principal_hints(&full, items);
+    let refs = s.block_on(References::gather_tenant_hinted(&s.client, &full, &hints))?;
     let client = s.client.clone();
     let counted = bulk_run(s, ids.clone(), move |id| {
         let client = client.clone();
