@@ -43,12 +43,23 @@ fn identity_uses(s: &HostState, items: &Array) -> Res<Array> {
     }
     let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
     let hints = super::deletes::principal_hints(&full, items);
-    let refs = s.block_on(References::gather_tenant_hinted(&s.client, &full, &hints))?;
+    // The Resource Graph reads run while the credentials are listed.
+    let gathering = {
+        let client = s.client.clone();
+        s.runtime
+            .spawn(async move { References::gather_tenant_hinted(&client, &full, &hints).await })
+    };
     let client = s.client.clone();
     let counted = bulk_run(s, ids.clone(), move |id| {
         let client = client.clone();
         async move { client.credential_list(&id).await.map(|c| c.len()) }
     });
+    let refs = s.block_on(async {
+        gathering.await.map_err(|e| crate::arm::ArmError::Decode {
+            status: 0,
+            message: format!("a Resource Graph read stopped: {e}"),
+        })?
+    })?;
     ids.iter()
         .zip(counted)
         .map(|(id, item)| {
