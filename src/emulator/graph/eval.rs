@@ -664,6 +664,7 @@ fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
             // made a query by a thousand ids slow.
             let found = !v.is_null()
                 && list.iter().any(|e| match e {
+                    Expr::Lit(Value::Array(items)) => items.iter().any(same),
                     Expr::Lit(c) => same(c),
                     other => match eval(other, row, idx) {
                         Value::Array(items) => items.iter().any(same),
