@@ -614,3 +614,23 @@ async fn a_large_batch_reads_the_tenant_references_whole_and_misses_none() {
     );
     assert_eq!(env.all_identity_names().await, ["n-0007", "n-1003"]);
 }
+
+#[tokio::test]
+async fn one_subscription_in_scope_is_the_current_one_for_every_call() {
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_B, "rg-b").await;
+    identity_in(&env, SUB_B, "rg-b", "b-1").await;
+    let out = azid(
+        &env,
+        &[
+            "--subscriptions",
+            SUB_B,
+            "eval",
+            "[subscription(), identity_list().len(), group_list().map(|g| g.name), resource_list().len()]",
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(out.json(), json!([SUB_B, 1, ["rg-b"], 1]));
+}

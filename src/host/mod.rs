@@ -215,6 +215,7 @@ impl Host {
     ) -> Self {
         // The client's own stop flag: Ctrl-C then also ends any wait inside an API call.
         let interrupted = client.interrupt_flag();
+        let subscription = scope::current_for(&options.scope, subscription);
         let state = Rc::new(HostState {
             client,
             runtime,

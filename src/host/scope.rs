@@ -19,6 +19,17 @@ type Res<T> = Result<T, Box<EvalAltResult>>;
 
 pub use crate::arm::scope::Scope;
 
+/// The current subscription under a scope: the one subscription it names, or its first one
+/// when none was set; otherwise `current` as it is.
+pub fn current_for(scope: &Scope, current: String) -> String {
+    match scope {
+        Scope::Subscriptions(subs) if subs.len() == 1 || current.is_empty() => {
+            subs.first().cloned().unwrap_or(current)
+        }
+        _ => current,
+    }
+}
+
 /// The functions of this file, for `:help`, completion and the examples test.
 pub const DOCS: &[FnDoc] = &[
     FnDoc {
@@ -46,7 +57,7 @@ pub const DOCS: &[FnDoc] = &[
         name: "use_scope",
         params: &["scope: Map"],
         returns: "Map",
-        doc: "Sets the scope of identity_list(), resource_list(), role_assignment_list() and the audits: #{subscriptions: [..]}, #{management_group: \"mg\"}, #{tenant: true} or #{} for the current subscription; returns it.",
+        doc: "Sets the scope of identity_list(), resource_list(), role_assignment_list() and the audits: #{subscriptions: [..]} (a single one also becomes the current subscription), #{management_group: \"mg\"}, #{tenant: true} or #{} for the current subscription; returns it.",
         example: r#"use_scope(#{subscriptions: [subscription()]})"#,
     },
     FnDoc {
@@ -84,6 +95,8 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     let s = state.clone();
     use_scope.register_into_engine(engine, move |m: Map| -> Res<Dynamic> {
         let scope = scope_of(&m)?;
+        let current = s.subscription.borrow().clone();
+        *s.subscription.borrow_mut() = current_for(&scope, current);
         *s.scope.borrow_mut() = scope;
         Ok(scope_map(&s.scope.borrow()).into())
     });
