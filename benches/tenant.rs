@@ -40,6 +40,20 @@ fn options(subs: &[String], data: &std::path::Path, token: &str) -> EmulatorOpti
     }
 }
 
+/// PUT with a few tries: a loaded machine drops the odd connection while seeding.
+async fn put(http: &reqwest::Client, url: String, token: &str, body: &Value) -> Value {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match http.put(&url).bearer_auth(token).json(body).send().await {
+            Ok(r) if r.status().is_success() => return r.json().await.unwrap_or(Value::Null),
+            Ok(r) if tries >= 5 => panic!("{url}: {}", r.status()),
+            Err(e) if tries >= 5 => panic!("{url}: {e}"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Creates the tenant over HTTP, 32 requests in flight.
 fn seed(rt: &tokio::runtime::Runtime, emu: &Emulator, subs: &[String]) {
     let (url, token) = (emu.url().to_string(), emu.token().to_string());
@@ -68,34 +82,30 @@ fn seed(rt: &tokio::runtime::Runtime, emu: &Emulator, subs: &[String]) {
                         break;
                     }
                     let sub = &subs[i % SUBSCRIPTIONS];
-                    let identity: Value = http
-                        .put(format!(
+                    let identity = put(
+                        &http,
+                        format!(
                             "{url}/subscriptions/{sub}/resourceGroups/bench/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-{i:05}?api-version=2024-11-30"
-                        ))
-                        .bearer_auth(&token)
-                        .json(&json!({"location": "eastus"}))
-                        .send()
-                        .await
-                        .expect("identity")
-                        .json()
-                        .await
-                        .expect("json");
+                        ),
+                        &token,
+                        &json!({"location": "eastus"}),
+                    )
+                    .await;
                     if i < ORPHANS {
                         continue;
                     }
                     // The site lives in the next subscription: references cross subscriptions.
                     let other = &subs[(i + 1) % SUBSCRIPTIONS];
                     let id = identity["id"].as_str().expect("id");
-                    let r = http
-                        .put(format!(
+                    put(
+                        &http,
+                        format!(
                             "{url}/subscriptions/{other}/resourceGroups/bench/providers/Microsoft.Web/sites/site-{i:05}?api-version=2023-01-01"
-                        ))
-                        .bearer_auth(&token)
-                        .json(&json!({"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {id: {}}}}))
-                        .send()
-                        .await
-                        .expect("site");
-                    assert!(r.status().is_success());
+                        ),
+                        &token,
+                        &json!({"location": "eastus", "identity": {"type": "UserAssigned", "userAssignedIdentities": {id: {}}}}),
+                    )
+                    .await;
                     if i % ASSIGNED_EVERY == 0 {
                         let principal = identity["properties"]["principalId"].as_str().expect("principal");
                         let r = http

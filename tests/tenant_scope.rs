@@ -634,3 +634,53 @@ async fn one_subscription_in_scope_is_the_current_one_for_every_call() {
     .ok();
     assert_eq!(out.json(), json!([SUB_B, 1, ["rg-b"], 1]));
 }
+
+#[test]
+fn the_repl_starts_in_the_scope_of_the_flags_and_use_scope_changes_it() {
+    use rexpect::session::spawn_command;
+    let (local, home) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_azid"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("TERM", "xterm")
+        .arg(format!("--local={}", local.path().display()))
+        .arg("--all-subscriptions");
+    let mut s = spawn_command(cmd, Some(20_000)).expect("azid starts on a pty");
+    s.exp_string(":help lists what you can do").expect("banner");
+    s.send_line("to_json(scope())").expect("send");
+    s.exp_string("\"tenant\": true").expect("the tenant scope");
+    s.send_line("use_scope(#{}); to_json(scope())")
+        .expect("send");
+    s.exp_string("{}").expect("one subscription again");
+    s.send_line("exit(0)").expect("send");
+    s.exp_eof().expect("ends");
+}
+
+#[tokio::test]
+async fn the_readme_tenant_example_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let section = readme
+        .split("## Across a tenant")
+        .nth(1)
+        .expect("the section");
+    let block = section
+        .split("```rhai\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("its example");
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_B, "rg").await;
+    identity_in(&env, SUB_B, "rg", "untagged").await;
+    let out = azid(&env, &["--dry-run", "eval", block]).run().await.ok();
+    assert!(
+        out.stdout.contains("- delete /subscriptions/0b0b0b0b") && out.stdout.contains("untagged"),
+        "{}",
+        out.stdout
+    );
+}
