@@ -653,11 +653,11 @@ fn the_repl_starts_in_the_scope_of_the_flags_and_use_scope_changes_it() {
     let mut s = spawn_command(cmd, Some(20_000)).expect("azid starts on a pty");
     s.exp_string(":help lists what you can do").expect("banner");
     s.send_line("to_json(scope())").expect("send");
-    s.exp_string("\"tenant\": true").expect("the tenant scope");
+    s.exp_string("{\"tenant\":true}").expect("the tenant scope");
     s.send_line("use_scope(#{}); to_json(scope())")
         .expect("send");
     s.exp_string("{}").expect("one subscription again");
-    s.send_line("exit(0)").expect("send");
+    s.send_line(":quit").expect("send");
     s.exp_eof().expect("ends");
 }
 

@@ -217,10 +217,7 @@ async fn delete_steps(
     let mut all = Vec::with_capacity(ids.len());
     let mut in_use = 0;
     for id in ids {
-        let uses = refs
-            .as_ref()
-            .map(|r| r.uses(&id.id(), ""))
-            .unwrap_or_default();
+        let uses = refs.as_ref().map(|r| r.uses(&id.id())).unwrap_or_default();
         if !uses.resources.is_empty() || !uses.assignments.is_empty() {
             in_use += 1;
             if !quiet {

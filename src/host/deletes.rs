@@ -66,8 +66,8 @@ pub(super) async fn delete_steps(
     references: Option<Arc<References>>,
     options: DeleteOptions,
 ) -> Result<Option<Vec<Step>>, ArmError> {
-    if let Some(refs) = references.as_ref().filter(|r| r.tenant_wide()) {
-        return refs.uses(&id.id(), "").steps(&id, options).map(Some);
+    if let Some(refs) = &references {
+        return refs.uses(&id.id()).steps(&id, options).map(Some);
     }
     let principal = match principal {
         Some(p) => p,
@@ -76,24 +76,19 @@ pub(super) async fn delete_steps(
             None => return Ok(None),
         },
     };
-    let uses = match &references {
-        Some(refs) => refs.uses(&id.id(), &principal),
-        None => {
-            let full = [id.id()];
-            let (own, tenant) = tokio::join!(
-                Uses::of(&client, &id, &principal),
-                References::gather_tenant(&client, &full)
-            );
-            match own {
-                Ok(mut uses) => {
-                    uses.merge(tenant?.uses(&id.id(), &principal));
-                    uses
-                }
-                // The map named an identity that is gone by now.
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(e),
-            }
+    let full = [id.id()];
+    let (own, tenant) = tokio::join!(
+        Uses::of(&client, &id, &principal),
+        References::gather_tenant(&client, &full)
+    );
+    let uses = match own {
+        Ok(mut uses) => {
+            uses.merge(tenant?.uses(&id.id()));
+            uses
         }
+        // The map named an identity that is gone by now.
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
     };
     uses.steps(&id, options).map(Some)
 }
@@ -195,7 +190,7 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         async move {
             let refs = refs?;
             if let Some(shown) = shown {
-                let known = refs.uses(&id.id(), "").resources;
+                let known = refs.uses(&id.id()).resources;
                 let listed = now?.get(&id.id().to_lowercase()).cloned();
                 let attached = match listed {
                     Some(_) => Some(

@@ -21,6 +21,7 @@ pub mod relations;
 pub mod scope;
 pub mod session;
 pub mod stdlib;
+pub mod tenant_references;
 pub mod text;
 pub mod time;
 pub mod usage;

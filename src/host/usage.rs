@@ -66,7 +66,7 @@ fn identity_uses(s: &HostState, items: &Array) -> Res<Array> {
             let base = json!({"id": id.id(), "name": id.name, "resourceGroup": id.resource_group});
             let value = match item.outcome {
                 Outcome::Done(credentials) => {
-                    let uses = refs.uses(&id.id(), "");
+                    let uses = refs.uses(&id.id());
                     let orphan = uses.resources.is_empty()
                         && uses.assignments.is_empty()
                         && credentials == 0;
