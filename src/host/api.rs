@@ -415,7 +415,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         });
     let s = state.clone();
     LIST.registration()
-        .register_into_engine(engine, move || super::scope::identity_list(&s));
+        .register_into_engine(engine, move || super::scoped_lists::identity_list(&s));
     let s = state.clone();
     LIST_RG
         .registration()

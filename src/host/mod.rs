@@ -19,6 +19,7 @@ pub mod plan;
 pub mod references;
 pub mod relations;
 pub mod scope;
+mod scoped_lists;
 pub mod session;
 pub mod stdlib;
 pub mod tenant_references;

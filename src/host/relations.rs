@@ -171,7 +171,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
     let s = state.clone();
     all_resources.register_into_engine(engine, move || -> Res<Array> {
-        if let Some(wide) = super::scope::resources_wide(&s)? {
+        if let Some(wide) = super::scoped_lists::resources_wide(&s)? {
             return Ok(wide);
         }
         let sub = s.subscription()?;
@@ -194,7 +194,7 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
     let s = state.clone();
     all_assignments.register_into_engine(engine, move || -> Res<Array> {
-        if let Some(wide) = super::scope::assignments_wide(&s)? {
+        if let Some(wide) = super::scoped_lists::assignments_wide(&s)? {
             return Ok(wide);
         }
         let sub = s.subscription()?;
