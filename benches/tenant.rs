@@ -136,6 +136,31 @@ struct Measured {
     took: Duration,
     requests: usize,
     peak_kib: i64,
+    /// `(kind, requests, mean ms)` from the `-v` log.
+    kinds: Vec<(&'static str, usize, f64)>,
+}
+
+/// Requests of the `-v` log by kind, with their mean time.
+fn by_kind(log: &str) -> Vec<(&'static str, usize, f64)> {
+    let kinds = [
+        ("Resource Graph", "ResourceGraph"),
+        ("listAssociatedResources", "listAssociatedResources"),
+        ("DELETE", "INFO DELETE "),
+        ("credential lists", "federatedIdentityCredentials"),
+        ("identity lists", "userAssignedIdentities?"),
+    ];
+    kinds
+        .iter()
+        .map(|(name, marker)| {
+            let times: Vec<f64> = log
+                .lines()
+                .filter(|l| l.contains(marker))
+                .filter_map(|l| l.split(" in ").nth(1)?.split(" ms").next()?.parse().ok())
+                .collect();
+            let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+            (*name, times.len(), mean)
+        })
+        .collect()
 }
 
 /// `azid --all-subscriptions -v eval SCRIPT`: its value, wall time, requests and peak RSS.
@@ -192,6 +217,7 @@ fn eval(emu: &Emulator, script: &str, extra: &[&str]) -> Measured {
         took,
         requests: errors.matches(" ms (request id ").count(),
         peak_kib: usage.ru_maxrss,
+        kinds: by_kind(&errors),
     }
 }
 
@@ -284,5 +310,8 @@ fn main() {
         deleted.out,
         call / ideal
     );
+    for (kind, n, mean) in &deleted.kinds {
+        println!("  {kind}: {n} requests, {mean:.0} ms each on average");
+    }
     drop(emu);
 }
