@@ -4,7 +4,8 @@
 //! 1. latency 20 ms, concurrency 32: create 1,000 identities and delete them (ideal 1.25 s);
 //!    the same at concurrency 1. Then 1,000 deletes from maps and from id strings, each
 //!    against the ideal of one request per item (0.63 s), references and lists included.
-//!    `cargo bench --bench bulk -- deletes` runs only these two.
+//!    `cargo bench --bench bulk -- deletes` runs only these two. Then 5,000 identities in 10
+//!    groups listed page after page and with the groups paged concurrently (`-- lists`).
 //! 2. throttle deletes=100/100: delete 1,000 identities (no better than 9 s).
 //! 3. 20,000 identities in one group, page size 100: list them and filter (time, peak RSS).
 //! 4. `azid eval '1+1'`: process start to exit, median of 50.
@@ -120,10 +121,48 @@ fn deletes_by_form() {
     }
 }
 
+/// 5,000 identities in 10 groups at 20 ms latency: the subscription's list followed page after
+/// page (50 pages of 100), against the groups listed once and paged concurrently.
+fn lists_sequential_and_fanned_out() {
+    let s = server(EmulatorOptions {
+        latency: Some("20".parse().expect("latency")),
+        ..EmulatorOptions::default()
+    });
+    for g in 0..10 {
+        let batch: Vec<String> = (0..500).map(|i| format!("\"f-{g}-{i:03}\"")).collect();
+        eval(
+            &s,
+            &format!(
+                r#"group_create("rg-{g}", "eastus"); identity_create("rg-{g}", [{}], #{{}}).len()"#,
+                batch.join(",")
+            ),
+            &["--concurrency", "64"],
+        );
+    }
+    let (_, start_only) = eval(&s, "0", &[]);
+    let (n, sequential) = eval(&s, "identity_list().len()", &[]);
+    let (m, fanned) = eval(&s, "identity_list(#{consistent: true}).len()", &[]);
+    let ms = |d: Duration| d.saturating_sub(start_only).as_secs_f64() * 1e3;
+    println!(
+        "1c. latency 20 ms: list 5,000 identities in 10 groups: nextLink after nextLink {:>5.0} ms ({n} items), \
+         groups paged concurrently {:>5.0} ms ({m} items); aim < 300 ms",
+        ms(sequential),
+        ms(fanned)
+    );
+}
+
 fn main() {
     println!("azid bulk benchmarks (release build, emulator in-process on loopback)");
-    if std::env::args().any(|a| a == "deletes") {
-        deletes_by_form();
+    let only: Vec<String> = std::env::args()
+        .filter(|a| a == "deletes" || a == "lists")
+        .collect();
+    if !only.is_empty() {
+        if only.iter().any(|a| a == "deletes") {
+            deletes_by_form();
+        }
+        if only.iter().any(|a| a == "lists") {
+            lists_sequential_and_fanned_out();
+        }
         return;
     }
 
@@ -150,6 +189,7 @@ fn main() {
     }
 
     deletes_by_form();
+    lists_sequential_and_fanned_out();
 
     // 2. Throttle-bound.
     let s = server(EmulatorOptions {

@@ -54,6 +54,51 @@ pub struct ScriptOptions {
     /// Script limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Which subscriptions scope-following calls read.
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
+/// The scope of lists and audits: one subscription (the default), a list, a management
+/// group, or every subscription the caller can read.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScopeArgs {
+    /// Act on these subscriptions (comma-separated ids); reads at more than one go through Resource Graph.
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', conflicts_with_all = ["management_group", "all_subscriptions"])]
+    pub subscriptions: Vec<String>,
+    /// Act on the subscriptions of this management group and the groups below it.
+    #[arg(long, value_name = "NAME", conflicts_with = "all_subscriptions")]
+    pub management_group: Option<String>,
+    /// Act on every subscription the caller can read.
+    #[arg(long)]
+    pub all_subscriptions: bool,
+}
+
+impl ScopeArgs {
+    /// Whether any of the options was given.
+    pub fn given(&self) -> bool {
+        !self.subscriptions.is_empty() || self.management_group.is_some() || self.all_subscriptions
+    }
+
+    /// These options, or `later`'s when any of those was given.
+    pub fn merge(self, later: ScopeArgs) -> ScopeArgs {
+        if later.given() { later } else { self }
+    }
+
+    /// The scope they name (checked), the current subscription when none was given.
+    pub fn scope(&self) -> Result<crate::arm::scope::Scope, crate::arm::ArmError> {
+        use crate::arm::scope::Scope;
+        let scope = if !self.subscriptions.is_empty() {
+            Scope::Subscriptions(self.subscriptions.clone())
+        } else if let Some(group) = &self.management_group {
+            Scope::ManagementGroup(group.clone())
+        } else if self.all_subscriptions {
+            Scope::Tenant
+        } else {
+            Scope::One
+        };
+        scope.validated()
+    }
 }
 
 /// Overrides of the script limits (defaults in `host::Limits`).
@@ -88,6 +133,7 @@ impl ScriptOptions {
             concurrency: later.concurrency.or(self.concurrency),
             allow_read: [self.allow_read, later.allow_read].concat(),
             allow_write: [self.allow_write, later.allow_write].concat(),
+            scope: self.scope.merge(later.scope),
             limits: LimitArgs {
                 max_operations: b.max_operations.or(a.max_operations),
                 max_call_depth: b.max_call_depth.or(a.max_call_depth),
@@ -183,6 +229,9 @@ pub enum Command {
     /// Read management locks (as `az lock list`).
     #[command(subcommand)]
     Lock(LockCommand),
+    /// Query Azure Resource Graph (as `az graph`).
+    #[command(subcommand)]
+    Graph(GraphCommand),
     /// Run a Rhai script; ARGS (after --) are in the script's ARGS array.
     Run {
         /// The script.
@@ -247,6 +296,7 @@ impl Command {
                 | GroupCommand::Delete { common, .. },
             ) => common,
             Command::Lock(LockCommand::List { common, .. }) => common,
+            Command::Graph(GraphCommand::Query { common, .. }) => common,
             Command::Run { common, .. } | Command::Eval { common, .. } => common,
             Command::Apply(args) => &mut args.common,
             Command::Emulator(_) | Command::Plan(_) => return Common::default(),
@@ -350,11 +400,14 @@ pub enum IdentityCommand {
         #[command(flatten)]
         common: Common,
     },
-    /// List identities of a resource group, or of the whole subscription.
+    /// List identities of a resource group, or of the whole subscription (or of the scope
+    /// --subscriptions, --management-group or --all-subscriptions names).
     List {
         /// Resource group (default: the whole subscription).
         #[arg(short = 'g', long)]
         resource_group: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
         #[command(flatten)]
         common: Common,
     },
@@ -537,6 +590,39 @@ pub enum LockCommand {
         /// Only the locks that apply to this resource (its full id) and those below it.
         #[arg(long, value_name = "ID", conflicts_with = "resource_group")]
         resource: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// `azid graph ...`
+#[derive(Debug, Subcommand)]
+pub enum GraphCommand {
+    /// Run a Resource Graph query and print one page as az does: {count, data, skip_token, total_records}.
+    Query {
+        /// The KQL query.
+        #[arg(
+            short = 'q',
+            long = "graph-query",
+            visible_alias = "query-text",
+            value_name = "KQL"
+        )]
+        graph_query: String,
+        /// Rows to return (1 to 1000) [default: 100].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+        first: Option<u64>,
+        /// Rows to skip from the start of the result.
+        #[arg(long, value_name = "N")]
+        skip: Option<u64>,
+        /// The skip_token of an earlier page, to read the next one.
+        #[arg(long, value_name = "TOKEN")]
+        skip_token: Option<String>,
+        /// Subscriptions to query (space- or comma-separated; default: the tenant).
+        #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "ID", conflicts_with = "management_groups")]
+        subscriptions: Vec<String>,
+        /// Management groups to query (space- or comma-separated).
+        #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "NAME")]
+        management_groups: Vec<String>,
         #[command(flatten)]
         common: Common,
     },

@@ -109,6 +109,17 @@ pub fn identity_json(identity: &Identity) -> Value {
     })
 }
 
+/// An item of a list over more than one subscription: the map with `subscriptionId` added.
+pub fn with_subscription(mut value: Value, subscription: &str) -> Value {
+    if let Value::Object(m) = &mut value {
+        m.insert(
+            "subscriptionId".into(),
+            Value::String(subscription.to_string()),
+        );
+    }
+    value
+}
+
 /// A credential in the flattened shape `az identity federated-credential show` prints.
 pub fn credential_json(c: &FederatedCredential) -> Value {
     json!({
@@ -328,7 +339,23 @@ pub fn is_identity(value: &Value) -> bool {
 /// Identities as a table of name, resourceGroup, location and tags (`k=v;k=v`), cut to
 /// fit `width` columns when one is given (the widest columns give way first, with `…`).
 pub fn identity_table(items: &[Value], width: Option<usize>) -> String {
-    const COLUMNS: [&str; 4] = ["name", "resourceGroup", "location", "tags"];
+    // Items of more than one subscription name theirs.
+    let subscriptions: std::collections::BTreeSet<&str> = items
+        .iter()
+        .filter_map(|i| i.get("subscriptionId").and_then(Value::as_str))
+        .collect();
+    let columns: &[&str] = if subscriptions.len() > 1 {
+        &[
+            "name",
+            "resourceGroup",
+            "subscriptionId",
+            "location",
+            "tags",
+        ]
+    } else {
+        &["name", "resourceGroup", "location", "tags"]
+    };
+    let column_count = columns.len();
     let text = |item: &Value, column: &str| -> String {
         let raw = match item.get(column) {
             Some(Value::Object(tags)) => tags
@@ -341,17 +368,17 @@ pub fn identity_table(items: &[Value], width: Option<usize>) -> String {
         };
         printable(&raw).into_owned()
     };
-    let mut rows: Vec<Vec<String>> = vec![COLUMNS.iter().map(|c| c.to_string()).collect()];
+    let mut rows: Vec<Vec<String>> = vec![columns.iter().map(|c| c.to_string()).collect()];
     rows.extend(
         items
             .iter()
-            .map(|i| COLUMNS.iter().map(|c| text(i, c)).collect()),
+            .map(|i| columns.iter().map(|c| text(i, c)).collect()),
     );
-    let mut widths: Vec<usize> = (0..COLUMNS.len())
+    let mut widths: Vec<usize> = (0..column_count)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     if let Some(width) = width {
-        let gaps = 2 * (COLUMNS.len() - 1);
+        let gaps = 2 * (column_count - 1);
         // Shrink the widest column one character at a time, down to 6 each.
         while widths.iter().sum::<usize>() + gaps > width {
             let Some((widest, w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
@@ -477,6 +504,18 @@ mod tests {
     fn json_sorts_keys_like_az() {
         let out = render(&json!({"b": 1, "a": 2}), Format::Json).unwrap();
         assert_eq!(out, "{\n  \"a\": 2,\n  \"b\": 1\n}\n");
+    }
+
+    #[test]
+    fn identity_tables_name_the_subscription_only_when_there_are_several() {
+        let item = |name: &str, sub: &str| json!({"name": name, "resourceGroup": "rg", "location": "eastus", "tags": {}, "subscriptionId": sub});
+        let wide = identity_table(&[item("a", "s1"), item("b", "s2")], None);
+        assert!(
+            wide.starts_with("name  resourceGroup  subscriptionId"),
+            "{wide}"
+        );
+        let one = identity_table(&[item("a", "s1"), item("b", "s1")], None);
+        assert!(!one.contains("subscriptionId"), "{one}");
     }
 
     #[test]

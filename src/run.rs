@@ -42,9 +42,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             Some(Command::Emulator(args)) => emulator(args),
             Some(Command::Plan(c)) => commands::plan::run(c, cli.common.output, cli.common.query),
             Some(Command::Apply(args)) => apply(cli.common, &cli.script, args),
-            Some(command @ (Command::Identity(_) | Command::Group(_) | Command::Lock(_))) => {
-                azure(cli.common, &cli.script, command, &argv)
-            }
+            Some(
+                command @ (Command::Identity(_)
+                | Command::Group(_)
+                | Command::Lock(_)
+                | Command::Graph(_)),
+            ) => azure(cli.common, &cli.script, command, &argv),
             command => script(cli.common, cli.script, command),
         });
     match outcome {
@@ -142,9 +145,20 @@ fn azure(
     if let Some(group) = crate::config::default_group(&var)? {
         command.default_group(&group);
     }
+    // A scope given before the subcommand applies to `identity list` (placement refuses it elsewhere).
+    if let Command::Identity(crate::cli::IdentityCommand::List { scope, .. }) = &mut command {
+        *scope = script.scope.clone().merge(std::mem::take(scope));
+    }
+    // Resource Graph queries, and lists over more than one subscription, need no current one.
+    let lazy = match &command {
+        Command::Graph(_) => true,
+        Command::Identity(crate::cli::IdentityCommand::List { scope, .. }) => scope.given(),
+        _ => false,
+    };
     runtime()?.block_on(async {
-        let session = Session::connect(&config, &var, false).await?;
+        let session = Session::connect(&config, &var, lazy).await?;
         match command {
+            Command::Graph(c) => commands::graph::run(&session, c, &printer).await,
             Command::Identity(c) => commands::identity::run(&session, c, &printer, flags).await,
             Command::Group(c) => commands::group::run(&session, c, &printer, flags).await,
             Command::Lock(c) => commands::lock::run(&session, c, &printer).await,
@@ -209,6 +223,10 @@ fn script_on_this_thread(
         ));
     }
     let config = Config::resolve(&common)?;
+    let start_scope = options
+        .scope
+        .scope()
+        .map_err(|e| Error::Usage(crate::error::render_arm(&e)))?;
     // Checked before anything is sent: a bad --allow-read is a usage error.
     if let Some(missing) = options.allow_read.iter().find(|p| !p.exists()) {
         return Err(Error::Usage(format!(
@@ -258,6 +276,7 @@ fn script_on_this_thread(
             concurrency: options.concurrency.map_or(16, |c| c as usize),
             permissions,
             local: session.emulator().is_some(),
+            scope: start_scope,
             // A bar on stderr, unless JSON was asked for explicitly (machines read that).
             progress: common.output != Some(crate::output::Format::Json),
         },

@@ -264,6 +264,12 @@ fn global_options(dir: &str, file: &str) -> Vec<Vec<String>> {
         with("--max-string-size", "1000"),
         with("--max-array-size", "1000"),
         with("--max-map-size", "1000"),
+        with(
+            "--subscriptions",
+            "00000000-0000-0000-0000-000000000009,00000000-0000-0000-0000-000000000008",
+        ),
+        with("--management-group", "mg"),
+        flag("--all-subscriptions"),
     ]
 }
 
@@ -326,6 +332,7 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
         vec!["group", "list"],
         vec!["group", "show", "-n", "rg"],
         vec!["group", "delete", "-n", "rg4", "--yes"],
+        vec!["graph", "query", "-q", "resources | project id"],
         vec!["run", &file],
         vec!["eval", "1"],
         vec!["plan", "show", "/nonexistent/plan.json"],
@@ -342,6 +349,11 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
         "--max-array-size",
         "--max-map-size",
     ];
+    let scope = [
+        "--subscriptions",
+        "--management-group",
+        "--all-subscriptions",
+    ];
     for option in &options {
         let name = option[0].split('=').next().unwrap();
         for sub in &subcommands {
@@ -355,9 +367,13 @@ async fn every_global_option_works_or_is_refused_before_every_subcommand() {
                             "--dry-run" | "--plan-out" | "--only-show-errors" | "--subscription"
                         )
                 }
+                ("graph", _) => {
+                    script_only.contains(&name) || scope.contains(&name) || name == "--concurrency"
+                }
                 ("identity" | "group", s) => {
                     script_only.contains(&name)
                         || (name == "--concurrency" && !(sub[0] == "identity" && s == "delete"))
+                        || (scope.contains(&name) && !(sub[0] == "identity" && s == "list"))
                 }
                 _ => name == "--only-show-errors",
             };

@@ -1538,8 +1538,10 @@ async fn the_clients_safe_delete_runs_against_the_emulator() {
     )
     .expect("client");
     let id = IdentityRef::new(&env.sub, "rg", "doomed").expect("ref");
-    let batch = References::gather(&client, &env.sub).await.expect("gather");
-    let from_batch = batch.uses(&id.id(), &p);
+    let batch = References::gather_tenant(&client, &[id.id()])
+        .await
+        .expect("gather");
+    let from_batch = batch.uses(&id.id());
     let one = Uses::of(&client, &id, &p).await.expect("uses");
     assert_eq!(from_batch.resources.len(), 1, "{from_batch:?}");
     assert_eq!(from_batch.assignments.len(), 1);
@@ -1554,7 +1556,10 @@ async fn the_clients_safe_delete_runs_against_the_emulator() {
             .map(|r| r.to_lowercase())
             .collect::<Vec<_>>()
     );
-    assert_eq!(one.assignments, from_batch.assignments);
+    // Resource Graph shows the same assignments (its rows carry fewer properties).
+    let ids =
+        |a: &[azid::model::RoleAssignment]| a.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&one.assignments), ids(&from_batch.assignments));
 
     let steps = one
         .steps(

@@ -28,4 +28,5 @@ mod repl;
 mod report;
 mod sandbox;
 mod scripting;
+mod tenant_scope;
 mod workflows;

@@ -169,16 +169,19 @@ async fn bulk_deletes_check_references_once_and_fail_only_the_used() {
             ["held", false, "IdentityInUse"]
         ])
     );
-    // One list of resources and one of role assignments for the batch, not per identity.
+    // Two Resource Graph queries for the batch, tenant-wide, not a list per identity or per
+    // subscription.
     assert_eq!(
-        out.stderr.matches("/resources?").count(),
-        1,
+        out.stderr
+            .matches("Microsoft.ResourceGraph/resources?")
+            .count(),
+        2,
         "{}",
         out.stderr
     );
     assert_eq!(
         out.stderr.matches("roleAssignments?").count(),
-        1,
+        0,
         "{}",
         out.stderr
     );

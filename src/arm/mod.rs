@@ -8,6 +8,7 @@ mod auth;
 pub mod bulk;
 mod error;
 pub mod federated;
+pub mod graph;
 mod group;
 mod identity;
 mod interrupt;
@@ -19,6 +20,7 @@ pub mod permissions;
 pub mod resources;
 mod retry;
 pub mod roles;
+pub mod scope;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -86,6 +88,8 @@ struct Inner {
     options: ClientOptions,
     clock: Arc<dyn Clock>,
     pacer: Pacer,
+    /// Resource Graph's per-user quota, shared by every query of the process.
+    graph_quota: graph::GraphQuota,
     stats: Counters,
     credential_writes: federated::WriteLocks,
     /// Set by Ctrl-C: every wait of the client ends, and nothing new is sent.
@@ -184,6 +188,7 @@ impl ArmClient {
                 options,
                 clock: Arc::new(TokioClock),
                 pacer: Pacer::default(),
+                graph_quota: graph::GraphQuota::default(),
                 stats: Counters::default(),
                 credential_writes: federated::WriteLocks::default(),
                 interrupt: Interrupt::default(),
@@ -374,7 +379,8 @@ impl ArmClient {
         );
         // Wait for the bucket (and any shared Retry-After pause) before sending.
         let kind = Kind::of(&method);
-        while let Some(wait) = inner.pacer.decide(kind, Instant::now()) {
+        let lane = Lane::of(kind, &url);
+        while let Some(wait) = inner.decide(lane, Instant::now()) {
             if inner
                 .interrupt
                 .race(inner.clock.sleep(wait))
@@ -387,12 +393,12 @@ impl ArmClient {
         inner.stats.requests.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let Some(sent) = inner.interrupt.race_with_grace(GRACE, request.send()).await else {
-            inner.pacer.observe(kind, Instant::now(), None, None);
+            inner.observe(lane, Instant::now(), None, None);
             maybe_applied.store(true, Ordering::SeqCst);
             return Err(interrupted());
         };
         let response = sent.map_err(|e| {
-            inner.pacer.observe(kind, Instant::now(), None, None);
+            inner.observe(lane, Instant::now(), None, None);
             tracing::info!(
                 "{method} {url} -> no response after {} ms: {e}",
                 started.elapsed().as_millis()
@@ -424,12 +430,7 @@ impl ArmClient {
         if status == 429 {
             inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
         }
-        inner.pacer.observe(
-            kind,
-            Instant::now(),
-            kind.remaining(&headers),
-            throttled_for,
-        );
+        inner.observe(lane, Instant::now(), Some(&headers), throttled_for);
         let request_id = headers
             .get("x-ms-request-id")
             .and_then(|v| v.to_str().ok())
@@ -504,6 +505,50 @@ impl ArmClient {
                 error,
                 retry_after: asked,
             }),
+        }
+    }
+}
+
+/// Which pacing a request follows: ARM's bucket of its kind, or Resource Graph's quota.
+#[derive(Debug, Clone, Copy)]
+enum Lane {
+    Arm(Kind),
+    Graph,
+}
+
+impl Lane {
+    fn of(kind: Kind, url: &Url) -> Lane {
+        if graph::is_graph(url) {
+            Lane::Graph
+        } else {
+            Lane::Arm(kind)
+        }
+    }
+}
+
+impl Inner {
+    /// Whether a request of this lane may go now, or how long to wait first.
+    fn decide(&self, lane: Lane, now: Instant) -> Option<Duration> {
+        match lane {
+            Lane::Arm(kind) => self.pacer.decide(kind, now),
+            Lane::Graph => self.graph_quota.decide(now),
+        }
+    }
+
+    /// Records an answer (headers) or its absence in the lane's pacing.
+    fn observe(
+        &self,
+        lane: Lane,
+        now: Instant,
+        headers: Option<&HeaderMap>,
+        throttled_for: Option<Duration>,
+    ) {
+        match lane {
+            Lane::Arm(kind) => {
+                let remaining = headers.and_then(|h| kind.remaining(h));
+                self.pacer.observe(kind, now, remaining, throttled_for);
+            }
+            Lane::Graph => self.graph_quota.observe(now, headers, throttled_for),
         }
     }
 }

@@ -61,14 +61,41 @@ pub async fn run(
             let identity = client.identity_create(&id, &create).await?;
             out.print(&identity_json(&identity))?;
         }
-        IdentityCommand::List { resource_group, .. } => {
-            let identities = match &resource_group {
-                Some(rg) => {
-                    client
-                        .identity_list_group(&session.subscription, rg)
-                        .await?
+        IdentityCommand::List {
+            resource_group,
+            scope,
+            ..
+        } => {
+            let scope = scope
+                .scope()
+                .map_err(|e| Error::Usage(crate::error::render_arm(&e)))?;
+            if scope.is_wide() {
+                if resource_group.is_some() {
+                    return Err(Error::Usage(
+                        "-g lists one group of one subscription; leave it out with --subscriptions, \
+                         --management-group or --all-subscriptions"
+                            .into(),
+                    ));
                 }
-                None => client.identity_list(&session.subscription).await?,
+                let found = client.identity_list_graph(&scope.graph("")).await?;
+                out.print(&Value::Array(
+                    found
+                        .iter()
+                        .map(|(sub, i)| crate::output::with_subscription(identity_json(i), sub))
+                        .collect(),
+                ))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let subscription = match &scope {
+                crate::arm::scope::Scope::Subscriptions(one) => one
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| session.subscription.clone()),
+                _ => session.subscription.clone(),
+            };
+            let identities = match &resource_group {
+                Some(rg) => client.identity_list_group(&subscription, rg).await?,
+                None => client.identity_list(&subscription).await?,
             };
             out.print(&Value::Array(
                 identities.iter().map(identity_json).collect(),
@@ -179,58 +206,37 @@ async fn delete_steps(
     quiet: bool,
 ) -> Result<Vec<Vec<Step>>, Error> {
     let client = &session.client;
-    let mut subscriptions: Vec<&str> = ids.iter().map(|i| i.subscription.as_str()).collect();
-    subscriptions.sort_unstable();
-    subscriptions.dedup();
-    let mut principals = std::collections::HashMap::new();
-    let mut refs = std::collections::HashMap::new();
-    for sub in subscriptions {
-        let read = tokio::try_join!(client.identity_list(sub), References::gather(client, sub));
-        match read {
-            Ok((found, gathered)) => {
-                for identity in found {
-                    principals.insert(
-                        identity.id.to_ascii_lowercase(),
-                        identity.properties.principal_id,
-                    );
-                }
-                refs.insert(sub.to_string(), gathered);
+    // Tenant-wide: an identity attached to a resource of another subscription is in use.
+    let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+    let refs = match References::gather_tenant(client, &full).await {
+        Ok(r) => Some(r),
+        // Unused cannot be shown without the reads.
+        Err(e) if if_unused => return Err(e.into()),
+        // The deletes themselves say what is wrong, item by item.
+        Err(e) => {
+            if !quiet {
+                eprintln!(
+                    "WARNING: could not check what uses the identities: {}",
+                    render_arm(&e)
+                );
             }
-            // Unused cannot be shown without the reads.
-            Err(e) if if_unused => return Err(e.into()),
-            // The deletes themselves say what is wrong, item by item.
-            Err(e) => {
-                if !quiet {
-                    eprintln!(
-                        "WARNING: could not check what uses the identities of subscription {sub}: {}",
-                        render_arm(&e)
-                    );
-                }
-            }
+            None
         }
-    }
+    };
     // A locked identity's safe delete does nothing but the delete (which ARM refuses).
     let mut locks = LockCache::new();
     if options.detach || options.remove_role_assignments {
-        let id_strings: Vec<String> = ids.iter().map(IdentityRef::id).collect();
-        host_locks::read_into(client, id_strings.iter().map(String::as_str), &mut locks).await;
+        host_locks::read_into(client, full.iter().map(String::as_str), &mut locks).await;
     }
     let mut all = Vec::with_capacity(ids.len());
     let mut in_use = 0;
     for id in ids {
-        let full = id.id();
-        if host_locks::delete_blocked(host_locks::of(&locks, &full).as_deref(), id) {
+        let id_text = id.id();
+        if host_locks::delete_blocked(host_locks::of(&locks, &id_text).as_deref(), id) {
             all.push(vec![Step::Delete]);
             continue;
         }
-        let uses = match (
-            principals.get(&full.to_ascii_lowercase()),
-            refs.get(&id.subscription),
-        ) {
-            (Some(principal), Some(r)) => r.uses(&full, principal),
-            // Gone already: deleting it succeeds, as in az.
-            _ => Uses::default(),
-        };
+        let uses = refs.as_ref().map(|r| r.uses(&id_text)).unwrap_or_default();
         if !uses.resources.is_empty() || !uses.assignments.is_empty() {
             in_use += 1;
             if !quiet {

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod dryrun;
+pub mod graph;
 pub mod group;
 pub mod identity;
 pub mod lock;

@@ -96,7 +96,7 @@ doc!(
     "identity_list",
     [],
     "Array",
-    "Every identity of the subscription (all pages).",
+    "Every identity in scope: the subscription's (all pages), or, with more than one subscription in scope, one Resource Graph query (items carry subscriptionId).",
     r#"identity_list().len()"#
 );
 doc!(
@@ -425,10 +425,8 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
             create_many(&s, rg, &names, &Map::new())
         });
     let s = state.clone();
-    LIST.registration().register_into_engine(engine, move || {
-        let sub = s.subscription()?;
-        identities(&s, s.block_on(s.client.identity_list(&sub))?)
-    });
+    LIST.registration()
+        .register_into_engine(engine, move || super::scoped_lists::identity_list(&s));
     let s = state.clone();
     LIST_RG
         .registration()

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
-use super::HostState;
 use super::bulk::{bulk_run, keep_if_cut, mark_would_fail_with, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::locks::{self, LockCache};
 use super::plan::Change;
 use super::references::{self, DeleteOptions, References, Step, Uses};
+use super::{HostState, drift};
 use crate::arm::bulk::Outcome;
 use crate::arm::{ArmClient, ArmError, IdentityRef};
 
@@ -49,7 +49,17 @@ pub(super) fn principal_hint(identity: &Dynamic) -> Option<String> {
         .map(|p| p.to_string())
 }
 
-/// The steps of one delete, from the identity's own references; `None` when it is gone.
+/// The principals the maps of a batch carry, by lower-case identity id.
+pub(super) fn principal_hints(full: &[String], items: &Array) -> HashMap<String, String> {
+    full.iter()
+        .zip(items)
+        .filter_map(|(id, item)| principal_hint(item).map(|p| (id.to_lowercase(), p)))
+        .collect()
+}
+
+/// The steps of one delete; `None` when it is gone. With the batch's tenant-wide
+/// references no principal is needed (they are matched by identity id); without them the
+/// identity's own references are read, from ARM and tenant-wide from Resource Graph.
 pub(super) async fn delete_steps(
     client: ArmClient,
     id: IdentityRef,
@@ -57,24 +67,29 @@ pub(super) async fn delete_steps(
     references: Option<Arc<References>>,
     options: DeleteOptions,
 ) -> Result<Option<Vec<Step>>, ArmError> {
+    if let Some(refs) = &references {
+        return refs.uses(&id.id()).steps(&id, options).map(Some);
+    }
     let principal = match principal {
         Some(p) => p,
-        // The principal only matches role assignments: with none in the subscription, a
-        // read of the identity would learn nothing (a gone identity's DELETE says so).
-        None if references.as_ref().is_some_and(|r| !r.has_assignments()) => String::new(),
         None => match probe(&client, &id).await? {
             Some(identity) => identity.properties.principal_id,
             None => return Ok(None),
         },
     };
-    let uses = match &references {
-        Some(refs) => refs.uses(&id.id(), &principal),
-        None => match Uses::of(&client, &id, &principal).await {
-            Ok(uses) => uses,
-            // The map named an identity that is gone by now.
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e),
-        },
+    let full = [id.id()];
+    let (own, tenant) = tokio::join!(
+        Uses::of(&client, &id, &principal),
+        References::gather_tenant(&client, &full)
+    );
+    let uses = match own {
+        Ok(mut uses) => {
+            uses.merge(tenant?.uses(&id.id()));
+            uses
+        }
+        // The map named an identity that is gone by now.
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
     };
     uses.steps(&id, options).map(Some)
 }
@@ -97,6 +112,14 @@ pub(super) fn delete_one(
     principal: Option<String>,
     options: DeleteOptions,
 ) -> Res<bool> {
+    let shown = s.graph_rows.borrow().get(&id.id().to_lowercase()).cloned();
+    if let Some(shown) = shown {
+        // Chosen from Resource Graph rows: ARM says whether it is still the same identity
+        // (a new attachment is read from ARM below and blocks the delete as any use does).
+        let now = s.block_on(probe(&s.client, id))?;
+        let now = now.map(|i| i.properties.principal_id);
+        drift::compare(id, &shown, now.as_deref(), &[], None).map_err(super::convert::arm_error)?;
+    }
     let steps = if safe(options) && identity_locked(s, id) {
         Some(vec![Step::Delete])
     } else {
@@ -134,107 +157,42 @@ fn identity_locked(s: &HostState, id: &IdentityRef) -> bool {
     locks::delete_blocked(locks::of(&cache, &id.id()).as_deref(), id)
 }
 
-/// Most items of one group whose principals are read one GET each; past it, one paged
-/// list of the group reads them all, so that a batch's reads do not grow with the batch.
-const GETS_PER_GROUP: usize = 8;
-
-/// The groups whose principals one list reads (more than a few items of the group lack
-/// theirs), each with the indices of those items.
-fn groups_to_list(ids: &[IdentityRef], hints: &[Option<String>]) -> Vec<Vec<usize>> {
-    let mut wanted: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for (index, (id, hint)) in ids.iter().zip(hints).enumerate() {
-        if hint.is_none() {
-            let key = (
-                id.subscription.to_lowercase(),
-                id.resource_group.to_lowercase(),
-            );
-            wanted.entry(key).or_default().push(index);
-        }
-    }
-    wanted
-        .into_values()
-        .filter(|indices| indices.len() > GETS_PER_GROUP)
-        .collect()
-}
-
-/// The references of each subscription of a batch, and the identities of the groups listed.
-type Reads = (
-    HashMap<String, Result<Arc<References>, ArmError>>,
-    Vec<(Vec<usize>, Option<Vec<crate::model::Identity>>)>,
-);
-
-/// Reads the references of each subscription of the batch, then the identities of each
-/// group `groups_to_list` names whose subscription holds role assignments (only those
-/// need the principals).
-async fn batch_reads(client: &ArmClient, ids: &[IdentityRef], groups: Vec<Vec<usize>>) -> Reads {
-    let mut references: HashMap<String, Result<Arc<References>, ArmError>> = HashMap::new();
-    for id in ids {
-        if let std::collections::hash_map::Entry::Vacant(slot) =
-            references.entry(id.subscription.to_lowercase())
-        {
-            slot.insert(
-                References::gather(client, &id.subscription)
-                    .await
-                    .map(Arc::new),
-            );
-        }
-    }
-    let mut lists = Vec::new();
-    for indices in groups {
-        let first = &ids[indices[0]];
-        let needed = references
-            .get(&first.subscription.to_lowercase())
-            .is_some_and(|r| r.as_ref().is_ok_and(|r| r.has_assignments()));
-        if !needed {
-            continue;
-        }
-        let listed = client
-            .identity_list_group(&first.subscription, &first.resource_group)
-            .await
-            .ok();
-        lists.push((indices, listed));
-    }
-    (references, lists)
-}
-
 pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
-    let mut hints: Vec<Option<String>> = items.iter().map(principal_hint).collect();
-    // References are read once for the batch (per subscription), not once per identity; a
-    // subscription that cannot be read fails its own items only. Id strings carry no
-    // principal: a group with more than a few of them is listed once instead of read item
-    // by item; items the list lacks (or a failed list) read the identity, as a single delete.
-    let groups = groups_to_list(&ids, &hints);
-    let (references, lists) = s.runtime.block_on(batch_reads(&s.client, &ids, groups));
-    for (indices, listed) in lists {
-        let Some(listed) = listed else { continue };
-        let principals: HashMap<String, String> = listed
-            .into_iter()
-            .map(|i| (i.name.to_lowercase(), i.properties.principal_id))
-            .collect();
-        for index in indices {
-            if let Some(principal) = principals.get(&ids[index].name.to_lowercase()) {
-                hints[index] = Some(principal.clone());
-            }
-        }
-    }
+    // References are read once for the batch, tenant-wide (a few Resource Graph queries),
+    // not once per identity or per subscription; a failed read fails every item, each
+    // with the reason, and nothing is deleted unchecked.
+    let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
+    let hints = principal_hints(&full, items);
+    let references = s
+        .runtime
+        .block_on(References::gather_tenant_hinted(&s.client, &full, &hints))
+        .map(Arc::new);
+    // Items chosen from Resource Graph rows are re-read from ARM before anything is done
+    // to them: their groups listed once, their attachments read one call each.
+    let shown: Vec<Option<String>> = {
+        let rows = s.graph_rows.borrow();
+        ids.iter()
+            .map(|i| rows.get(&i.id().to_lowercase()).cloned())
+            .collect()
+    };
+    let chosen: Vec<&IdentityRef> = ids
+        .iter()
+        .zip(&shown)
+        .filter_map(|(i, p)| p.as_ref().map(|_| i))
+        .collect();
+    let now = if chosen.is_empty() {
+        Ok(Arc::new(HashMap::new()))
+    } else {
+        s.runtime
+            .block_on(drift::principals_now(&s.client, &chosen))
+            .map(Arc::new)
+    };
     let work: Vec<_> = ids
         .iter()
         .cloned()
-        .zip(hints)
-        .map(|(id, hint)| {
-            let refs = references
-                .get(&id.subscription.to_lowercase())
-                .cloned()
-                .unwrap_or_else(|| {
-                    Err(ArmError::invalid(
-                        "subscription",
-                        id.subscription.clone(),
-                        "its references were not read",
-                    ))
-                });
-            (id, hint, refs)
-        })
+        .zip(shown)
+        .map(|(id, shown)| (id, shown, references.clone(), now.clone()))
         .collect();
     let client = s.client.clone();
     let dry_run = s.dry_run.get();
@@ -251,19 +209,36 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
     }
     let work: Vec<_> = work
         .into_iter()
-        .map(|(id, hint, refs)| {
+        .map(|(id, shown, refs, now)| {
             let locked = safe(options)
                 && locks::delete_blocked(locks::of(&lock_cache, &id.id()).as_deref(), &id);
-            (id, hint, refs, locked)
+            (id, shown, refs, now, locked)
         })
         .collect();
-    let results = bulk_run(s, work, move |(id, hint, refs, locked)| {
+    let results = bulk_run(s, work, move |(id, shown, refs, now, locked)| {
         let client = client.clone();
         async move {
+            let refs = refs?;
+            if let Some(shown) = shown {
+                let known = refs.uses(&id.id()).resources;
+                let listed = now?.get(&id.id().to_lowercase()).cloned();
+                let attached = match listed {
+                    Some(_) => Some(
+                        client
+                            .identity_resources(&id)
+                            .await?
+                            .into_iter()
+                            .map(|r| r.id)
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => None,
+                };
+                drift::compare(&id, &shown, listed.as_deref(), &known, attached.as_deref())?;
+            }
             let steps = if locked {
                 Some(vec![Step::Delete])
             } else {
-                delete_steps(client.clone(), id.clone(), hint, Some(refs?), options).await?
+                delete_steps(client.clone(), id.clone(), None, Some(refs), options).await?
             };
             let Some(steps) = steps else {
                 return Ok((false, Vec::new()));

@@ -13,6 +13,7 @@ pub mod convert;
 mod deletes;
 pub mod depth;
 pub mod diagnostic;
+pub mod drift;
 pub mod files;
 pub mod html;
 mod identities;
@@ -21,10 +22,14 @@ pub mod plan;
 mod planned;
 pub mod references;
 pub mod relations;
+pub mod scope;
+mod scoped_lists;
 pub mod session;
 pub mod stdlib;
+pub mod tenant_references;
 pub mod text;
 pub mod time;
+pub mod usage;
 pub mod workflows;
 
 use std::cell::{Cell, RefCell};
@@ -42,7 +47,7 @@ use plan::Plan;
 
 /// Every registered function's documentation: the API table and the relations functions.
 pub fn all_docs() -> impl Iterator<Item = &'static api::FnDoc> {
-    api::DOCS.iter().chain(relations::DOCS)
+    api::DOCS.iter().chain(relations::DOCS).chain(scope::DOCS)
 }
 
 /// Resource limits of a script (each overridable on the command line).
@@ -93,6 +98,8 @@ pub struct HostOptions {
     pub permissions: files::Permissions,
     /// The client talks to the emulator this process started (`--local`).
     pub local: bool,
+    /// The scope at start (`--subscriptions`, `--management-group`, `--all-subscriptions`).
+    pub scope: scope::Scope,
 }
 
 /// Counts of writes that went through, for the report after an interruption.
@@ -142,6 +149,11 @@ pub struct HostState {
     pub permissions: files::Permissions,
     /// Running against `--local`.
     pub local: bool,
+    /// What calls without an explicit subscription act on (`use_scope` changes it).
+    pub scope: RefCell<scope::Scope>,
+    /// Identities read from Resource Graph rows (lower-case id -> the principal it showed):
+    /// a destructive step on one re-reads it from ARM first.
+    pub graph_rows: RefCell<std::collections::HashMap<String, String>>,
 }
 
 impl HostState {
@@ -209,6 +221,7 @@ impl Host {
     ) -> Self {
         // The client's own stop flag: Ctrl-C then also ends any wait inside an API call.
         let interrupted = client.interrupt_flag();
+        let subscription = scope::current_for(&options.scope, subscription);
         let state = Rc::new(HostState {
             client,
             runtime,
@@ -226,6 +239,8 @@ impl Host {
             progress: options.progress,
             permissions: options.permissions,
             local: options.local,
+            scope: RefCell::new(options.scope.clone()),
+            graph_rows: RefCell::default(),
         });
         let mut engine = Engine::new();
         let l = &options.limits;
@@ -250,6 +265,8 @@ impl Host {
         relations::register(&mut engine, &state);
         html::register(&mut engine, &state);
         census::register(&mut engine, &state);
+        scope::register(&mut engine, &state);
+        usage::register(&mut engine, &state);
         Self {
             engine: Rc::new(engine),
             state,

@@ -1,10 +1,10 @@
 //! What still uses an identity, and the safe delete built on it: detach it from every
 //! resource that carries it, remove its role assignments, then delete it. For many
-//! identities the references are gathered once per batch (one paged list of resources and
-//! one of role assignments) and checked locally, as DESIGN.md asks.
+//! identities the references are gathered once per batch, tenant-wide
+//! (`tenant_references`), and checked locally, as DESIGN.md asks.
 
 use crate::arm::{ArmClient, ArmError, IdentityRef};
-use crate::model::{GenericResource, RoleAssignment};
+use crate::model::RoleAssignment;
 
 /// How a delete treats references.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,59 +43,27 @@ pub enum Step {
     Delete,
 }
 
-/// The subscription's resources and role assignments, read once for a batch.
-#[derive(Debug, Clone, Default)]
-pub struct References {
-    resources: Vec<GenericResource>,
-    assignments: Vec<RoleAssignment>,
-}
-
-impl References {
-    /// Reads both lists.
-    pub async fn gather(client: &ArmClient, subscription: &str) -> Result<Self, ArmError> {
-        let (resources, assignments) = tokio::try_join!(
-            client.resources_list(subscription),
-            client.role_assignments_all(subscription)
-        )?;
-        Ok(Self {
-            resources,
-            assignments,
-        })
-    }
-
-    /// Whether the subscription holds any role assignment (when it holds none, no delete
-    /// needs to know its identity's principal).
-    pub fn has_assignments(&self) -> bool {
-        !self.assignments.is_empty()
-    }
-
-    /// What uses the identity with this id and principal.
-    pub fn uses(&self, identity_id: &str, principal_id: &str) -> Uses {
-        let resources = self
-            .resources
-            .iter()
-            .filter(|r| {
-                r.identity
-                    .as_ref()
-                    .and_then(|i| i.user_assigned.as_ref())
-                    .is_some_and(|m| m.keys().any(|k| k.eq_ignore_ascii_case(identity_id)))
-            })
-            .map(|r| r.id.clone())
-            .collect();
-        let assignments = self
-            .assignments
-            .iter()
-            .filter(|a| a.properties.principal_id.eq_ignore_ascii_case(principal_id))
-            .cloned()
-            .collect();
-        Uses {
-            resources,
-            assignments,
-        }
-    }
-}
+pub use super::tenant_references::References;
 
 impl Uses {
+    /// Adds what `other` found that this does not hold yet.
+    pub fn merge(&mut self, other: Uses) {
+        for r in other.resources {
+            if !self.resources.iter().any(|x| x.eq_ignore_ascii_case(&r)) {
+                self.resources.push(r);
+            }
+        }
+        for a in other.assignments {
+            if !self
+                .assignments
+                .iter()
+                .any(|x| x.id.eq_ignore_ascii_case(&a.id))
+            {
+                self.assignments.push(a);
+            }
+        }
+    }
+
     /// Reads the references of one identity with identity-specific calls.
     pub async fn of(
         client: &ArmClient,

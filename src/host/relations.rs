@@ -72,14 +72,14 @@ pub const DOCS: &[FnDoc] = &[
         name: "resource_list",
         params: &[],
         returns: "Array",
-        doc: "Every resource of the subscription that can carry identities: #{id, name, type, resourceGroup, identities} with the ids of its user-assigned identities.",
+        doc: "Every resource in scope that can carry identities: #{id, name, type, resourceGroup, identities} with the ids of its user-assigned identities (plus subscriptionId at a wider scope).",
         example: r#"resource_list().filter(|r| r.identities.len() > 0).len()"#,
     },
     FnDoc {
         name: "role_assignment_list",
         params: &[],
         returns: "Array",
-        doc: "Every role assignment of the subscription, at any scope, flattened (#{id, name, principalId, principalType, role, roleDefinitionId, scope, type}).",
+        doc: "Every role assignment in scope, at any scope below it, flattened (#{id, name, principalId, principalType, role, roleDefinitionId, scope, type}).",
         example: r#"role_assignment_list().len()"#,
     },
     FnDoc {
@@ -175,6 +175,9 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
     let s = state.clone();
     all_resources.register_into_engine(engine, move || -> Res<Array> {
+        if let Some(wide) = super::scoped_lists::resources_wide(&s)? {
+            return Ok(wide);
+        }
         let sub = s.subscription()?;
         let found = s.block_on(s.client.resources_list(&sub))?;
         found
@@ -195,6 +198,9 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     });
     let s = state.clone();
     all_assignments.register_into_engine(engine, move || -> Res<Array> {
+        if let Some(wide) = super::scoped_lists::assignments_wide(&s)? {
+            return Ok(wide);
+        }
         let sub = s.subscription()?;
         let found = s.block_on(s.client.role_assignments_all(&sub))?;
         found

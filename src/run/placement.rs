@@ -18,6 +18,9 @@ const SCRIPT_ONLY: [&str; 7] = [
     "max_map_size",
 ];
 
+/// The scope options, which only scripts and `identity list` follow.
+const SCOPE: [&str; 3] = ["subscriptions", "management_group", "all_subscriptions"];
+
 /// Refuses an option given before the subcommand that the subcommand would not use.
 pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Error> {
     let given: Vec<&str> = matches
@@ -29,9 +32,14 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
         Some(Command::Emulator(_)) => ("emulator", given),
         Some(Command::Identity(c)) => {
             let delete = matches!(c, IdentityCommand::Delete { .. });
+            let list = matches!(c, IdentityCommand::List { .. });
             let refused = given
                 .into_iter()
-                .filter(|id| SCRIPT_ONLY.contains(id) || (*id == "concurrency" && !delete))
+                .filter(|id| {
+                    SCRIPT_ONLY.contains(id)
+                        || (*id == "concurrency" && !delete)
+                        || (SCOPE.contains(id) && !list)
+                })
                 .collect();
             ("identity", refused)
         }
@@ -60,7 +68,7 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
         Some(Command::Group(_) | Command::Lock(_)) => {
             let refused = given
                 .into_iter()
-                .filter(|id| SCRIPT_ONLY.contains(id) || *id == "concurrency")
+                .filter(|id| SCRIPT_ONLY.contains(id) || SCOPE.contains(id) || *id == "concurrency")
                 .collect();
             (
                 if matches!(command, Some(Command::Lock(_))) {
@@ -70,6 +78,13 @@ pub fn check(matches: &ArgMatches, command: Option<&Command>) -> Result<(), Erro
                 },
                 refused,
             )
+        }
+        Some(Command::Graph(_)) => {
+            let refused = given
+                .into_iter()
+                .filter(|id| SCRIPT_ONLY.contains(id) || SCOPE.contains(id) || *id == "concurrency")
+                .collect();
+            ("graph", refused)
         }
         _ => return Ok(()),
     };

@@ -659,17 +659,18 @@ fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
             ci,
         } => {
             let v = eval(expr, row, idx);
-            let mut candidates = Vec::new();
-            for e in list {
-                match eval(e, row, idx) {
-                    Value::Array(items) => candidates.extend(items),
-                    other => candidates.push(other),
-                }
-            }
+            let same = |c: &Value| if *ci { equal_ci(&v, c) } else { equal(&v, c) };
+            // Literals are compared where they stand: copying a long list for every row
+            // made a query by a thousand ids slow.
             let found = !v.is_null()
-                && candidates
-                    .iter()
-                    .any(|c| if *ci { equal_ci(&v, c) } else { equal(&v, c) });
+                && list.iter().any(|e| match e {
+                    Expr::Lit(Value::Array(items)) => items.iter().any(same),
+                    Expr::Lit(c) => same(c),
+                    other => match eval(other, row, idx) {
+                        Value::Array(items) => items.iter().any(same),
+                        c => same(&c),
+                    },
+                });
             Value::Bool(found != *negated)
         }
         Expr::Call { func, args } => call(*func, args, row, idx),

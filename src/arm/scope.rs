@@ -1,0 +1,205 @@
+//! ARM lists across subscriptions and groups: a subscription's identities read by listing
+//! its resource groups once and then paging through the groups concurrently (within the
+//! read bucket the pacer keeps), instead of one nextLink after another.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use serde_json::Value;
+
+use super::ArmClient;
+use super::error::ArmError;
+use super::graph::{self, GraphScope};
+use super::names;
+use crate::model::{Identity, IdentityProperties};
+
+/// What calls without an explicit subscription act on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// The current subscription (`subscription()`), as always.
+    #[default]
+    One,
+    /// These subscriptions.
+    Subscriptions(Vec<String>),
+    /// A management group and everything below it.
+    ManagementGroup(String),
+    /// Every subscription the caller can read.
+    Tenant,
+}
+
+impl Scope {
+    /// Whether more than one subscription may be in scope.
+    pub fn is_wide(&self) -> bool {
+        match self {
+            Scope::One => false,
+            Scope::Subscriptions(s) => s.len() > 1,
+            Scope::ManagementGroup(_) | Scope::Tenant => true,
+        }
+    }
+
+    /// The Resource Graph scope of it, `current` being the current subscription.
+    pub fn graph(&self, current: &str) -> GraphScope {
+        match self {
+            Scope::One => GraphScope::Subscriptions(vec![current.to_string()]),
+            Scope::Subscriptions(s) => GraphScope::Subscriptions(s.clone()),
+            Scope::ManagementGroup(g) => GraphScope::ManagementGroups(vec![g.clone()]),
+            Scope::Tenant => GraphScope::Tenant,
+        }
+    }
+
+    /// Checks the names before anything is sent.
+    pub fn validated(self) -> Result<Self, ArmError> {
+        match &self {
+            Scope::One | Scope::Tenant => {}
+            Scope::Subscriptions(subs) => {
+                if subs.is_empty() {
+                    return Err(ArmError::invalid(
+                        "subscriptions",
+                        "[]",
+                        "a scope names at least one subscription",
+                    ));
+                }
+                for s in subs {
+                    names::subscription_id(s)?;
+                }
+            }
+            Scope::ManagementGroup(g) => graph::management_group_name(g)?,
+        }
+        Ok(self)
+    }
+}
+
+/// The query of the identities in scope, every column an identity map needs.
+const IDENTITIES_QUERY: &str = "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' \
+     | project id, name, location, tags, subscriptionId, properties | order by id asc";
+
+/// The query of the caller's subscriptions.
+pub const SUBSCRIPTIONS_QUERY: &str = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' \
+     | project id, subscriptionId, name, state = tostring(properties.state), \
+     managementGroupAncestorsChain = properties.managementGroupAncestorsChain | order by subscriptionId asc";
+
+/// An identity as ARM shapes it, from a Resource Graph row (which lower-cases `type`).
+fn identity_of(row: &serde_json::Map<String, Value>) -> Option<Identity> {
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let props = row.get("properties")?;
+    Some(Identity {
+        id: text(row.get("id")?)?,
+        name: text(row.get("name")?)?,
+        kind: "Microsoft.ManagedIdentity/userAssignedIdentities".into(),
+        location: row.get("location").and_then(text).unwrap_or_default(),
+        tags: row
+            .get("tags")
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+            .unwrap_or_default(),
+        properties: IdentityProperties {
+            tenant_id: props.get("tenantId").and_then(text).unwrap_or_default(),
+            principal_id: props.get("principalId").and_then(text).unwrap_or_default(),
+            client_id: props.get("clientId").and_then(text).unwrap_or_default(),
+            isolation_scope: props.get("isolationScope").and_then(text),
+            assignment_restrictions: None,
+        },
+    })
+}
+
+fn stopped(e: tokio::task::JoinError) -> ArmError {
+    ArmError::Decode {
+        status: 0,
+        message: format!("a list stopped: {e}"),
+    }
+}
+
+impl ArmClient {
+    /// The identities in a Resource Graph scope, one query (every page), each with its
+    /// subscription.
+    pub async fn identity_list_graph(
+        &self,
+        scope: &GraphScope,
+    ) -> Result<Vec<(String, Identity)>, ArmError> {
+        let found = self.graph_query(IDENTITIES_QUERY, scope, None).await?;
+        Ok(found
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let sub = row.get("subscriptionId")?.as_str()?.to_string();
+                Some((sub, identity_of(row)?))
+            })
+            .collect())
+    }
+
+    /// The subscription ids of a scope; `current` stands for [`Scope::One`].
+    pub async fn scope_subscriptions(
+        &self,
+        scope: &Scope,
+        current: &str,
+    ) -> Result<Vec<String>, ArmError> {
+        match scope {
+            Scope::One => Ok(vec![current.to_string()]),
+            Scope::Subscriptions(subs) => Ok(subs.clone()),
+            other => {
+                let found = self
+                    .graph_query(SUBSCRIPTIONS_QUERY, &other.graph(current), None)
+                    .await?;
+                Ok(found
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get("subscriptionId").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect())
+            }
+        }
+    }
+
+    /// The identities of each subscription, in the order given; each subscription's groups
+    /// are listed once and paged concurrently, at most `width` lists in flight in all.
+    pub async fn identity_list_fanned(
+        &self,
+        subscriptions: &[String],
+        width: usize,
+    ) -> Result<Vec<(String, Vec<Identity>)>, ArmError> {
+        let gate = Arc::new(Semaphore::new(width.max(1)));
+        let mut groups = JoinSet::new();
+        for (index, sub) in subscriptions.iter().enumerate() {
+            let (client, sub, gate) = (self.clone(), sub.clone(), gate.clone());
+            groups.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                client.group_list(&sub).await.map(|g| (index, sub, g))
+            });
+        }
+        let mut lists = JoinSet::new();
+        while let Some(done) = groups.join_next().await {
+            let (index, sub, found) = done.map_err(stopped)??;
+            for (position, group) in found.into_iter().enumerate() {
+                let (client, sub, gate) = (self.clone(), sub.clone(), gate.clone());
+                lists.spawn(async move {
+                    let _permit = gate.acquire_owned().await;
+                    client
+                        .identity_list_group(&sub, &group.name)
+                        .await
+                        .map(|l| (index, position, l))
+                });
+            }
+        }
+        let mut parts: Vec<(usize, usize, Vec<Identity>)> = Vec::new();
+        while let Some(done) = lists.join_next().await {
+            match done.map_err(stopped)? {
+                Ok(part) => parts.push(part),
+                // A group deleted between the two lists holds no identities any more.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        parts.sort_by_key(|(index, position, _)| (*index, *position));
+        let mut out: Vec<(String, Vec<Identity>)> = subscriptions
+            .iter()
+            .map(|s| (s.clone(), Vec::new()))
+            .collect();
+        for (index, _, list) in parts {
+            if let Some((_, all)) = out.get_mut(index) {
+                all.extend(list);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,134 @@
+//! The lists that follow the scope in use: `identity_list()` (ARM at one subscription, one
+//! Resource Graph query at more; ARM fanned out with `#{consistent: true}`), and
+//! `resource_list()` / `role_assignment_list()` over more than one subscription.
+
+use rhai::Array;
+use serde_json::{Value, json};
+
+use super::HostState;
+use super::convert;
+use super::scope::Scope;
+
+type Res<T> = Result<T, Box<rhai::EvalAltResult>>;
+
+/// `identity_list()` at the scope in use: ARM at one subscription, else Resource Graph.
+pub(super) fn identity_list(s: &HostState) -> Res<Array> {
+    let scope = s.scope.borrow().clone();
+    if !scope.is_wide() {
+        let sub = match scope {
+            Scope::Subscriptions(subs) => subs.into_iter().next().unwrap_or_default(),
+            _ => s.subscription()?,
+        };
+        return super::identities::identities(s, s.block_on(s.client.identity_list(&sub))?);
+    }
+    let found = s.block_on(s.client.identity_list_graph(&scope.graph("")))?;
+    let mut seen = s.graph_rows.borrow_mut();
+    found
+        .iter()
+        .map(|(sub, identity)| {
+            seen.insert(
+                identity.id.to_lowercase(),
+                identity.properties.principal_id.clone(),
+            );
+            s.saw(&identity.name);
+            convert::to_dynamic(&crate::output::with_subscription(
+                crate::output::identity_json(identity),
+                sub,
+            ))
+        })
+        .collect()
+}
+
+/// `identity_list(#{consistent: true})`: ARM lists of every subscription in scope, fanned
+/// out concurrently; each item carries `subscriptionId` when more than one is in scope.
+pub(super) fn identities_consistent(s: &HostState) -> Res<Array> {
+    let subs = super::scope::subscription_ids(s)?;
+    let wide = subs.len() > 1;
+    let width = s.concurrency.get().max(1);
+    let lists = s.block_on(s.client.identity_list_fanned(&subs, width))?;
+    let mut out = Array::new();
+    for (sub, list) in lists {
+        for identity in list {
+            let mut value = crate::output::identity_json(&identity);
+            if wide {
+                value = crate::output::with_subscription(value, &sub);
+            }
+            s.saw(&identity.name);
+            out.push(convert::to_dynamic(&value)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `resource_list()` over a wide scope: the resources that can carry identities, each with
+/// `subscriptionId`; `None` at one subscription (the caller lists it from ARM).
+pub(super) fn resources_wide(s: &HostState) -> Res<Option<Array>> {
+    let scope = s.scope.borrow().clone();
+    if !scope.is_wide() {
+        return Ok(None);
+    }
+    let query = "resources | project id, name, type, subscriptionId, identity | order by id asc";
+    let found = s.block_on(s.client.graph_query(query, &scope.graph(""), None))?;
+    found
+        .rows
+        .into_iter()
+        .map(|r| {
+            let id = r.get("id").and_then(Value::as_str).unwrap_or("");
+            let identities: Vec<String> = r
+                .get("identity")
+                .and_then(|i| i.get("userAssignedIdentities"))
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            let kind = id_type(id).unwrap_or_else(|| {
+                r.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            });
+            convert::to_dynamic(&json!({
+                "id": id, "name": r.get("name"), "type": kind,
+                "resourceGroup": crate::output::resource_group_of(id), "identities": identities,
+                "subscriptionId": r.get("subscriptionId"),
+            }))
+        })
+        .collect::<Res<Array>>()
+        .map(Some)
+}
+
+/// `namespace/type` as a resource id spells it (Resource Graph lower-cases `type`).
+fn id_type(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    let at = parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("providers"))?;
+    let rest = parts.get(at + 1..)?;
+    let namespace = rest.first()?;
+    let types: Vec<&str> = rest.iter().skip(1).step_by(2).copied().collect();
+    (!types.is_empty()).then(|| format!("{namespace}/{}", types.join("/")))
+}
+
+/// `role_assignment_list()` over a wide scope (management-group scopes included), flattened
+/// as at one subscription; `None` at one subscription.
+pub(super) fn assignments_wide(s: &HostState) -> Res<Option<Array>> {
+    let scope = s.scope.borrow().clone();
+    if !scope.is_wide() {
+        return Ok(None);
+    }
+    let query = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+         | project id, name, type, properties | order by id asc";
+    let found = s.block_on(s.client.graph_query(query, &scope.graph(""), None))?;
+    found
+        .rows
+        .into_iter()
+        .filter_map(|r| {
+            serde_json::from_value::<crate::model::RoleAssignment>(Value::Object(r)).ok()
+        })
+        .map(|a| {
+            let mut kind = a.clone();
+            kind.kind = "Microsoft.Authorization/roleAssignments".into();
+            convert::to_dynamic(&crate::output::assignment_json(&kind))
+        })
+        .collect::<Res<Array>>()
+        .map(Some)
+}

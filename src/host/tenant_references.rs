@@ -1,0 +1,249 @@
+//! What uses a batch of identities, read tenant-wide through Resource Graph: resources in
+//! any subscription whose `identity.userAssignedIdentities` names one, and role assignments of
+//! their principals at every scope. Two queries per 1,000 identities, or, for a larger batch,
+//! the tenant's references whole (a few pages).
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::references::Uses;
+use crate::arm::graph::GraphScope;
+use crate::arm::{ArmClient, ArmError};
+use crate::model::RoleAssignment;
+
+/// The references of a batch, read once, tenant-wide from Resource Graph: each identity's
+/// attachments and role assignments, matched to its id.
+#[derive(Debug, Clone, Default)]
+pub struct References {
+    /// Resource ids by the (lower-case) identity id they carry.
+    attached: HashMap<String, Vec<String>>,
+    /// Role assignments by the (lower-case) id of the identity whose principal holds them.
+    assigned: HashMap<String, Vec<RoleAssignment>>,
+    /// Principal ids by (lower-case) identity id, as Resource Graph shows them.
+    principals: HashMap<String, String>,
+}
+
+/// Identity ids per Resource Graph query: Microsoft's advice for querying by ids is batches
+/// of 1,000 or fewer (GRAPH-AND-LOCKS.md §3).
+const IDS_PER_QUERY: usize = 1000;
+
+/// A KQL string literal.
+fn kql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `(a, b, ...)` of lower-case id literals for `in`.
+fn kql_list(ids: &[String]) -> String {
+    let items: Vec<String> = ids.iter().map(|i| kql_string(&i.to_lowercase())).collect();
+    format!("({})", items.join(", "))
+}
+
+/// The query of the resources, in any subscription, whose identity block names one of `ids`.
+fn attached_query(ids: &[String]) -> String {
+    format!(
+        "resources | where isnotempty(identity) | mv-expand k = bag_keys(identity.userAssignedIdentities) \
+         | extend identityId = tolower(tostring(k)) | where identityId in {} | project id, identityId | order by id asc",
+        kql_list(ids)
+    )
+}
+
+/// The query of the role assignments, at any scope, of the principals of `ids`.
+fn assigned_query(ids: &[String]) -> String {
+    format!(
+        "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | extend identityId = tolower(id) \
+         | where identityId in {} | project identityId, principalId = tostring(properties.principalId) \
+         | join kind=leftouter (authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+         | project id, name, type, properties, principalId = tostring(properties.principalId)) on principalId \
+         | project identityId, principalId, id, name, type, properties | order by identityId asc",
+        kql_list(ids)
+    )
+}
+
+/// Past this many identities a batch reads every reference of the tenant (a page per 1,000
+/// rows) instead of two filtered queries per `IDS_PER_QUERY` identities.
+const FILTERED_UP_TO: usize = IDS_PER_QUERY;
+
+/// Every (identity, resource) pair of the tenant, packed into one row (`pairs`: "identity id
+/// resource id" strings), so that the whole list costs one query of the quota instead of a
+/// page per 1,000 pairs (Microsoft's paging advice: `summarize make_set(id)` first).
+const ALL_ATTACHED: &str = "resources | where isnotempty(identity) \
+     | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend identityId = tolower(tostring(k)) \
+     | where isnotempty(identityId) | extend pair = strcat(identityId, ' ', id) | summarize pairs = make_list(pair)";
+
+/// Every role assignment of the tenant.
+const ALL_ASSIGNED: &str = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+     | project id, name, type, properties | order by id asc";
+
+/// The principals of some identities.
+fn principals_query(ids: &[String]) -> String {
+    format!(
+        "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' | extend identityId = tolower(id) \
+         | where identityId in {} | project identityId, principalId = tostring(properties.principalId) | order by identityId asc",
+        kql_list(ids)
+    )
+}
+
+/// What one query of a gather reads.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    /// `id, identityId`: a resource carrying an identity.
+    Attached,
+    /// `identityId, principalId` and, unless null, an assignment of that principal.
+    AssignedTo,
+    /// An assignment, matched to identities by its principal.
+    Assignment,
+    /// `identityId, principalId`.
+    Principal,
+}
+
+/// A role assignment from a Resource Graph row (which lower-cases `type`).
+fn assignment_of(row: serde_json::Map<String, Value>) -> Result<RoleAssignment, serde_json::Error> {
+    let mut a: RoleAssignment = serde_json::from_value(Value::Object(row))?;
+    a.kind = "Microsoft.Authorization/roleAssignments".into();
+    Ok(a)
+}
+
+fn text(row: &serde_json::Map<String, Value>, key: &str) -> String {
+    row.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+impl References {
+    /// Reads, tenant-wide through Resource Graph, what uses these identities (full ids):
+    /// resources in any subscription that carry them and role assignments of their
+    /// principals at every scope; a few queries per batch, sent together.
+    pub async fn gather_tenant(client: &ArmClient, ids: &[String]) -> Result<Self, ArmError> {
+        Self::gather_tenant_hinted(client, ids, &HashMap::new()).await
+    }
+
+    /// `gather_tenant`, with the principals already known (lower-case id -> principal id):
+    /// a large batch then reads the tenant's references whole instead of by chunks of ids.
+    pub async fn gather_tenant_hinted(
+        client: &ArmClient,
+        ids: &[String],
+        hints: &HashMap<String, String>,
+    ) -> Result<Self, ArmError> {
+        let mut unique: Vec<String> = ids.iter().map(|i| i.to_lowercase()).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut queries: Vec<(Rows, String)> = Vec::new();
+        let mut refs = References::default();
+        if unique.len() <= FILTERED_UP_TO {
+            for chunk in unique.chunks(IDS_PER_QUERY) {
+                queries.push((Rows::Attached, attached_query(chunk)));
+                queries.push((Rows::AssignedTo, assigned_query(chunk)));
+            }
+        } else {
+            queries.push((Rows::Attached, ALL_ATTACHED.to_string()));
+            queries.push((Rows::Assignment, ALL_ASSIGNED.to_string()));
+            let unknown: Vec<String> = unique
+                .iter()
+                .filter(|i| !hints.contains_key(*i))
+                .cloned()
+                .collect();
+            for chunk in unknown.chunks(IDS_PER_QUERY) {
+                queries.push((Rows::Principal, principals_query(chunk)));
+            }
+            for id in &unique {
+                if let Some(p) = hints.get(id) {
+                    refs.principals.insert(id.clone(), p.to_lowercase());
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (kind, query) in queries {
+            let client = client.clone();
+            tasks.spawn(async move {
+                client
+                    .graph_query(&query, &GraphScope::Tenant, None)
+                    .await
+                    .map(|rows| (kind, rows.rows))
+            });
+        }
+        let wanted: std::collections::HashSet<&String> = unique.iter().collect();
+        let mut loose: Vec<RoleAssignment> = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (kind, rows) = joined.map_err(|e| ArmError::Decode {
+                status: 0,
+                message: format!("a Resource Graph read stopped: {e}"),
+            })??;
+            for mut row in rows {
+                let identity = text(&row, "identityId");
+                match kind {
+                    Rows::Attached if row.contains_key("pairs") => {
+                        let pairs = row.get("pairs").and_then(Value::as_array);
+                        for pair in pairs.into_iter().flatten().filter_map(Value::as_str) {
+                            if let Some((identity, resource)) = pair.split_once(' ')
+                                && wanted.contains(&identity.to_string())
+                            {
+                                refs.attached
+                                    .entry(identity.to_string())
+                                    .or_default()
+                                    .push(resource.to_string());
+                            }
+                        }
+                    }
+                    Rows::Attached if wanted.contains(&identity) => {
+                        refs.attached
+                            .entry(identity)
+                            .or_default()
+                            .push(text(&row, "id"));
+                    }
+                    Rows::Attached => {}
+                    Rows::Principal => {
+                        refs.principals
+                            .insert(identity, text(&row, "principalId").to_lowercase());
+                    }
+                    Rows::AssignedTo => {
+                        refs.principals
+                            .insert(identity.clone(), text(&row, "principalId").to_lowercase());
+                        row.remove("identityId");
+                        row.remove("principalId");
+                        let entry = refs.assigned.entry(identity).or_default();
+                        // A principal with no assignment comes back with null columns.
+                        if let Ok(a) = assignment_of(row) {
+                            entry.push(a);
+                        }
+                    }
+                    Rows::Assignment => {
+                        if let Ok(a) = assignment_of(row) {
+                            loose.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        if !loose.is_empty() {
+            let mut by_principal: HashMap<String, Vec<String>> = HashMap::new();
+            for (id, p) in &refs.principals {
+                by_principal.entry(p.clone()).or_default().push(id.clone());
+            }
+            for a in loose {
+                let principal = a.properties.principal_id.to_lowercase();
+                for id in by_principal.get(&principal).into_iter().flatten() {
+                    refs.assigned.entry(id.clone()).or_default().push(a.clone());
+                }
+            }
+        }
+        Ok(refs)
+    }
+
+    /// The principal Resource Graph shows for an identity (when it showed the identity).
+    pub fn principal(&self, identity_id: &str) -> Option<&str> {
+        self.principals
+            .get(&identity_id.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// What uses the identity with this id.
+    pub fn uses(&self, identity_id: &str) -> Uses {
+        let key = identity_id.to_lowercase();
+        Uses {
+            resources: self.attached.get(&key).cloned().unwrap_or_default(),
+            assignments: self.assigned.get(&key).cloned().unwrap_or_default(),
+        }
+    }
+}
