@@ -385,6 +385,7 @@ async fn a_plan_reads_the_locks_once_per_subscription() {
                 progress: false,
                 permissions: Default::default(),
                 local: false,
+                scope: Default::default(),
             },
         );
         let mut requests = Vec::new();
