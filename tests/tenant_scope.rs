@@ -684,3 +684,67 @@ async fn the_readme_tenant_example_runs_as_written() {
         out.stdout
     );
 }
+
+#[tokio::test]
+async fn the_orphan_audit_lists_credentials_only_of_identities_nothing_else_uses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("requests.jsonl");
+    let env = tenant(EmulatorOptions {
+        request_log: Some(log.clone()),
+        fic_write_delay: Duration::ZERO,
+        ..quick()
+    })
+    .await;
+    group_in(&env, SUB_A, "rg").await;
+    let attached = identity_in(&env, SUB_A, "rg", "attached").await;
+    attach_in(&env, SUB_A, "web-a", attached["id"].as_str().expect("id")).await;
+    let role = identity_in(&env, SUB_A, "rg", "has-role").await;
+    assign_in(
+        &env,
+        SUB_A,
+        role["properties"]["principalId"]
+            .as_str()
+            .expect("principal"),
+    )
+    .await;
+    let credential = identity_in(&env, SUB_A, "rg", "has-credential").await;
+    let path = format!(
+        "{}/federatedIdentityCredentials/gh-main?api-version=2023-01-31",
+        credential["id"].as_str().expect("id")
+    );
+    let body = json!({"properties": {"issuer": "https://issuer.example", "subject": "s", "audiences": ["api://AzureADTokenExchange"]}});
+    let r = env.call(Method::PUT, &path, Some(body)).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    identity_in(&env, SUB_A, "rg", "unused").await;
+    let before = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let out = azid(
+        &env,
+        &[
+            "eval",
+            r#"import "audit" as audit; audit::orphans(identity_list("rg")).map(|f| f.name)"#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    assert_eq!(out.json(), json!(["unused"]));
+    let text = std::fs::read_to_string(&log).expect("request log");
+    let listed: Vec<String> = text
+        .lines()
+        .skip(before)
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["method"] == "GET")
+        .filter_map(|r| r["path"].as_str().map(str::to_lowercase))
+        .filter(|p| p.ends_with("/federatedidentitycredentials"))
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|p| p.contains("/has-credential/") || p.contains("/unused/")),
+        "{listed:?}"
+    );
+}

@@ -47,7 +47,11 @@ use plan::Plan;
 
 /// Every registered function's documentation: the API table and the relations functions.
 pub fn all_docs() -> impl Iterator<Item = &'static api::FnDoc> {
-    api::DOCS.iter().chain(relations::DOCS).chain(scope::DOCS)
+    api::DOCS
+        .iter()
+        .chain(relations::DOCS)
+        .chain(scope::DOCS)
+        .chain(usage::DOCS)
 }
 
 /// Resource limits of a script (each overridable on the command line).
