@@ -748,3 +748,43 @@ async fn the_orphan_audit_lists_credentials_only_of_identities_nothing_else_uses
         "{listed:?}"
     );
 }
+
+#[tokio::test]
+async fn dangling_finds_role_assignments_left_at_a_management_group() {
+    let env = tenant(EmulatorOptions {
+        management_groups: vec!["mg-apps".parse().expect("group")],
+        placements: vec![format!("{SUB_A}@mg-apps").parse().expect("placement")],
+        ..quick()
+    })
+    .await;
+    group_in(&env, SUB_A, "rg").await;
+    let gone = identity_in(&env, SUB_A, "rg", "gone").await;
+    let principal = gone["properties"]["principalId"]
+        .as_str()
+        .expect("principal");
+    let path = format!(
+        "/providers/Microsoft.Management/managementGroups/mg-apps/providers/Microsoft.Authorization/roleAssignments/{}?api-version=2022-04-01",
+        uuid::Uuid::new_v4()
+    );
+    let body = json!({"properties": {
+        "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+        "principalId": principal, "principalType": "ServicePrincipal"}});
+    let r = env.call(Method::PUT, &path, Some(body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = env
+        .call(Method::DELETE, &identity_path(SUB_A, "rg", "gone"), None)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let script = r#"import "audit" as audit; audit::dangling().role_assignments.map(|a| a.scope)"#;
+    // In the one subscription below the group, and across the tenant.
+    for flags in [&[][..], &["--all-subscriptions"][..]] {
+        let mut args = flags.to_vec();
+        args.extend(["eval", script]);
+        let out = azid(&env, &args).run().await.ok();
+        assert_eq!(
+            out.json(),
+            json!(["/providers/Microsoft.Management/managementGroups/mg-apps"]),
+            "{flags:?}"
+        );
+    }
+}
