@@ -387,6 +387,7 @@ pub const DOCS: &[FnDoc] = &[
     super::files::WRITE_TEXT,
     super::html::HTML_PAGE,
     super::census::CREDENTIAL_COUNTS,
+    super::census::KEY_SET,
     super::workflows::IS_LOCAL,
     super::workflows::IS_DRY_RUN,
     super::workflows::EPRINT,

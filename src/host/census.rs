@@ -1,6 +1,8 @@
-//! Batch reads for reports over many identities: `federated_credential_counts(identities)`
-//! lists every identity's federated credentials concurrently (at the host's concurrency,
-//! paced and retried as any bulk call) instead of one call after another.
+//! Helpers for reports over many identities: `federated_credential_counts(identities)` lists
+//! every identity's federated credentials concurrently (at the host's concurrency, paced and
+//! retried as any bulk call), and `key_set(items, field)` builds a lookup map in one step —
+//! filling a map key by key in a script costs time that grows with the map, because the
+//! engine re-measures a map after every insert to hold it to `--max-map-size`.
 
 use std::rc::Rc;
 
@@ -21,12 +23,45 @@ pub const CREDENTIAL_COUNTS: FnDoc = FnDoc {
     example: r#"federated_credential_counts(identity_list("rg"))"#,
 };
 
-/// Registers `federated_credential_counts`.
+/// `key_set(items, field)`.
+pub const KEY_SET: FnDoc = FnDoc {
+    name: "key_set",
+    params: &["items: Array", "field: &str"],
+    returns: "Map",
+    doc: "A map whose keys are the lower-cased values of a field in each map of the array (items without it are skipped), each true: for `in` tests that ignore case, as ARM compares ids.",
+    example: r#"let known = key_set(identity_list("rg"), "id"); identity_list("rg")[0].id.to_lower() in known"#,
+};
+
+/// Registers `federated_credential_counts` and `key_set`.
 pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     let s = state.clone();
     CREDENTIAL_COUNTS
         .registration()
         .register_into_engine(engine, move |identities: Array| counts(&s, &identities));
+    // The engine holds the returned map to --max-map-size, as any value.
+    KEY_SET
+        .registration()
+        .register_into_engine(engine, |items: Array, field: &str| key_set(&items, field));
+}
+
+fn key_set(items: &Array, field: &str) -> Result<Map, Box<EvalAltResult>> {
+    let mut out = Map::new();
+    for item in items {
+        let Some(map) = item.read_lock::<Map>() else {
+            return Err(usage_error(format!(
+                "key_set: the items are maps, not {}",
+                item.type_name()
+            )));
+        };
+        let Some(value) = map.get(field) else {
+            continue;
+        };
+        if value.is_unit() {
+            continue;
+        }
+        out.insert(value.to_string().to_lowercase().into(), Dynamic::TRUE);
+    }
+    Ok(out)
 }
 
 fn counts(s: &HostState, identities: &Array) -> Result<Map, Box<EvalAltResult>> {
