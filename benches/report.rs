@@ -1,6 +1,6 @@
 //! The identity report over the tenant seed (50 subscriptions, 20,000 identities, 20,000
-//! resources, role assignments, federated credentials): `azid --all-subscriptions run
-//! scripts/report.rhai` against an in-process emulator with 20 ms latency and Resource Graph's
+//! resources, role assignments, federated credentials): `azid --all-subscriptions --concurrency 64
+//! run scripts/report.rhai` against an in-process emulator with 20 ms latency and Resource Graph's
 //! default quota. Prints the wall time, the peak memory of the azid process and the sizes of the HTML and JSON files; checks only that the report
 //! counted every identity. Run with `cargo bench --bench report`.
 
@@ -61,6 +61,8 @@ fn main() {
             "--subscription",
             &emu.subscriptions()[0],
             "--all-subscriptions",
+            "--concurrency",
+            "64",
             "--allow-write",
             dir.path().to_str().expect("utf-8 path"),
             "run",
