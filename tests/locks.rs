@@ -544,3 +544,46 @@ async fn az_commands_plan_and_refuse_locked_deletes() {
         site.body
     );
 }
+
+#[tokio::test]
+async fn a_plan_file_marks_what_locks_would_stop() {
+    let env = Env::start().await;
+    env.group("rg").await;
+    env.identity("rg", "app-1").await;
+    env.identity("rg", "app-2").await;
+    let app2 = identity_id(&env, "rg", "app-2");
+    lock(&env, &app2, "keep", "CanNotDelete").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plan.json");
+    Azid::at(
+        &env,
+        &[
+            "--dry-run",
+            "--plan-out",
+            file.to_str().unwrap(),
+            "eval",
+            r#"identity_delete(identity_list("rg")); ()"#,
+        ],
+    )
+    .run()
+    .await
+    .fails(1);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("plan file")).expect("json");
+    let steps = plan["steps"].as_array().expect("steps");
+    let marked: Vec<(String, String)> = steps
+        .iter()
+        .filter(|s| !s["wouldFail"].is_null())
+        .map(|s| {
+            (
+                s["target"].as_str().unwrap().to_lowercase(),
+                s["wouldFail"]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        marked,
+        vec![(app2.to_lowercase(), "ScopeLocked".to_string())],
+        "{plan}"
+    );
+}

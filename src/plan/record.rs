@@ -22,10 +22,15 @@ pub fn plan_file(
                 crate::output::printable(&item.id)
             )));
         };
-        let would_fail = item.denied.as_ref().map(|d| WouldFail {
+        let denied = item.denied.as_ref().map(|d| WouldFail {
             code: "AuthorizationFailed".into(),
             message: format!("the caller may not {} at {}", d.action, d.scope),
         });
+        let locked = item.locked.as_ref().map(|scopes| WouldFail {
+            code: "ScopeLocked".into(),
+            message: format!("a management lock stops it at {}", scopes.join(", ")),
+        });
+        let would_fail = denied.or(locked);
         steps.push(Step {
             index,
             change: item.change,
