@@ -153,25 +153,7 @@ pub async fn run(
     )?);
     let stop = client.interrupt_flag();
     let interrupted = Arc::new(AtomicBool::new(false));
-    #[cfg(unix)]
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|source| Error::Io {
-            context: "could not install the Ctrl-C handler",
-            source,
-        })?;
-    let listener = {
-        let (stop, interrupted) = (stop.clone(), interrupted.clone());
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            let heard = sigint.recv().await.is_some();
-            #[cfg(not(unix))]
-            let heard = tokio::signal::ctrl_c().await.is_ok();
-            if heard {
-                interrupted.store(true, Ordering::SeqCst);
-                stop.store(true, Ordering::SeqCst);
-            }
-        })
-    };
+    let listener = super::on_ctrl_c(stop.clone(), interrupted.clone())?;
     let settings = Settings {
         concurrency: args.concurrency.map_or(16, |c| c as usize),
         progress: if json { None } else { output::progress_bar() },

@@ -313,25 +313,7 @@ async fn delete_many(
     let interrupted = Arc::new(AtomicBool::new(false));
     // The handler is registered before the first delete starts, so that Ctrl-C never has
     // its default (fatal) meaning during the run.
-    #[cfg(unix)]
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|source| Error::Io {
-            context: "could not install the Ctrl-C handler",
-            source,
-        })?;
-    let listener = {
-        let (stop, interrupted) = (stop.clone(), interrupted.clone());
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            let heard = sigint.recv().await.is_some();
-            #[cfg(not(unix))]
-            let heard = tokio::signal::ctrl_c().await.is_ok();
-            if heard {
-                interrupted.store(true, Ordering::SeqCst);
-                stop.store(true, Ordering::SeqCst);
-            }
-        })
-    };
+    let listener = super::on_ctrl_c(stop.clone(), interrupted.clone())?;
     tracing::info!(
         "deleting {} identities, at most {concurrency} at a time",
         ids.len()

@@ -110,3 +110,29 @@ pub fn no_plan_out(flags: Flags<'_>) -> Result<(), Error> {
         None => Ok(()),
     }
 }
+
+/// Listens for Ctrl-C during a bulk run: it sets `interrupted` and `stop` (which the run
+/// obeys) instead of ending the process. The handler is in place when this returns, so Ctrl-C
+/// never has its default (fatal) meaning once the run starts; abort the task after the run.
+pub(crate) fn on_ctrl_c(
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    interrupted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    use std::sync::atomic::Ordering;
+    #[cfg(unix)]
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|source| Error::Io {
+            context: "could not install the Ctrl-C handler",
+            source,
+        })?;
+    Ok(tokio::spawn(async move {
+        #[cfg(unix)]
+        let heard = sigint.recv().await.is_some();
+        #[cfg(not(unix))]
+        let heard = tokio::signal::ctrl_c().await.is_ok();
+        if heard {
+            interrupted.store(true, Ordering::SeqCst);
+            stop.store(true, Ordering::SeqCst);
+        }
+    }))
+}

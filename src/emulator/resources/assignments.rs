@@ -16,7 +16,6 @@ use axum::response::Response;
 
 use crate::emulator::resources::assignment_input::{Filter, Input};
 use crate::emulator::resources::hierarchy::{group_id, group_scope_key};
-use crate::emulator::resources::identities::existing_group;
 use crate::emulator::resources::management_groups;
 use crate::emulator::server::error::ApiError;
 use crate::emulator::server::validate;
@@ -323,56 +322,11 @@ fn resolve_at(state: &AppState, tx: &Tx<'_>, at: At<'_>) -> Result<Scope, ApiErr
 /// Checks a scope (path segments up to `/providers/Microsoft.Authorization`) and that what it
 /// names exists: 404 as ARM answers for a missing subscription, group or resource.
 fn resolve(state: &AppState, tx: &Tx<'_>, sub: &str, segs: &[String]) -> Result<Scope, ApiError> {
-    let sub_key = state.subscription(sub)?;
-    let sub_display = state.subscription_display(&sub_key);
-    let is = |i: usize, word: &str| segs.get(i).is_some_and(|s| s.eq_ignore_ascii_case(word));
-    let mut display = format!("/subscriptions/{sub_display}");
-    let mut at_or_above = vec![key_of(&display)];
-    match segs.len() {
-        2 => {}
-        4 | 8 if is(2, "resourceGroups") && (segs.len() == 4 || is(4, "providers")) => {
-            let rg = &segs[3];
-            existing_group(tx, &sub_key, rg)?;
-            display.push_str(&format!("/resourceGroups/{rg}"));
-            at_or_above.push(key_of(&display));
-            if segs.len() == 8 {
-                let (namespace, kind, name) = (&segs[5], &segs[6], &segs[7]);
-                let (group, key) = (key_of(rg), key_of(name));
-                let found = if namespace
-                    .eq_ignore_ascii_case(crate::emulator::server::routes::MSI_NAMESPACE)
-                    && kind.eq_ignore_ascii_case("userAssignedIdentities")
-                {
-                    tx.identity(&sub_key, &group, &key)?.is_some()
-                } else {
-                    let kind_key = key_of(&format!("{namespace}/{kind}"));
-                    tx.resource(&sub_key, &group, &kind_key, &key)?.is_some()
-                };
-                if !found {
-                    return Err(ApiError::resource_not_found(
-                        &format!("{namespace}/{kind}"),
-                        name,
-                        rg,
-                    ));
-                }
-                display.push_str(&format!("/providers/{namespace}/{kind}/{name}"));
-                at_or_above.push(key_of(&display));
-            }
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "InvalidScope",
-                format!(
-                    "The scope '/{}' is not valid for role assignments: use a subscription, a resource group or \
-                     a resource.",
-                    segs.join("/")
-                ),
-            ));
-        }
-    }
+    let found = super::scopes::existing(state, tx, sub, segs, "role assignments")?;
     Ok(Scope {
-        sub: sub_key,
-        display,
-        at_or_above,
+        sub: found.sub,
+        display: found.display,
+        at_or_above: found.at_or_above,
         below_group: None,
     })
 }

@@ -10,7 +10,6 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::emulator::resources::identities::existing_group;
 use crate::emulator::server::error::ApiError;
 use crate::emulator::server::validate;
 use crate::emulator::state::{AppState, Ctx, empty, json, next_link, skip_after};
@@ -349,52 +348,11 @@ fn read_body(body: &serde_json::Map<String, Value>) -> Result<LockRecord, ApiErr
 /// Checks a scope (path segments up to `/providers/Microsoft.Authorization`) and that what it
 /// names exists: a subscription, a resource group, an identity or a generic resource.
 fn resolve(state: &AppState, tx: &Tx<'_>, sub: &str, segs: &[String]) -> Result<Scope, ApiError> {
-    let sub_key = state.subscription(sub)?;
-    let is = |i: usize, word: &str| segs.get(i).is_some_and(|s| s.eq_ignore_ascii_case(word));
-    let mut display = format!("/subscriptions/{}", state.subscription_display(&sub_key));
-    match segs.len() {
-        2 => {}
-        4 | 8 if is(2, "resourceGroups") && (segs.len() == 4 || is(4, "providers")) => {
-            let rg = &segs[3];
-            existing_group(tx, &sub_key, rg)?;
-            display.push_str(&format!("/resourceGroups/{rg}"));
-            if segs.len() == 8 {
-                let (namespace, kind, name) = (&segs[5], &segs[6], &segs[7]);
-                let (group, key) = (key_of(rg), key_of(name));
-                let found = if namespace
-                    .eq_ignore_ascii_case(crate::emulator::server::routes::MSI_NAMESPACE)
-                    && kind.eq_ignore_ascii_case("userAssignedIdentities")
-                {
-                    tx.identity(&sub_key, &group, &key)?.is_some()
-                } else {
-                    let kind_key = key_of(&format!("{namespace}/{kind}"));
-                    tx.resource(&sub_key, &group, &kind_key, &key)?.is_some()
-                };
-                if !found {
-                    return Err(ApiError::resource_not_found(
-                        &format!("{namespace}/{kind}"),
-                        name,
-                        rg,
-                    ));
-                }
-                display.push_str(&format!("/providers/{namespace}/{kind}/{name}"));
-            }
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "InvalidScope",
-                format!(
-                    "The scope '/{}' is not valid for management locks: use a subscription, a resource group \
-                     or a resource.",
-                    segs.join("/")
-                ),
-            ));
-        }
-    }
+    let found = super::scopes::existing(state, tx, sub, segs, "management locks")?;
     Ok(Scope {
-        sub: sub_key,
-        key: key_of(&display),
-        display,
+        sub: found.sub,
+        key: key_of(&found.display),
+        display: found.display,
     })
 }
 

@@ -15,5 +15,6 @@ pub mod locks;
 pub mod management_group_children;
 pub mod management_groups;
 pub mod revoke;
+pub mod scopes;
 pub mod subscriptions;
 pub mod tenant_options;
