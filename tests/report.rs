@@ -267,6 +267,32 @@ async fn the_report_counts_what_the_emulator_holds_in_one_page_of_its_own() {
     }
     assert_eq!(data["numbers"]["subscriptions"], 1);
 
+    // Across the tenant (here one subscription) the report reads its identities through ARM
+    // lists and counts the same.
+    let wide = dir.path().join("wide.json");
+    Azid::at(
+        &env,
+        &[
+            "--all-subscriptions",
+            "--allow-write",
+            root,
+            "run",
+            "scripts/report.rhai",
+            "--",
+            "--out",
+            dir.path().join("wide.html").to_str().unwrap(),
+            "--json-out",
+            wide.to_str().unwrap(),
+        ],
+    )
+    .cwd(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+    .run()
+    .await
+    .ok();
+    let wide: Value =
+        serde_json::from_str(&std::fs::read_to_string(&wide).expect("json")).expect("json parses");
+    assert_eq!(wide["numbers"], data["numbers"]);
+
     let html = std::fs::read_to_string(&out).expect("html");
     let doc = Html::parse_document(&html);
     assert!(doc.errors.is_empty(), "parse errors: {:?}", doc.errors);
