@@ -447,10 +447,9 @@ async fn only_owner_and_user_access_administrator_write_locks() {
     assert_eq!(r.status, StatusCode::OK);
 }
 
-/// `CanNotDelete` on an identity: its DELETE (and its credentials') is refused and it stays;
-/// updates still work; once the lock is gone the delete goes through.
-#[tokio::test]
-async fn can_not_delete_blocks_deletes_only() {
+/// A group `rg` with the identity `app` holding the credential `gh-main`, and a lock of this
+/// name and level on the identity; returns the emulator and the identity's scope.
+async fn locked_app(name: &str, level: &str) -> (Env, String) {
     let env = Env::start().await;
     env.group("rg").await;
     env.identity("rg", "app").await;
@@ -463,7 +462,15 @@ async fn can_not_delete_blocks_deletes_only() {
         )
         .await;
     assert!(r.status.is_success(), "{:?}", r.body);
-    lock(&env, &app, "keep", "CanNotDelete").await;
+    lock(&env, &app, name, level).await;
+    (env, app)
+}
+
+/// `CanNotDelete` on an identity: its DELETE (and its credentials') is refused and it stays;
+/// updates still work; once the lock is gone the delete goes through.
+#[tokio::test]
+async fn can_not_delete_blocks_deletes_only() {
+    let (env, app) = locked_app("keep", "CanNotDelete").await;
 
     let r = env
         .call(Method::DELETE, &env.identity_path("rg", "app"), None)
@@ -614,19 +621,7 @@ async fn can_not_delete_blocks_removing_role_assignments() {
 /// and leaves it and its credentials as they were; reads still work.
 #[tokio::test]
 async fn read_only_blocks_every_write_under_it() {
-    let env = Env::start().await;
-    env.group("rg").await;
-    env.identity("rg", "app").await;
-    let app = identity_scope(&env, "rg", "app");
-    let r = env
-        .call(
-            Method::PUT,
-            &fic_path(&env, "rg", "app", "gh-main"),
-            fic_body("repo:a/b:ref:refs/heads/main"),
-        )
-        .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
-    lock(&env, &app, "frozen", "ReadOnly").await;
+    let (env, app) = locked_app("frozen", "ReadOnly").await;
     let before = env
         .call(Method::GET, &env.identity_path("rg", "app"), None)
         .await;

@@ -138,7 +138,19 @@ impl Tx<'_> {
             args.push(format!("{below}0"));
         }
         sql.push(')');
-        if let Some(principal) = query.principal {
+        self.assignment_page(sql, args, query.principal, limit)
+    }
+
+    /// Runs a role-assignment listing whose `WHERE (...)` is in `sql`: only `principal`'s
+    /// when given, in key order, one page of `limit`.
+    pub(super) fn assignment_page(
+        &self,
+        mut sql: String,
+        mut args: Vec<String>,
+        principal: Option<&str>,
+        limit: usize,
+    ) -> Result<Listing<RoleAssignmentRecord>, StoreError> {
+        if let Some(principal) = principal {
             sql.push_str(" AND principal = ?");
             args.push(principal.to_string());
         }

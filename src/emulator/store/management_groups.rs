@@ -145,18 +145,6 @@ impl Tx<'_> {
             args.extend(query.below_subs.iter().cloned());
         }
         sql.push(')');
-        if let Some(principal) = query.principal {
-            sql.push_str(" AND principal = ?");
-            args.push(principal.to_string());
-        }
-        sql.push_str(" ORDER BY key LIMIT ?");
-        let mut stmt = self.tx.prepare(&sql)?;
-        let mut values: Vec<rusqlite::types::Value> =
-            args.into_iter().map(rusqlite::types::Value::from).collect();
-        values.push(rusqlite::types::Value::from(limit as i64 + 1));
-        let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        super::page(rows, limit)
+        self.assignment_page(sql, args, query.principal, limit)
     }
 }
