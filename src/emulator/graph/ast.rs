@@ -115,12 +115,57 @@ pub enum Expr {
         list: Vec<Expr>,
         negated: bool,
         ci: bool,
+        /// The list as a set, when it holds only string literals.
+        texts: Option<Texts>,
     },
     /// A scalar function call; the name is one of the supported ones.
     Call {
         func: Func,
         args: Vec<Expr>,
     },
+}
+
+/// The string literals of an `in` list, looked up instead of compared one by one: a query by
+/// a thousand ids over tens of thousands of rows made millions of comparisons.
+#[derive(Debug, Clone)]
+pub struct Texts {
+    /// As written, for `in`.
+    exact: std::sync::Arc<std::collections::HashSet<String>>,
+    /// In lower case, for `in~`.
+    lower: std::sync::Arc<std::collections::HashSet<String>>,
+}
+
+impl Texts {
+    /// The set of `list`, when every item is a string literal.
+    pub fn of(list: &[Expr]) -> Option<Texts> {
+        let texts: Vec<&str> = list
+            .iter()
+            .map(|e| match e {
+                Expr::Lit(serde_json::Value::String(s)) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        Some(Texts {
+            exact: std::sync::Arc::new(texts.iter().map(|t| t.to_string()).collect()),
+            lower: std::sync::Arc::new(texts.iter().map(|t| t.to_lowercase()).collect()),
+        })
+    }
+
+    /// Whether `text` is one of them (ignoring case when `ci`).
+    pub fn contains(&self, text: &str, ci: bool) -> bool {
+        if ci {
+            self.lower.contains(&text.to_lowercase())
+        } else {
+            self.exact.contains(text)
+        }
+    }
+}
+
+/// Derived from the list it sits beside: two `in`s are equal when their lists are.
+impl PartialEq for Texts {
+    fn eq(&self, _: &Texts) -> bool {
+        true
+    }
 }
 
 /// Binary operators, comparison and arithmetic.

@@ -65,12 +65,106 @@ pub trait Catalog {
     /// The columns of that table, without copying its rows.
     fn columns(&self, name: &str) -> Option<Vec<String>>;
 
-    /// The same table with only the rows `keep` accepts; a catalog that can test rows before
-    /// copying them overrides this, so that a leading `where` copies only what it keeps.
-    fn table_where(&self, name: &str, keep: &dyn Fn(&[Value]) -> bool) -> Option<Table> {
+    /// The same table with only the rows `keep` accepts, and only the cells of the columns
+    /// `read` marks (the others null); a catalog that can test rows before copying them
+    /// overrides this, so that a leading `where` copies only what it keeps.
+    fn table_where(
+        &self,
+        name: &str,
+        keep: &dyn Fn(&[Value]) -> bool,
+        read: Option<&[bool]>,
+    ) -> Option<Table> {
         let mut table = self.table(name)?;
         table.rows.retain(|row| keep(row));
+        if let Some(read) = read {
+            for row in &mut table.rows {
+                blank_unread(row, read);
+            }
+        }
         Some(table)
+    }
+}
+
+/// Sets to null the cells of columns the query never reads (`read[i]` false).
+fn blank_unread(row: &mut [Value], read: &[bool]) {
+    for (cell, wanted) in row.iter_mut().zip(read) {
+        if !wanted {
+            *cell = Value::Null;
+        }
+    }
+}
+
+/// The cells of a row the query reads, copied; the others null (see `source_columns`).
+pub fn copy_read(row: &[Value], read: Option<&[bool]>) -> Vec<Value> {
+    match read {
+        None => row.to_vec(),
+        Some(read) => row
+            .iter()
+            .zip(read)
+            .map(|(v, wanted)| if *wanted { v.clone() } else { Value::Null })
+            .collect(),
+    }
+}
+
+/// The columns of the source table a query reads before an operator that keeps only what it
+/// names (`project`, `summarize`, `distinct`, `count`): the others need not be copied, as
+/// no later operator can see them. `None` when any column may reach the answer.
+fn source_columns(query: &Query) -> Option<HashSet<String>> {
+    let mut names = HashSet::new();
+    for op in &query.ops {
+        match op {
+            Op::Where(e) => reads(e, &mut names),
+            Op::Extend(items) => items.iter().for_each(|n| reads(&n.expr, &mut names)),
+            Op::Project(items) | Op::Distinct(items) => {
+                items.iter().for_each(|n| reads(&n.expr, &mut names));
+                return Some(names);
+            }
+            Op::ProjectAway(cols) => names.extend(cols.iter().cloned()),
+            Op::MvExpand { items, .. } => {
+                for n in items {
+                    reads(&n.expr, &mut names);
+                    names.insert(n.name.clone());
+                }
+            }
+            Op::Summarize { aggs, by } => {
+                aggs.iter()
+                    .filter_map(|a| a.arg.as_ref())
+                    .for_each(|e| reads(e, &mut names));
+                by.iter().for_each(|n| reads(&n.expr, &mut names));
+                return Some(names);
+            }
+            Op::Join { on, .. } => on.iter().for_each(|(l, _)| reads(l, &mut names)),
+            Op::Order(keys) => keys.iter().for_each(|k| reads(&k.expr, &mut names)),
+            Op::Top { key, .. } => reads(&key.expr, &mut names),
+            Op::Take(_) => {}
+            Op::Count => return Some(names),
+            Op::Union(_) => return None,
+        }
+    }
+    None
+}
+
+/// Adds the columns an expression reads.
+fn reads(expr: &Expr, names: &mut HashSet<String>) {
+    match expr {
+        Expr::Col { name, .. } => {
+            names.insert(name.clone());
+        }
+        Expr::Lit(_) => {}
+        Expr::Member(base, _) | Expr::Neg(base) => reads(base, names),
+        Expr::Index(base, index) => {
+            reads(base, names);
+            reads(index, names);
+        }
+        Expr::Binary(_, l, r) => {
+            reads(l, names);
+            reads(r, names);
+        }
+        Expr::In { expr, list, .. } => {
+            reads(expr, names);
+            list.iter().for_each(|e| reads(e, names));
+        }
+        Expr::Call { args, .. } => args.iter().for_each(|e| reads(e, names)),
     }
 }
 
@@ -93,19 +187,24 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
                 name: name.clone(),
                 pos: *pos,
             };
+            let lower = name.to_ascii_lowercase();
+            let columns = Table::new(catalog.columns(&lower).ok_or_else(unknown)?);
+            // Only the cells the query reads are copied out of the catalog.
+            let read: Option<Vec<bool>> = source_columns(query)
+                .map(|names| columns.columns.iter().map(|c| names.contains(c)).collect());
             match ops.split_first() {
                 // A leading `where` is tested on the catalog's rows before they are copied.
                 Some((Op::Where(pred), rest)) => {
-                    let lower = name.to_ascii_lowercase();
-                    let columns = Table::new(catalog.columns(&lower).ok_or_else(unknown)?);
                     check(pred, &columns)?;
                     let idx = columns.index();
                     let keep = |row: &[Value]| truthy(&eval(pred, row, &idx));
                     ops = rest;
-                    catalog.table_where(&lower, &keep).ok_or_else(unknown)?
+                    catalog
+                        .table_where(&lower, &keep, read.as_deref())
+                        .ok_or_else(unknown)?
                 }
                 _ => catalog
-                    .table(&name.to_ascii_lowercase())
+                    .table_where(&lower, &|_| true, read.as_deref())
                     .ok_or_else(unknown)?,
             }
         }
@@ -619,14 +718,15 @@ fn unique_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
 fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
     match expr {
         Expr::Lit(v) => v.clone(),
-        Expr::Col { name, .. } => idx
-            .get(name.as_str())
-            .and_then(|&i| row.get(i))
-            .cloned()
-            .unwrap_or(Value::Null),
-        Expr::Member(base, key) => match eval(base, row, idx) {
-            Value::Object(mut m) => m.remove(key).unwrap_or(Value::Null),
-            _ => Value::Null,
+        Expr::Col { .. } | Expr::Member(..) => match path(expr, row, idx) {
+            Some(v) => v.clone(),
+            None => match expr {
+                Expr::Member(base, key) => match eval(base, row, idx) {
+                    Value::Object(mut m) => m.remove(key).unwrap_or(Value::Null),
+                    _ => Value::Null,
+                },
+                _ => Value::Null,
+            },
         },
         Expr::Index(base, index) => {
             let b = eval(base, row, idx);
@@ -657,9 +757,33 @@ fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
             list,
             negated,
             ci,
+            texts,
         } => {
-            let v = eval(expr, row, idx);
-            let same = |c: &Value| if *ci { equal_ci(&v, c) } else { equal(&v, c) };
+            let v = match path(expr, row, idx) {
+                Some(v) => std::borrow::Cow::Borrowed(v),
+                None => std::borrow::Cow::Owned(eval(expr, row, idx)),
+            };
+            if let Some(texts) = texts {
+                let found = match &*v {
+                    Value::Null => false,
+                    Value::String(t) => texts.contains(t, *ci),
+                    other => texts.contains(&text(other), *ci),
+                };
+                return Value::Bool(found != *negated);
+            }
+            // The row's side as text once, not once per literal: a list of a thousand ids
+            // was a thousand allocations per row.
+            let v: &Value = &v;
+            let v_text = match v {
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => Some(text(v)),
+                _ => None,
+            };
+            let same = |c: &Value| match (c, &v_text) {
+                (Value::String(s), Some(t)) if *ci => same_ci(s, t),
+                (Value::String(s), Some(t)) => s == t,
+                _ if *ci => equal_ci(v, c),
+                _ => equal(v, c),
+            };
             // Literals are compared where they stand: copying a long list for every row
             // made a query by a thousand ids slow.
             let found = !v.is_null()
@@ -755,31 +879,51 @@ fn arithmetic(op: BinOp, left: &Value, right: &Value) -> Value {
     }
 }
 
+/// The value a column or a column's member path names, borrowed from the row (`None` for
+/// any other expression): tests like `isnotempty(identity)` need no copy of the object.
+fn path<'a>(expr: &Expr, row: &'a [Value], idx: &HashMap<String, usize>) -> Option<&'a Value> {
+    static NULL: Value = Value::Null;
+    match expr {
+        Expr::Col { name, .. } => Some(
+            idx.get(name.as_str())
+                .and_then(|&i| row.get(i))
+                .unwrap_or(&NULL),
+        ),
+        Expr::Member(base, key) => Some(match path(base, row, idx)? {
+            Value::Object(m) => m.get(key).unwrap_or(&NULL),
+            _ => &NULL,
+        }),
+        _ => None,
+    }
+}
+
 fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) -> Value {
-    let arg = |i: usize| {
-        args.get(i)
-            .map(|e| eval(e, row, idx))
-            .unwrap_or(Value::Null)
+    let arg = |i: usize| -> std::borrow::Cow<'_, Value> {
+        match args.get(i) {
+            Some(e) => match path(e, row, idx) {
+                Some(v) => std::borrow::Cow::Borrowed(v),
+                None => std::borrow::Cow::Owned(eval(e, row, idx)),
+            },
+            None => std::borrow::Cow::Owned(Value::Null),
+        }
     };
     match func {
         Func::ToString => Value::String(text(&arg(0))),
         Func::ToLower => Value::String(text(&arg(0)).to_lowercase()),
         Func::ToUpper => Value::String(text(&arg(0)).to_uppercase()),
-        Func::BagKeys => match arg(0) {
-            Value::Object(m) => {
-                Value::Array(m.into_iter().map(|(k, _)| Value::String(k)).collect())
-            }
+        Func::BagKeys => match &*arg(0) {
+            Value::Object(m) => Value::Array(m.keys().map(|k| Value::String(k.clone())).collect()),
             _ => Value::Null,
         },
-        Func::ArrayLength => match arg(0) {
+        Func::ArrayLength => match &*arg(0) {
             Value::Array(a) => Value::from(a.len() as u64),
             _ => Value::Null,
         },
         Func::Iif => {
             if truthy(&arg(0)) {
-                arg(1)
+                arg(1).into_owned()
             } else {
-                arg(2)
+                arg(2).into_owned()
             }
         }
         Func::IsNull => Value::Bool(arg(0).is_null()),
@@ -853,10 +997,18 @@ fn equal(a: &Value, b: &Value) -> bool {
 /// `=~`: as `==`, ignoring case.
 fn equal_ci(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::String(_), _) | (_, Value::String(_)) => {
-            text(a).to_lowercase() == text(b).to_lowercase()
-        }
+        (Value::String(x), Value::String(y)) => same_ci(x, y),
+        (Value::String(_), _) | (_, Value::String(_)) => same_ci(&text(a), &text(b)),
         _ => equal(a, b),
+    }
+}
+
+/// Two texts equal but for case, as `equal_ci` compares them, without copying ASCII ones.
+fn same_ci(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::ast::{
-    AggFunc, Aggregate, BinOp, Expr, Func, JoinKind, Named, Op, Query, SortKey, Source,
+    AggFunc, Aggregate, BinOp, Expr, Func, JoinKind, Named, Op, Query, SortKey, Source, Texts,
 };
 use super::error::QueryError;
 use super::lexer::{Tok, Token, tokenize};
@@ -564,6 +564,7 @@ impl Parser {
                     let list = self.paren_list()?;
                     return Ok(Expr::In {
                         expr: Box::new(left),
+                        texts: Texts::of(&list),
                         list,
                         negated: w.starts_with('!'),
                         ci: w.ends_with('~'),

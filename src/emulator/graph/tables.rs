@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::eval::{Catalog, Table};
+use super::eval::{Catalog, Table, copy_read};
 use crate::emulator::access::callers::Principal;
 use crate::emulator::access::roles::GROUP_READ;
 use crate::emulator::resources::hierarchy::{Hierarchy, group_id, group_scope_key};
@@ -301,7 +301,7 @@ impl View<'_> {
 
 impl Catalog for View<'_> {
     fn table(&self, name: &str) -> Option<Table> {
-        self.table_where(name, &|_| true)
+        self.table_where(name, &|_| true, None)
     }
 
     fn columns(&self, name: &str) -> Option<Vec<String>> {
@@ -314,12 +314,17 @@ impl Catalog for View<'_> {
         )
     }
 
-    fn table_where(&self, name: &str, keep: &dyn Fn(&[Value]) -> bool) -> Option<Table> {
+    fn table_where(
+        &self,
+        name: &str,
+        keep: &dyn Fn(&[Value]) -> bool,
+        read: Option<&[bool]>,
+    ) -> Option<Table> {
         let which = Self::which(name)?;
         let mut table = Table::new(self.columns(name)?);
         for row in &self.snapshot.rows {
             if self.visible(which, row) && keep(&row.values) {
-                table.rows.push(row.values.clone());
+                table.rows.push(copy_read(&row.values, read));
             }
         }
         Some(table)

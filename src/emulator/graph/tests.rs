@@ -125,6 +125,20 @@ fn where_comparisons() {
     assert_eq!(names(&q("resources | where name in~ ('ID-B')")), ["id-b"]);
     assert_eq!(q("resources | where name !in ('id-b', 'vm1')").len(), 2);
     assert_eq!(
+        names(&q("resources | where name !in~ ('ID-B', 'VM1', 'id-c')")),
+        ["id-a"]
+    );
+    // A number matches its text, and a list of other kinds of value is compared as before.
+    assert_eq!(
+        q("resources | where array_length(split(name, '-')) in ('2')").len(),
+        3
+    );
+    assert_eq!(
+        q("resources | where array_length(split(name, '-')) in (1, 2)").len(),
+        4
+    );
+    assert!(q("resources | where name in~ ('ÍD-A')").is_empty());
+    assert_eq!(
         names(&q("resources | where identity.type has 'UserAssigned'")),
         ["vm1"]
     );
@@ -399,4 +413,20 @@ fn dynamic_literals_and_arithmetic() {
         "resources | where name == 'id-a' | extend b = dynamic({\"a\": [1, 2.5, null, true]}) | project x = b.a[1], y = b['a'][-1]",
     );
     assert_eq!(rows, [json!({"x": 2.5, "y": true})]);
+}
+
+#[test]
+fn columns_read_only_before_a_project_still_reach_it() {
+    let rows = q(
+        "resources | where name == 'id-a' | extend o = tags.owner | order by name asc | project name, o, p = properties.principalId",
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["o"], json!("ann"));
+    assert_eq!(rows[0]["p"], json!("p-a"));
+    let counted =
+        q("resources | summarize n = count() by resourceGroup | order by resourceGroup asc");
+    assert_eq!(counted[0]["resourceGroup"], json!("rg1"));
+    // Without a project every column reaches the answer.
+    let whole = q("resources | where name == 'id-a'");
+    assert_eq!(whole[0]["tags"], json!({"owner": "ann", "env": "prod"}));
 }

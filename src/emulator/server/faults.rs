@@ -25,6 +25,16 @@ pub struct Latency {
     pub max: Duration,
 }
 
+/// Tokio's timer rounds a deadline up to its next millisecond tick and wakes a little after
+/// it, so a plain sleep of 20 ms lasts about 22 ms; a wait aimed one tick early mostly ends
+/// just after the deadline.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// The deadline to give tokio's timer for a wait that must end at `deadline`.
+fn early(deadline: tokio::time::Instant) -> tokio::time::Instant {
+    deadline.checked_sub(TIMER_TICK).unwrap_or(deadline)
+}
+
 /// Why a `--latency` or `--fault-rate` value could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FaultsParseError {
@@ -152,6 +162,18 @@ impl Faults {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         Some(rng.random_range(min..=max))
+    }
+
+    /// Waits out this request's latency, if latency is on.
+    pub async fn pause(&self) {
+        if let Some(delay) = self.delay() {
+            let deadline = tokio::time::Instant::now() + delay;
+            tokio::time::sleep_until(early(deadline)).await;
+            // The rare wake before the deadline yields until it: never less than asked.
+            while tokio::time::Instant::now() < deadline {
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     /// Whether this request fails, and how; every call rolls the same dice, so the
