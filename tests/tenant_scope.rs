@@ -788,3 +788,68 @@ async fn dangling_finds_role_assignments_left_at_a_management_group() {
         );
     }
 }
+
+#[tokio::test]
+async fn tenant_references_are_read_once_for_audits_and_again_after_a_write() {
+    let env = tenant(quick()).await;
+    group_in(&env, SUB_A, "rg").await;
+    group_in(&env, SUB_B, "rg").await;
+    let used = identity_in(&env, SUB_A, "rg", "used").await;
+    attach_in(&env, SUB_B, "web-b", used["id"].as_str().expect("id")).await;
+    assign_in(
+        &env,
+        SUB_B,
+        used["properties"]["principalId"]
+            .as_str()
+            .expect("principal"),
+    )
+    .await;
+    // A site left naming an identity deleted after it was attached.
+    let gone = identity_in(&env, SUB_B, "rg", "gone").await;
+    attach_in(&env, SUB_B, "web-gone", gone["id"].as_str().expect("id")).await;
+    let r = env
+        .call(Method::DELETE, &identity_path(SUB_B, "rg", "gone"), None)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let out = azid(
+        &env,
+        &[
+            "--all-subscriptions",
+            "-v",
+            "eval",
+            r#"
+            let first = tenant_references();
+            let again = tenant_references();
+            group_create("rg-new", "eastus");
+            let after = tenant_references();
+            #{resources: first.resources.map(|r| [r.name, r.type, r.resourceGroup, r.subscriptionId, r.identities]),
+              assigned: first.role_assignments.map(|a| a.principalId),
+              again: again.resources.len(), after: after.resources.len()}
+            "#,
+        ],
+    )
+    .run()
+    .await
+    .ok();
+    let v = out.json();
+    let principal = used["properties"]["principalId"].clone();
+    assert_eq!(
+        v["resources"],
+        json!([
+            ["web-b", "Microsoft.Web/sites", "rg", SUB_B, [used["id"]]],
+            ["web-gone", "Microsoft.Web/sites", "rg", SUB_B, [gone["id"]]],
+        ])
+    );
+    assert_eq!(v["assigned"], json!([principal]));
+    assert_eq!(
+        (v["again"].clone(), v["after"].clone()),
+        (json!(2), json!(2))
+    );
+    // Two queries for the first read, none for the second, two after the write.
+    let queries = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" POST ") && l.contains("/Microsoft.ResourceGraph/resources?"))
+        .count();
+    assert_eq!(queries, 4, "{}", out.stderr);
+}

@@ -104,6 +104,7 @@ struct Counters {
     requests: AtomicU64,
     throttled: AtomicU64,
     retries: AtomicU64,
+    writes: AtomicU64,
 }
 
 /// A snapshot of a client's traffic so far; subtract two to measure a stretch of work.
@@ -115,6 +116,9 @@ pub struct Stats {
     pub throttled: u64,
     /// Attempts beyond the first.
     pub retries: u64,
+    /// Requests that may have changed something in Azure (PUT, PATCH, DELETE, and POST
+    /// actions other than lists and Resource Graph queries).
+    pub writes: u64,
 }
 
 impl std::ops::Sub for Stats {
@@ -124,6 +128,7 @@ impl std::ops::Sub for Stats {
             requests: self.requests.saturating_sub(earlier.requests),
             throttled: self.throttled.saturating_sub(earlier.throttled),
             retries: self.retries.saturating_sub(earlier.retries),
+            writes: self.writes.saturating_sub(earlier.writes),
         }
     }
 }
@@ -214,6 +219,7 @@ impl ArmClient {
             requests: c.requests.load(Ordering::Relaxed),
             throttled: c.throttled.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
         }
     }
 
@@ -391,6 +397,9 @@ impl ArmClient {
             }
         }
         inner.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if may_write(lane, &method, &url) {
+            inner.stats.writes.fetch_add(1, Ordering::Relaxed);
+        }
         let started = Instant::now();
         let Some(sent) = inner.interrupt.race_with_grace(GRACE, request.send()).await else {
             inner.observe(lane, Instant::now(), None, None);
@@ -523,6 +532,19 @@ impl Lane {
         } else {
             Lane::Arm(kind)
         }
+    }
+}
+
+/// Whether a request may change something in Azure: anything but a read, a Resource Graph
+/// query or a `list...` action (`listAssociatedResources`).
+fn may_write(lane: Lane, method: &Method, url: &Url) -> bool {
+    match lane {
+        Lane::Graph | Lane::Arm(Kind::Reads) => false,
+        Lane::Arm(_) if *method == Method::POST => !url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .is_some_and(|last| last.to_ascii_lowercase().starts_with("list")),
+        Lane::Arm(_) => true,
     }
 }
 

@@ -220,6 +220,14 @@ doc!(
     r#"lock_list("/subscriptions/" + subscription() + "/resourceGroups/rg").filter(|l| l.properties.level != "NotSpecified")"#
 );
 doc!(
+    LOCK_LISTS,
+    "lock_list",
+    ["scopes: Array"],
+    "Map",
+    "The locks of each scope, read concurrently: a map from each scope (as given) to what lock_list(scope) returns for it.",
+    r#"lock_list(["/subscriptions/" + subscription()])["/subscriptions/" + subscription()].len()"#
+);
+doc!(
     GROUP_SHOW,
     "group_show",
     ["name: &str"],
@@ -367,6 +375,7 @@ pub const DOCS: &[FnDoc] = &[
     PERMISSIONS,
     CAN,
     LOCK_LIST,
+    LOCK_LISTS,
     TABLE,
     TABLE_COLS,
     PRINTABLE,
@@ -586,6 +595,12 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     LOCK_LIST
         .registration()
         .register_into_engine(engine, move |scope: &str| super::locks::list(&s, scope));
+    let s = state.clone();
+    LOCK_LISTS
+        .registration()
+        .register_into_engine(engine, move |scopes: Array| {
+            super::locks::list_many(&s, &scopes)
+        });
     TABLE
         .registration()
         .register_into_engine(engine, |rows: Array| table(&rows, None));
@@ -602,8 +617,10 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
     TO_JSON
         .registration()
         .register_into_engine(engine, |value: Dynamic| -> Res<String> {
-            let json = convert::to_json(&value)?;
-            serde_json::to_string_pretty(&json).map_err(|e| usage_error(e.to_string()))
+            // Written straight from the value: a JSON tree of a large report first would
+            // hold it twice.
+            crate::host::depth::check(&value)?;
+            serde_json::to_string_pretty(&value).map_err(|e| usage_error(e.to_string()))
         });
     PARSE_JSON
         .registration()

@@ -41,15 +41,74 @@ pub async fn read_into<'a>(
     ids: impl IntoIterator<Item = &'a str>,
     cache: &mut LockCache,
 ) {
-    for id in ids {
-        let Some(sub) = subscription_of(id) else {
-            continue;
-        };
-        let key = sub.to_lowercase();
-        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(key) {
-            slot.insert(client.lock_set(sub).await.map(Arc::new));
+    let mut wanted: Vec<String> = ids
+        .into_iter()
+        .filter_map(subscription_of)
+        .map(str::to_lowercase)
+        .filter(|sub| !cache.contains_key(sub))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    // One list per subscription, sent together.
+    let mut tasks = tokio::task::JoinSet::new();
+    for sub in wanted {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let set = client.lock_set(&sub).await.map(Arc::new);
+            (sub, set)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((sub, set)) = done {
+            cache.insert(sub, set);
         }
     }
+}
+
+/// `lock_list(scopes)`: the locks of each scope, read concurrently, by scope as given.
+pub fn list_many(s: &HostState, scopes: &Array) -> Res<rhai::Map> {
+    let scopes: Vec<String> = scopes
+        .iter()
+        .map(|v| {
+            v.clone()
+                .into_immutable_string()
+                .map(|t| t.to_string())
+                .map_err(|t| {
+                    super::convert::usage_error(format!(
+                        "lock_list: each scope is a string, not {t}"
+                    ))
+                })
+        })
+        .collect::<Res<_>>()?;
+    let client = s.client.clone();
+    let found = s.block_on(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, scope) in scopes.iter().cloned().enumerate() {
+            let client = client.clone();
+            tasks.spawn(async move { (index, client.lock_list(&scope).await) });
+        }
+        let mut out: Vec<Option<Vec<serde_json::Value>>> = vec![None; scopes.len()];
+        while let Some(done) = tasks.join_next().await {
+            let (index, listed) = done.map_err(|e| crate::arm::ArmError::Decode {
+                status: 0,
+                message: format!("a lock list stopped: {e}"),
+            })?;
+            if let Some(slot) = out.get_mut(index) {
+                *slot = Some(listed?);
+            }
+        }
+        Ok(scopes.into_iter().zip(out).collect::<Vec<_>>())
+    })?;
+    let mut map = rhai::Map::new();
+    for (scope, locks) in found {
+        let locks: Array = locks
+            .unwrap_or_default()
+            .iter()
+            .map(rhai::serde::to_dynamic)
+            .collect::<Res<_>>()?;
+        map.insert(scope.into(), locks.into());
+    }
+    Ok(map)
 }
 
 /// The locks over `id`'s subscription, when they could be read.

@@ -158,6 +158,8 @@ pub struct HostState {
     /// Identities read from Resource Graph rows (lower-case id -> the principal it showed):
     /// a destructive step on one re-reads it from ARM first.
     pub graph_rows: RefCell<std::collections::HashMap<String, String>>,
+    /// The tenant's references as last read, for read-only audits that follow.
+    pub tenant_wide: RefCell<tenant_references::Kept>,
 }
 
 impl HostState {
@@ -245,6 +247,7 @@ impl Host {
             local: options.local,
             scope: RefCell::new(options.scope.clone()),
             graph_rows: RefCell::default(),
+            tenant_wide: RefCell::default(),
         });
         let mut engine = Engine::new();
         let l = &options.limits;

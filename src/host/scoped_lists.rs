@@ -31,10 +31,7 @@ pub(super) fn identity_list(s: &HostState) -> Res<Array> {
                 identity.properties.principal_id.clone(),
             );
             s.saw(&identity.name);
-            convert::to_dynamic(&crate::output::with_subscription(
-                crate::output::identity_json(identity),
-                sub,
-            ))
+            Ok(super::identities::identity_map(identity, Some(sub)).into())
         })
         .collect()
 }
@@ -49,12 +46,9 @@ pub(super) fn identities_consistent(s: &HostState) -> Res<Array> {
     let mut out = Array::new();
     for (sub, list) in lists {
         for identity in list {
-            let mut value = crate::output::identity_json(&identity);
-            if wide {
-                value = crate::output::with_subscription(value, &sub);
-            }
             s.saw(&identity.name);
-            out.push(convert::to_dynamic(&value)?);
+            let subscription = wide.then_some(sub.as_str());
+            out.push(super::identities::identity_map(&identity, subscription).into());
         }
     }
     Ok(out)
@@ -97,7 +91,7 @@ pub(super) fn resources_wide(s: &HostState) -> Res<Option<Array>> {
 }
 
 /// `namespace/type` as a resource id spells it (Resource Graph lower-cases `type`).
-fn id_type(id: &str) -> Option<String> {
+pub(super) fn id_type(id: &str) -> Option<String> {
     let parts: Vec<&str> = id.split('/').collect();
     let at = parts
         .iter()

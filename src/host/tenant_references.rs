@@ -4,6 +4,7 @@
 //! the tenant's references whole (a few pages).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -65,10 +66,11 @@ fn assigned_query(ids: &[String]) -> String {
 const FILTERED_UP_TO: usize = IDS_PER_QUERY;
 
 /// Every (identity, resource) pair of the tenant, packed into one row (`pairs`: "identity id
-/// resource id" strings), so that the whole list costs one query of the quota instead of a
-/// page per 1,000 pairs (Microsoft's paging advice: `summarize make_set(id)` first).
+/// resource id" strings, the identity id as the resource spells it), so that the whole list
+/// costs one query of the quota instead of a page per 1,000 pairs (Microsoft's paging advice:
+/// `summarize make_set(id)` first).
 const ALL_ATTACHED: &str = "resources | where isnotempty(identity) \
-     | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend identityId = tolower(tostring(k)) \
+     | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend identityId = tostring(k) \
      | where isnotempty(identityId) | extend pair = strcat(identityId, ' ', id) | summarize pairs = make_list(pair)";
 
 /// Every role assignment of the tenant.
@@ -84,6 +86,78 @@ fn principals_query(ids: &[String]) -> String {
     )
 }
 
+/// Every reference of the tenant as Resource Graph shows it, read in two queries (a page of
+/// quota for the attachments, a page per 1,000 role assignments): what a large batch, the
+/// dangling-reference audit and a report share.
+#[derive(Debug, Default)]
+pub struct TenantWide {
+    /// `(identity id as the resource spells it, resource id)` of every resource that carries a
+    /// user-assigned identity, ordered by resource id.
+    pub attached: Vec<(String, String)>,
+    /// Every role assignment of the tenant, at any scope.
+    pub assignments: Vec<RoleAssignment>,
+}
+
+impl TenantWide {
+    /// Reads the tenant's attachments and role assignments, the two queries sent together.
+    pub async fn read(client: &ArmClient) -> Result<Self, ArmError> {
+        let (attached, assigned) = tokio::join!(
+            client.graph_query(ALL_ATTACHED, &GraphScope::Tenant, None),
+            client.graph_query(ALL_ASSIGNED, &GraphScope::Tenant, None)
+        );
+        let mut attached: Vec<(String, String)> = attached?
+            .rows
+            .iter()
+            .filter_map(|row| row.get("pairs").and_then(Value::as_array))
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|pair| pair.split_once(' '))
+            .map(|(identity, resource)| (identity.to_string(), resource.to_string()))
+            .collect();
+        attached.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let assignments = assigned?
+            .rows
+            .into_iter()
+            .filter_map(|row| assignment_of(row).ok())
+            .collect();
+        Ok(TenantWide {
+            attached,
+            assignments,
+        })
+    }
+}
+
+/// How long the tenant's references, once read, serve later read-only audits of the same
+/// process: Resource Graph itself lags ARM by about as much.
+const REUSE_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The tenant's references last read by this process, reused by read-only audits (never by a
+/// delete's check) while the process has written nothing since and for at most `REUSE_FOR`.
+#[derive(Debug, Default)]
+pub struct Kept {
+    last: Option<(std::time::Instant, u64, Arc<TenantWide>)>,
+}
+
+impl Kept {
+    /// The kept read, when this process has made no write since (`writes` is its count of
+    /// writes now) and it is recent enough.
+    pub fn fresh(&self, writes: u64, now: std::time::Instant) -> Option<Arc<TenantWide>> {
+        match &self.last {
+            Some((at, w, whole))
+                if *w == writes && now.saturating_duration_since(*at) < REUSE_FOR =>
+            {
+                Some(whole.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Keeps a read made when the process had made `writes` writes.
+    pub fn keep(&mut self, writes: u64, at: std::time::Instant, whole: Arc<TenantWide>) {
+        self.last = Some((at, writes, whole));
+    }
+}
+
 /// What one query of a gather reads.
 #[derive(Debug, Clone, Copy)]
 enum Rows {
@@ -91,8 +165,6 @@ enum Rows {
     Attached,
     /// `identityId, principalId` and, unless null, an assignment of that principal.
     AssignedTo,
-    /// An assignment, matched to identities by its principal.
-    Assignment,
     /// `identityId, principalId`.
     Principal,
 }
@@ -126,6 +198,19 @@ impl References {
         ids: &[String],
         hints: &HashMap<String, String>,
     ) -> Result<Self, ArmError> {
+        Self::gather_tenant_sharing(client, ids, hints, None)
+            .await
+            .map(|(refs, _)| refs)
+    }
+
+    /// `gather_tenant_hinted`, where a large batch takes the tenant's references from `whole`
+    /// when given (else reads them); returns them too when it used them, to be shared.
+    pub async fn gather_tenant_sharing(
+        client: &ArmClient,
+        ids: &[String],
+        hints: &HashMap<String, String>,
+        whole: Option<Arc<TenantWide>>,
+    ) -> Result<(Self, Option<Arc<TenantWide>>), ArmError> {
         let mut unique: Vec<String> = ids.iter().map(|i| i.to_lowercase()).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -137,8 +222,6 @@ impl References {
                 queries.push((Rows::AssignedTo, assigned_query(chunk)));
             }
         } else {
-            queries.push((Rows::Attached, ALL_ATTACHED.to_string()));
-            queries.push((Rows::Assignment, ALL_ASSIGNED.to_string()));
             let unknown: Vec<String> = unique
                 .iter()
                 .filter(|i| !hints.contains_key(*i))
@@ -153,6 +236,17 @@ impl References {
                 }
             }
         }
+        // A large batch reads the tenant's references whole, beside its principal queries.
+        let reading_whole = match (unique.len() > FILTERED_UP_TO, whole) {
+            (false, _) => None,
+            (true, Some(whole)) => Some(tokio::spawn(async move { Ok(whole) })),
+            (true, None) => {
+                let client = client.clone();
+                Some(tokio::spawn(async move {
+                    TenantWide::read(&client).await.map(Arc::new)
+                }))
+            }
+        };
         let mut tasks = tokio::task::JoinSet::new();
         for (kind, query) in queries {
             let client = client.clone();
@@ -164,28 +258,15 @@ impl References {
             });
         }
         let wanted: std::collections::HashSet<&String> = unique.iter().collect();
-        let mut loose: Vec<RoleAssignment> = Vec::new();
+        let stopped = |e: tokio::task::JoinError| ArmError::Decode {
+            status: 0,
+            message: format!("a Resource Graph read stopped: {e}"),
+        };
         while let Some(joined) = tasks.join_next().await {
-            let (kind, rows) = joined.map_err(|e| ArmError::Decode {
-                status: 0,
-                message: format!("a Resource Graph read stopped: {e}"),
-            })??;
+            let (kind, rows) = joined.map_err(stopped)??;
             for mut row in rows {
                 let identity = text(&row, "identityId");
                 match kind {
-                    Rows::Attached if row.contains_key("pairs") => {
-                        let pairs = row.get("pairs").and_then(Value::as_array);
-                        for pair in pairs.into_iter().flatten().filter_map(Value::as_str) {
-                            if let Some((identity, resource)) = pair.split_once(' ')
-                                && wanted.contains(&identity.to_string())
-                            {
-                                refs.attached
-                                    .entry(identity.to_string())
-                                    .or_default()
-                                    .push(resource.to_string());
-                            }
-                        }
-                    }
                     Rows::Attached if wanted.contains(&identity) => {
                         refs.attached
                             .entry(identity)
@@ -208,27 +289,36 @@ impl References {
                             entry.push(a);
                         }
                     }
-                    Rows::Assignment => {
-                        if let Ok(a) = assignment_of(row) {
-                            loose.push(a);
-                        }
-                    }
                 }
             }
         }
-        if !loose.is_empty() {
-            let mut by_principal: HashMap<String, Vec<String>> = HashMap::new();
-            for (id, p) in &refs.principals {
-                by_principal.entry(p.clone()).or_default().push(id.clone());
-            }
-            for a in loose {
-                let principal = a.properties.principal_id.to_lowercase();
-                for id in by_principal.get(&principal).into_iter().flatten() {
-                    refs.assigned.entry(id.clone()).or_default().push(a.clone());
-                }
+        let Some(reading) = reading_whole else {
+            return Ok((refs, None));
+        };
+        let whole = reading.await.map_err(stopped)??;
+        for (identity, resource) in &whole.attached {
+            let identity = identity.to_lowercase();
+            if wanted.contains(&identity) {
+                refs.attached
+                    .entry(identity)
+                    .or_default()
+                    .push(resource.clone());
             }
         }
-        Ok(refs)
+        let mut by_principal: HashMap<&str, Vec<&String>> = HashMap::new();
+        for (id, p) in &refs.principals {
+            by_principal.entry(p.as_str()).or_default().push(id);
+        }
+        for a in &whole.assignments {
+            let principal = a.properties.principal_id.to_lowercase();
+            for id in by_principal.get(principal.as_str()).into_iter().flatten() {
+                refs.assigned
+                    .entry((*id).clone())
+                    .or_default()
+                    .push(a.clone());
+            }
+        }
+        Ok((refs, Some(whole)))
     }
 
     /// The principal Resource Graph shows for an identity (when it showed the identity).

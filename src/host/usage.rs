@@ -3,8 +3,10 @@
 //! their federated credentials listed concurrently.
 
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
 use serde_json::{Value, json};
 
 use super::HostState;
@@ -13,6 +15,7 @@ use super::bulk::bulk_run;
 use super::convert;
 use super::identities::ref_of;
 use super::references::References;
+use super::tenant_references::TenantWide;
 use crate::arm::IdentityRef;
 use crate::arm::bulk::Outcome;
 use crate::output::assignment_json;
@@ -34,6 +37,20 @@ pub const DOCS: &[FnDoc] = &[
         returns: "Array",
         doc: "The same; with #{credentials: \"unused\"} federated credentials are listed only for identities that no resource or role assignment uses (the others get federated_credentials: ()), which is all an orphan audit needs.",
         example: r#"identity_uses(identity_list("rg"), #{credentials: "unused"}).filter(|u| u.orphan).len()"#,
+    },
+    FnDoc {
+        name: "dangling_references",
+        params: &["identities: Array"],
+        returns: "Map",
+        doc: "What in the tenant points at identities that are not among these (maps with id and principalId: every identity of the tenant): #{resources: [#{id, name, type, resourceGroup, missing}], role_assignments: [...] (of service principals that are none of them)}, from the reads of tenant_references().",
+        example: r#"dangling_references(identity_list()).resources.len()"#,
+    },
+    FnDoc {
+        name: "tenant_references",
+        params: &[],
+        returns: "Map",
+        doc: "Every reference to identities in the tenant, from Resource Graph: #{resources: [#{id, name, type, resourceGroup, subscriptionId, identities}] (each resource whose identity block names user-assigned identities), role_assignments: [...] (every role assignment, at any scope)}. Reuses the tenant read of an identity_uses a moment ago when this process has written nothing since.",
+        example: r#"tenant_references().resources.len()"#,
     },
 ];
 
@@ -60,6 +77,14 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
         .register_into_engine(engine, move |items: Array, opts: rhai::Map| {
             identity_uses(&s, &items, credentials_option(&opts)?)
         });
+    let s = state.clone();
+    DOCS[2]
+        .registration()
+        .register_into_engine(engine, move |items: Array| dangling_references(&s, &items));
+    let s = state.clone();
+    DOCS[3]
+        .registration()
+        .register_into_engine(engine, move || tenant_references(&s));
 }
 
 /// `#{credentials: "all" | "unused"}`; anything else is refused.
@@ -91,10 +116,12 @@ fn identity_uses(s: &HostState, items: &Array, which: Credentials) -> Res<Array>
             // The Resource Graph reads run while the credentials are listed.
             let gathering = {
                 let client = s.client.clone();
+                let kept = kept(s);
                 s.runtime.spawn(async move {
-                    References::gather_tenant_hinted(&client, &full, &hints).await
+                    References::gather_tenant_sharing(&client, &full, &hints, kept).await
                 })
             };
+            let started = (Instant::now(), s.client.stats().writes);
             let counted = count_credentials(s, ids.clone());
             let refs = s.block_on(async {
                 gathering.await.map_err(|e| crate::arm::ArmError::Decode {
@@ -102,11 +129,18 @@ fn identity_uses(s: &HostState, items: &Array, which: Credentials) -> Res<Array>
                     message: format!("a Resource Graph read stopped: {e}"),
                 })?
             })?;
-            (refs, counted)
+            (keep(s, started, refs), counted)
         }
         Credentials::Unused => {
             // The references first; then only the identities they leave unused need a list.
-            let refs = s.block_on(References::gather_tenant_hinted(&s.client, &full, &hints))?;
+            let started = (Instant::now(), s.client.stats().writes);
+            let refs = s.block_on(References::gather_tenant_sharing(
+                &s.client,
+                &full,
+                &hints,
+                kept(s),
+            ))?;
+            let refs = keep(s, started, refs);
             let unused: Vec<bool> = ids
                 .iter()
                 .map(|id| {
@@ -166,6 +200,125 @@ fn identity_uses(s: &HostState, items: &Array, which: Credentials) -> Res<Array>
             convert::to_dynamic(&value)
         })
         .collect::<Res<Vec<Dynamic>>>()
+}
+
+/// The tenant's references this process read lately and may reuse, if any.
+fn kept(s: &HostState) -> Option<Arc<TenantWide>> {
+    s.tenant_wide
+        .borrow()
+        .fresh(s.client.stats().writes, Instant::now())
+}
+
+/// Keeps the tenant's references a gather used (read when `started`: time, writes so far).
+fn keep(
+    s: &HostState,
+    started: (Instant, u64),
+    (refs, whole): (References, Option<Arc<TenantWide>>),
+) -> References {
+    if let Some(whole) = whole {
+        s.tenant_wide.borrow_mut().keep(started.1, started.0, whole);
+    }
+    refs
+}
+
+/// The tenant's references: kept from a read a moment ago, or read now and kept.
+fn tenant_wide(s: &HostState) -> Res<Arc<TenantWide>> {
+    if let Some(whole) = kept(s) {
+        return Ok(whole);
+    }
+    let started = (Instant::now(), s.client.stats().writes);
+    let whole = Arc::new(s.block_on(TenantWide::read(&s.client))?);
+    s.tenant_wide
+        .borrow_mut()
+        .keep(started.1, started.0, whole.clone());
+    Ok(whole)
+}
+
+/// The lower-cased values of a text field in each map of `items`.
+fn field_set(items: &Array, field: &str) -> std::collections::HashSet<String> {
+    items
+        .iter()
+        .filter_map(|item| {
+            let map = item.read_lock::<Map>()?;
+            let value = map.get(field)?.clone().into_immutable_string().ok()?;
+            Some(value.to_lowercase())
+        })
+        .collect()
+}
+
+/// `dangling_references(identities)`: the resources that name an identity not among
+/// `identities`, and the service principals' role assignments whose principal is none of theirs.
+fn dangling_references(s: &HostState, items: &Array) -> Res<Map> {
+    let known = field_set(items, "id");
+    let principals = field_set(items, "principalId");
+    let whole = tenant_wide(s)?;
+    let mut resources = Array::new();
+    // Pairs are ordered by resource: one entry per resource that misses any.
+    for chunk in whole.attached.chunk_by(|a, b| a.1 == b.1) {
+        let missing: Vec<&str> = chunk
+            .iter()
+            .filter(|(identity, _)| !known.contains(&identity.to_lowercase()))
+            .map(|(identity, _)| identity.as_str())
+            .collect();
+        let Some((_, id)) = chunk.first() else {
+            continue;
+        };
+        if missing.is_empty() {
+            continue;
+        }
+        resources.push(convert::to_dynamic(&json!({
+            "id": id,
+            "name": id.rsplit('/').next(),
+            "type": super::scoped_lists::id_type(id),
+            "resourceGroup": crate::output::resource_group_of(id),
+            "missing": missing,
+        }))?);
+    }
+    let assignments = whole
+        .assignments
+        .iter()
+        .filter(|a| {
+            a.properties.principal_type.as_deref() == Some("ServicePrincipal")
+                && !principals.contains(&a.properties.principal_id.to_lowercase())
+        })
+        .map(|a| convert::to_dynamic(&assignment_json(a)))
+        .collect::<Res<Array>>()?;
+    let mut out = Map::new();
+    out.insert("resources".into(), resources.into());
+    out.insert("role_assignments".into(), assignments.into());
+    Ok(out)
+}
+
+/// `tenant_references()`: every resource that carries a user-assigned identity and every
+/// role assignment of the tenant, from Resource Graph (or the read a moment ago).
+fn tenant_references(s: &HostState) -> Res<Map> {
+    let whole = tenant_wide(s)?;
+    // One map per resource, with the identities it names (pairs are ordered by resource).
+    let mut resources = Array::new();
+    for chunk in whole.attached.chunk_by(|a, b| a.1 == b.1) {
+        let Some((_, id)) = chunk.first() else {
+            continue;
+        };
+        let names: Vec<&str> = chunk.iter().map(|(i, _)| i.as_str()).collect();
+        let parts: Vec<&str> = id.split('/').collect();
+        resources.push(convert::to_dynamic(&json!({
+            "id": id,
+            "name": parts.last(),
+            "type": super::scoped_lists::id_type(id),
+            "resourceGroup": crate::output::resource_group_of(id),
+            "subscriptionId": parts.get(2),
+            "identities": names,
+        }))?);
+    }
+    let assignments = whole
+        .assignments
+        .iter()
+        .map(|a| convert::to_dynamic(&assignment_json(a)))
+        .collect::<Res<Array>>()?;
+    let mut out = Map::new();
+    out.insert("resources".into(), resources.into());
+    out.insert("role_assignments".into(), assignments.into());
+    Ok(out)
 }
 
 /// Each identity's count of federated credentials (`Some`), listed concurrently.
