@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::table::RowSource;
 use super::{chart, escape, table};
 
 /// What is wrong with a report's specification.
@@ -55,6 +56,12 @@ rows=nr;keys=nk;b.appendChild(frag);});});});})();";
 
 /// The page for `spec` (`#{title, subtitle, sections}`).
 pub fn render(spec: &Value) -> Result<String, SpecError> {
+    render_with(spec, Vec::new())
+}
+
+/// The page for `spec`, the rows of table section N taken from `tables[N]` when it is given.
+pub fn render_with(spec: &Value, tables: Vec<Option<RowSource<'_>>>) -> Result<String, SpecError> {
+    let mut tables = tables.into_iter();
     let title = text_field(spec, "spec", "title")?;
     let sections = spec
         .get("sections")
@@ -79,7 +86,7 @@ pub fn render(spec: &Value) -> Result<String, SpecError> {
     out.push_str("</header><main>");
     for (i, section) in sections.iter().enumerate() {
         let at = format!("section {}", i + 1);
-        section_html(&mut out, &at, i, section)?;
+        section_html(&mut out, &at, i, section, tables.next().flatten())?;
     }
     out.push_str("</main><script>");
     out.push_str(SCRIPT);
@@ -92,6 +99,7 @@ fn section_html(
     at: &str,
     index: usize,
     section: &Value,
+    rows: Option<RowSource<'_>>,
 ) -> Result<(), SpecError> {
     if !section.is_object() {
         return Err(field(at, "section", "a map"));
@@ -127,7 +135,7 @@ fn section_html(
             let limit = section.get("limit").and_then(Value::as_f64);
             chart::bars(out, title, &pairs, limit);
         }
-        "table" => table::table(out, at, section)?,
+        "table" => table::table(out, at, section, rows)?,
         "text" => {
             let text = text_field(section, at, "text")?;
             for para in text.split("\n\n") {

@@ -7,28 +7,50 @@ use super::escape;
 use super::page::{SpecError, field};
 
 /// One column: where its cells come from and what its header says.
-struct Column<'a> {
-    path: &'a str,
-    label: &'a str,
+struct Column {
+    path: String,
+    label: String,
 }
 
-/// Appends a table section's `<div class="table">` for `#{columns, rows}`.
-pub fn table(out: &mut String, at: &str, section: &Value) -> Result<(), SpecError> {
-    let rows = section
-        .get("rows")
-        .and_then(Value::as_array)
-        .ok_or_else(|| field(at, "rows", "an array of maps"))?;
-    let columns = columns(at, section.get("columns"), rows)?;
+/// A table's rows given beside the section, converted one at a time as they are written (so
+/// that a large report is never held twice): how many, and the rows.
+pub struct RowSource<'a> {
+    /// How many rows `rows` yields.
+    pub len: usize,
+    /// The rows, in order.
+    pub rows: Box<dyn Iterator<Item = Value> + 'a>,
+}
+
+/// Appends a table section's `<div class="table">` for `#{columns, rows}`, the rows taken
+/// from `given` when the section was split from them.
+pub fn table(
+    out: &mut String,
+    at: &str,
+    section: &Value,
+    given: Option<RowSource<'_>>,
+) -> Result<(), SpecError> {
+    let source = match given {
+        Some(source) => source,
+        None => {
+            let rows = section
+                .get("rows")
+                .and_then(Value::as_array)
+                .ok_or_else(|| field(at, "rows", "an array of maps"))?;
+            RowSource {
+                len: rows.len(),
+                rows: Box::new(rows.iter().cloned()),
+            }
+        }
+    };
+    let len = source.len;
+    let mut rows = source.rows.peekable();
+    let columns = columns(at, section.get("columns"), rows.peek())?;
     out.push_str("<div class=\"table\"><p class=\"count\">");
-    out.push_str(&format!(
-        "{} row{}",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" }
-    ));
+    out.push_str(&format!("{len} row{}", if len == 1 { "" } else { "s" }));
     out.push_str("</p><table class=\"data\"><thead><tr>");
     for c in &columns {
         out.push_str("<th scope=\"col\">");
-        escape::push(out, c.label);
+        escape::push(out, &c.label);
         out.push_str("</th>");
     }
     out.push_str("</tr></thead><tbody>");
@@ -36,7 +58,7 @@ pub fn table(out: &mut String, at: &str, section: &Value) -> Result<(), SpecErro
         out.push_str("<tr>");
         for c in &columns {
             out.push_str("<td>");
-            if let Some(v) = lookup(row, c.path) {
+            if let Some(v) = lookup(&row, &c.path) {
                 escape::push(out, &cell_text(v));
             }
             out.push_str("</td>");
@@ -48,39 +70,32 @@ pub fn table(out: &mut String, at: &str, section: &Value) -> Result<(), SpecErro
 }
 
 /// Columns as given (names, or `#{key, label}`), or every field of the first row.
-fn columns<'a>(
+fn columns(
     at: &str,
-    given: Option<&'a Value>,
-    rows: &'a [Value],
-) -> Result<Vec<Column<'a>>, SpecError> {
+    given: Option<&Value>,
+    first: Option<&Value>,
+) -> Result<Vec<Column>, SpecError> {
     let expected = "an array of field names or #{key, label}";
+    let column = |path: &str, label: &str| Column {
+        path: path.to_string(),
+        label: label.to_string(),
+    };
     match given {
-        None | Some(Value::Null) => Ok(rows
-            .first()
+        None | Some(Value::Null) => Ok(first
             .and_then(Value::as_object)
-            .map(|m| {
-                m.keys()
-                    .map(|k| Column {
-                        path: k.as_str(),
-                        label: k.as_str(),
-                    })
-                    .collect()
-            })
+            .map(|m| m.keys().map(|k| column(k, k)).collect())
             .unwrap_or_default()),
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::String(name) => Ok(Column {
-                    path: name.as_str(),
-                    label: name.as_str(),
-                }),
+                Value::String(name) => Ok(column(name, name)),
                 Value::Object(m) => {
                     let path = m
                         .get("key")
                         .and_then(Value::as_str)
                         .ok_or_else(|| field(at, "columns", expected))?;
                     let label = m.get("label").and_then(Value::as_str).unwrap_or(path);
-                    Ok(Column { path, label })
+                    Ok(column(path, label))
                 }
                 _ => Err(field(at, "columns", expected)),
             })
