@@ -21,8 +21,24 @@ where
     F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
 {
-    let before = s.client.stats();
-    let started = std::time::Instant::now();
+    bulk_run_since(s, (s.client.stats(), std::time::Instant::now()), ids, work)
+}
+
+/// [`bulk_run`] for a call that began earlier (`since`: the client's traffic and the time
+/// then), with reads of its own before the run: its summary counts them too.
+pub(super) fn bulk_run_since<I, T, F, Fut>(
+    s: &HostState,
+    since: (crate::arm::Stats, std::time::Instant),
+    ids: Vec<I>,
+    work: F,
+) -> Vec<Item<T>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
+{
+    let (before, started) = since;
     let progress = if s.progress {
         output::progress_bar()
     } else {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
 
-use super::bulk::{bulk_run, keep_if_cut, mark_would_fail_with, result_map};
+use super::bulk::{bulk_run_since, keep_if_cut, mark_would_fail_with, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::locks::{self, LockCache};
@@ -143,6 +143,34 @@ pub(super) fn delete_one(
     Ok(deleted)
 }
 
+/// The resources ARM says carry each of these identities (chosen from Resource Graph rows),
+/// in order, read concurrently: no item is touched until the batch's references are in, so
+/// these reads fill the wait for them.
+fn attached_now(s: &HostState, chosen: Vec<IdentityRef>) -> Vec<Outcome<Vec<String>>> {
+    if chosen.is_empty() {
+        return Vec::new();
+    }
+    let client = s.client.clone();
+    let run = crate::arm::bulk::run(
+        chosen,
+        s.concurrency.get(),
+        s.interrupted.clone(),
+        None,
+        move |id: IdentityRef| {
+            let client = client.clone();
+            async move {
+                let found = client.identity_resources(&id).await?;
+                Ok(found.into_iter().map(|r| r.id).collect())
+            }
+        },
+    );
+    s.runtime
+        .block_on(run)
+        .into_iter()
+        .map(|item| item.outcome)
+        .collect()
+}
+
 /// Whether a delete may do more than delete (detach, unassign): then a lock is looked for first.
 fn safe(options: DeleteOptions) -> bool {
     options.detach || options.remove_role_assignments
@@ -159,41 +187,60 @@ fn identity_locked(s: &HostState, id: &IdentityRef) -> bool {
 
 pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) -> Res<Array> {
     let ids: Vec<IdentityRef> = items.iter().map(ref_of).collect::<Res<_>>()?;
+    let since = (s.client.stats(), std::time::Instant::now());
     // References are read once for the batch, tenant-wide (a few Resource Graph queries),
     // not once per identity or per subscription; a failed read fails every item, each
-    // with the reason, and nothing is deleted unchecked.
+    // with the reason, and nothing is deleted unchecked. The read runs in the background
+    // while the ARM re-reads below go ahead.
     let full: Vec<String> = ids.iter().map(IdentityRef::id).collect();
     let hints = principal_hints(&full, items);
-    let references = s
-        .runtime
-        .block_on(References::gather_tenant_hinted(&s.client, &full, &hints))
-        .map(Arc::new);
+    let gathering = {
+        let client = s.client.clone();
+        s.runtime.spawn(async move {
+            References::gather_tenant_hinted(&client, &full, &hints)
+                .await
+                .map(Arc::new)
+        })
+    };
     // Items chosen from Resource Graph rows are re-read from ARM before anything is done
-    // to them: their groups listed once, their attachments read one call each.
+    // to them: their group listed once (by the first of them to need it), their
+    // attachments read one call each.
     let shown: Vec<Option<String>> = {
         let rows = s.graph_rows.borrow();
         ids.iter()
             .map(|i| rows.get(&i.id().to_lowercase()).cloned())
             .collect()
     };
-    let chosen: Vec<&IdentityRef> = ids
+    let chosen: Vec<IdentityRef> = ids
         .iter()
         .zip(&shown)
-        .filter_map(|(i, p)| p.as_ref().map(|_| i))
+        .filter(|(_, shown)| shown.is_some())
+        .map(|(id, _)| id.clone())
         .collect();
-    let now = if chosen.is_empty() {
-        Ok(Arc::new(HashMap::new()))
-    } else {
-        s.runtime
-            .block_on(drift::principals_now(&s.client, &chosen))
-            .map(Arc::new)
+    // Their groups' lists, in the background too (each group once, paged on its own).
+    let listing = {
+        let (client, chosen) = (s.client.clone(), chosen.clone());
+        s.runtime.spawn(async move {
+            let refs: Vec<&IdentityRef> = chosen.iter().collect();
+            drift::principals_now(&client, &refs).await
+        })
     };
-    let work: Vec<_> = ids
-        .iter()
-        .cloned()
-        .zip(shown)
-        .map(|(id, shown)| (id, shown, references.clone(), now.clone()))
-        .collect();
+    let mut attachments = attached_now(s, chosen).into_iter();
+    let stopped = |e: tokio::task::JoinError| ArmError::Decode {
+        status: 0,
+        message: format!("a read stopped: {e}"),
+    };
+    let principals = s
+        .runtime
+        .block_on(listing)
+        .map_err(stopped)
+        .and_then(|r| r)
+        .map(Arc::new);
+    let references = s
+        .runtime
+        .block_on(gathering)
+        .map_err(stopped)
+        .and_then(|r| r);
     let client = s.client.clone();
     let dry_run = s.dry_run.get();
     // The locks of each subscription, once for the batch: a locked identity's safe delete
@@ -207,33 +254,40 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
             &mut lock_cache,
         ));
     }
-    let work: Vec<_> = work
-        .into_iter()
-        .map(|(id, shown, refs, now)| {
+    let work: Vec<_> = ids
+        .iter()
+        .cloned()
+        .zip(shown)
+        .map(|(id, shown)| {
             let locked = safe(options)
                 && locks::delete_blocked(locks::of(&lock_cache, &id.id()).as_deref(), &id);
-            (id, shown, refs, now, locked)
+            let again = shown.as_ref().and_then(|_| attachments.next());
+            let now = (principals.clone(), again);
+            (id, shown, now, references.clone(), locked)
         })
         .collect();
-    let results = bulk_run(s, work, move |(id, shown, refs, now, locked)| {
+    let results = bulk_run_since(s, since, work, move |(id, shown, now, refs, locked)| {
         let client = client.clone();
         async move {
             let refs = refs?;
             if let Some(shown) = shown {
-                let known = refs.uses(&id.id()).resources;
-                let listed = now?.get(&id.id().to_lowercase()).cloned();
-                let attached = match listed {
-                    Some(_) => Some(
-                        client
-                            .identity_resources(&id)
-                            .await?
-                            .into_iter()
-                            .map(|r| r.id)
-                            .collect::<Vec<_>>(),
-                    ),
-                    None => None,
+                let (principals, attached) = now;
+                let principal = principals?.get(&id.id().to_lowercase()).cloned();
+                // Its attachments count only while it exists; gone, it is reported as such.
+                let attached = match (&principal, attached) {
+                    (None, _) => None,
+                    (Some(_), Some(Outcome::Done(a))) => Some(a),
+                    (Some(_), Some(Outcome::Failed(e))) => return Err(e),
+                    (Some(_), _) => return Err(ArmError::Interrupted { url: id.id() }),
                 };
-                drift::compare(&id, &shown, listed.as_deref(), &known, attached.as_deref())?;
+                let known = refs.uses(&id.id()).resources;
+                drift::compare(
+                    &id,
+                    &shown,
+                    principal.as_deref(),
+                    &known,
+                    attached.as_deref(),
+                )?;
             }
             let steps = if locked {
                 Some(vec![Step::Delete])
