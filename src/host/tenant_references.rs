@@ -77,6 +77,16 @@ const ALL_ATTACHED: &str = "resources | where isnotempty(identity) \
 const ALL_ASSIGNED: &str = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
      | project id, name, type, properties | order by id asc";
 
+/// The role assignments, at any scope, of these principals.
+fn of_principals_query(principals: &[String]) -> String {
+    format!(
+        "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
+         | extend principalId = tolower(tostring(properties.principalId)) | where principalId in {} \
+         | project id, name, type, properties, principalId | order by id asc",
+        kql_list(principals)
+    )
+}
+
 /// The principals of some identities.
 fn principals_query(ids: &[String]) -> String {
     format!(
@@ -165,6 +175,8 @@ enum Rows {
     Attached,
     /// `identityId, principalId` and, unless null, an assignment of that principal.
     AssignedTo,
+    /// An assignment with its `principalId`, matched to identities by their known principals.
+    OfPrincipal,
     /// `identityId, principalId`.
     Principal,
 }
@@ -219,7 +231,19 @@ impl References {
         if unique.len() <= FILTERED_UP_TO {
             for chunk in unique.chunks(IDS_PER_QUERY) {
                 queries.push((Rows::Attached, attached_query(chunk)));
-                queries.push((Rows::AssignedTo, assigned_query(chunk)));
+                // With every principal known, their assignments alone: no join over the
+                // tenant's identities.
+                let known: Option<Vec<String>> =
+                    chunk.iter().map(|id| hints.get(id).cloned()).collect();
+                match known {
+                    Some(principals) => {
+                        for (id, p) in chunk.iter().zip(&principals) {
+                            refs.principals.insert(id.clone(), p.to_lowercase());
+                        }
+                        queries.push((Rows::OfPrincipal, of_principals_query(&principals)));
+                    }
+                    None => queries.push((Rows::AssignedTo, assigned_query(chunk))),
+                }
             }
         } else {
             let unknown: Vec<String> = unique
@@ -277,6 +301,17 @@ impl References {
                     Rows::Principal => {
                         refs.principals
                             .insert(identity, text(&row, "principalId").to_lowercase());
+                    }
+                    Rows::OfPrincipal => {
+                        let principal = text(&row, "principalId").to_lowercase();
+                        row.remove("principalId");
+                        if let Ok(a) = assignment_of(row) {
+                            for (id, p) in &refs.principals {
+                                if *p == principal {
+                                    refs.assigned.entry(id.clone()).or_default().push(a.clone());
+                                }
+                            }
+                        }
                     }
                     Rows::AssignedTo => {
                         refs.principals
