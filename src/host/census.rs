@@ -45,21 +45,31 @@ pub fn register(engine: &mut Engine, state: &Rc<HostState>) {
 }
 
 fn key_set(items: &Array, field: &str) -> Result<Map, Box<EvalAltResult>> {
-    let mut out = Map::new();
+    Ok(lowered_values("key_set", items, field)?
+        .into_iter()
+        .map(|v| (v.into(), Dynamic::TRUE))
+        .collect())
+}
+
+/// The lower-cased values of `field` in each map of `items` (items without it skipped);
+/// `who` names the calling function when an item is no map.
+pub(super) fn lowered_values(
+    who: &str,
+    items: &Array,
+    field: &str,
+) -> Result<Vec<String>, Box<EvalAltResult>> {
+    let mut out = Vec::with_capacity(items.len());
     for item in items {
         let Some(map) = item.read_lock::<Map>() else {
             return Err(usage_error(format!(
-                "key_set: the items are maps, not {}",
+                "{who}: the items are maps, not {}",
                 item.type_name()
             )));
         };
-        let Some(value) = map.get(field) else {
-            continue;
-        };
-        if value.is_unit() {
-            continue;
+        match map.get(field) {
+            Some(value) if !value.is_unit() => out.push(value.to_string().to_lowercase()),
+            _ => {}
         }
-        out.insert(value.to_string().to_lowercase().into(), Dynamic::TRUE);
     }
     Ok(out)
 }

@@ -2,6 +2,7 @@
 //! read tenant-wide in a few Resource Graph queries (not three calls per identity), and
 //! their federated credentials listed concurrently.
 
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -234,23 +235,12 @@ fn tenant_wide(s: &HostState) -> Res<Arc<TenantWide>> {
     Ok(whole)
 }
 
-/// The lower-cased values of a text field in each map of `items`.
-fn field_set(items: &Array, field: &str) -> std::collections::HashSet<String> {
-    items
-        .iter()
-        .filter_map(|item| {
-            let map = item.read_lock::<Map>()?;
-            let value = map.get(field)?.clone().into_immutable_string().ok()?;
-            Some(value.to_lowercase())
-        })
-        .collect()
-}
-
 /// `dangling_references(identities)`: the resources that name an identity not among
 /// `identities`, and the service principals' role assignments whose principal is none of theirs.
 fn dangling_references(s: &HostState, items: &Array) -> Res<Map> {
-    let known = field_set(items, "id");
-    let principals = field_set(items, "principalId");
+    let lowered = |field| super::census::lowered_values("dangling_references", items, field);
+    let known: HashSet<String> = lowered("id")?.into_iter().collect();
+    let principals: HashSet<String> = lowered("principalId")?.into_iter().collect();
     let whole = tenant_wide(s)?;
     let mut resources = Array::new();
     // Pairs are ordered by resource: one entry per resource that misses any.
@@ -260,33 +250,17 @@ fn dangling_references(s: &HostState, items: &Array) -> Res<Map> {
             .filter(|(identity, _)| !known.contains(&identity.to_lowercase()))
             .map(|(identity, _)| identity.as_str())
             .collect();
-        let Some((_, id)) = chunk.first() else {
-            continue;
-        };
-        if missing.is_empty() {
-            continue;
+        if let (Some((_, id)), false) = (chunk.first(), missing.is_empty()) {
+            resources.push(resource_map(id, "missing", missing)?);
         }
-        resources.push(convert::to_dynamic(&json!({
-            "id": id,
-            "name": id.rsplit('/').next(),
-            "type": super::scoped_lists::id_type(id),
-            "resourceGroup": crate::output::resource_group_of(id),
-            "missing": missing,
-        }))?);
     }
-    let assignments = whole
-        .assignments
-        .iter()
-        .filter(|a| {
+    references_map(
+        resources,
+        whole.assignments.iter().filter(|a| {
             a.properties.principal_type.as_deref() == Some("ServicePrincipal")
                 && !principals.contains(&a.properties.principal_id.to_lowercase())
-        })
-        .map(|a| convert::to_dynamic(&assignment_json(a)))
-        .collect::<Res<Array>>()?;
-    let mut out = Map::new();
-    out.insert("resources".into(), resources.into());
-    out.insert("role_assignments".into(), assignments.into());
-    Ok(out)
+        }),
+    )
 }
 
 /// `tenant_references()`: every resource that carries a user-assigned identity and every
@@ -296,23 +270,33 @@ fn tenant_references(s: &HostState) -> Res<Map> {
     // One map per resource, with the identities it names (pairs are ordered by resource).
     let mut resources = Array::new();
     for chunk in whole.attached.chunk_by(|a, b| a.1 == b.1) {
-        let Some((_, id)) = chunk.first() else {
-            continue;
-        };
-        let names: Vec<&str> = chunk.iter().map(|(i, _)| i.as_str()).collect();
-        let parts: Vec<&str> = id.split('/').collect();
-        resources.push(convert::to_dynamic(&json!({
-            "id": id,
-            "name": parts.last(),
-            "type": super::scoped_lists::id_type(id),
-            "resourceGroup": crate::output::resource_group_of(id),
-            "subscriptionId": parts.get(2),
-            "identities": names,
-        }))?);
+        if let Some((_, id)) = chunk.first() {
+            let names = chunk.iter().map(|(i, _)| i.as_str()).collect();
+            resources.push(resource_map(id, "identities", names)?);
+        }
     }
-    let assignments = whole
-        .assignments
-        .iter()
+    references_map(resources, whole.assignments.iter())
+}
+
+/// A resource named by its id, with the identity ids of `key` (`identities` or `missing`).
+fn resource_map(id: &str, key: &str, identities: Vec<&str>) -> Res<Dynamic> {
+    let mut value = json!({
+        "id": id,
+        "name": id.rsplit('/').next(),
+        "type": super::scoped_lists::id_type(id),
+        "resourceGroup": crate::output::resource_group_of(id),
+        "subscriptionId": id.split('/').nth(2),
+    });
+    value[key] = json!(identities);
+    convert::to_dynamic(&value)
+}
+
+/// `#{resources, role_assignments}` of these resource maps and assignments.
+fn references_map<'a>(
+    resources: Array,
+    assignments: impl Iterator<Item = &'a crate::model::RoleAssignment>,
+) -> Res<Map> {
+    let assignments = assignments
         .map(|a| convert::to_dynamic(&assignment_json(a)))
         .collect::<Res<Array>>()?;
     let mut out = Map::new();
