@@ -102,6 +102,9 @@ pub struct EmulatorOptions {
     /// Most subscriptions a Resource Graph query at tenant or management-group scope covers
     /// (`--graph-subscription-limit`).
     pub graph_subscription_limit: usize,
+    /// Largest Resource Graph answer in bytes (ARG's is 16 MiB); a page past it is refused
+    /// with `ResponsePayloadTooLarge`.
+    pub graph_response_limit: usize,
     /// Fill the (empty) store with a generated tenant first (`--seed-tenant`).
     pub tenant_seed: Option<seed::TenantSeed>,
     /// Where one JSON line per request answered is appended (`--request-log`).
@@ -132,6 +135,7 @@ impl Default for EmulatorOptions {
             management_groups: Vec::new(),
             placements: Vec::new(),
             graph_subscription_limit: DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
+            graph_response_limit: graph::MAX_RESPONSE_BYTES,
             tenant_seed: None,
             request_log: None,
         }
@@ -314,7 +318,8 @@ impl Emulator {
             faults: Faults::new(options.fault_rate, options.latency, seed),
             throttle: Throttle::new(options.throttle.clone(), Arc::new(SystemClock)),
             graph: graph::GraphService::new(options.graph_quota, options.graph_lag)
-                .with_subscription_limit(options.graph_subscription_limit),
+                .with_subscription_limit(options.graph_subscription_limit)
+                .with_response_limit(options.graph_response_limit),
             request_log,
         });
         resources::groups::resume_pending(&state)?;

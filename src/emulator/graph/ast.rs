@@ -212,6 +212,10 @@ pub enum Func {
     StrCat,
     Split,
     Not,
+    /// `pack` / `bag_pack`: a property bag of key, value pairs.
+    Pack,
+    /// `hash(value [, mod])`: a 64-bit hash of the value's text, or that modulo `mod`.
+    Hash,
 }
 
 impl Func {
@@ -231,6 +235,8 @@ impl Func {
             "strcat" => Func::StrCat,
             "split" => Func::Split,
             "not" => Func::Not,
+            "pack" | "bag_pack" => Func::Pack,
+            "hash" => Func::Hash,
             _ => return None,
         })
     }
@@ -241,6 +247,8 @@ impl Func {
             Func::Iif => (3, 3),
             Func::StrCat => (1, 64),
             Func::Split => (2, 3),
+            Func::Pack => (2, 128),
+            Func::Hash => (1, 2),
             _ => (1, 1),
         }
     }

@@ -24,7 +24,7 @@ use crate::emulator::access::callers::Principal;
 use crate::emulator::resources::management_groups::read_hierarchy;
 use crate::emulator::server::error::ApiError;
 use crate::emulator::server::validate;
-use crate::emulator::state::{AppState, Ctx, json as json_response};
+use crate::emulator::state::{AppState, Ctx};
 use crate::emulator::store::{StoreError, key_of};
 
 /// Rows per page when the request sets no `$top`.
@@ -40,6 +40,7 @@ pub struct GraphService {
     live: Mutex<Option<(u64, Arc<Snapshot>)>>,
     results: Results,
     subscription_limit: usize,
+    response_limit: usize,
 }
 
 impl GraphService {
@@ -52,7 +53,14 @@ impl GraphService {
             live: Mutex::new(None),
             results: Results::default(),
             subscription_limit: crate::emulator::DEFAULT_GRAPH_SUBSCRIPTION_LIMIT,
+            response_limit: MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// The same, refusing answers of more than `bytes` (ARG's limit is 16 MiB).
+    pub fn with_response_limit(mut self, bytes: usize) -> GraphService {
+        self.response_limit = bytes;
+        self
     }
 
     /// The same, covering at most `limit` subscriptions at tenant or management-group scope.
@@ -160,6 +168,27 @@ fn stamp(response: &mut Response, verdict: Verdict) {
 }
 
 /// ARG's error envelope for a query it cannot run.
+/// The largest answer Resource Graph sends (16 MiB); a page past it is refused whole.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// ARG's answer to a page past its size limit, as Azure words it.
+fn too_large(size: usize, limit: usize) -> Response {
+    let body = json!({
+        "error": {
+            "code": "BadRequest",
+            "message": "Please provide below info when asking for support: the response is too large.",
+            "details": [{
+                "code": "ResponsePayloadTooLarge",
+                "message": format!(
+                    "Response payload size is {size}, and has exceeded the limit of {limit}. \
+                     Please consider querying less data at a time and make paginated call if needed."
+                ),
+            }],
+        }
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
 fn query_error(error: &QueryError) -> Response {
     let body = json!({
         "error": {
@@ -368,32 +397,42 @@ fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Respon
     let end = start
         .saturating_add(usize::try_from(size).unwrap_or(usize::MAX))
         .min(result.rows.len());
-    let page = Table {
-        columns: result.columns.clone(),
-        rows: result.rows[start..end].to_vec(),
-    };
+    let rows = &result.rows[start..end];
     let more = end < result.rows.len();
-    let mut body = Map::new();
-    body.insert("totalRecords".into(), json!(total));
-    body.insert("count".into(), json!(page.rows.len()));
-    body.insert(
-        "resultTruncated".into(),
-        json!(if more && limited { "true" } else { "false" }),
-    );
-    if more && !limited {
-        let next = Cursor {
+    let skip_token = (more && !limited).then(|| {
+        Cursor {
             offset: end as u64,
             size,
             hash,
-        };
-        body.insert("$skipToken".into(), json!(next.encode()));
+        }
+        .encode()
+    });
+    let answer = Answer {
+        total_records: total,
+        count: rows.len(),
+        result_truncated: if more && limited { "true" } else { "false" },
+        skip_token,
+        data: PageData {
+            columns: &result.columns,
+            rows,
+            format: request.format,
+        },
+        facets: request.facets.iter().map(|f| facet(f, &result)).collect(),
+    };
+    // Serialized from the kept result itself: a page is never copied first.
+    let bytes = serde_json::to_vec(&answer).map_err(ApiError::internal)?;
+    if bytes.len() > state.graph.response_limit {
+        return Ok(too_large(bytes.len(), state.graph.response_limit));
     }
-    body.insert("data".into(), data(&page, request.format));
-    body.insert(
-        "facets".into(),
-        Value::Array(request.facets.iter().map(|f| facet(f, &result)).collect()),
-    );
-    let mut response = json_response(StatusCode::OK, &Value::Object(body))?;
+    let mut response = (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        bytes,
+    )
+        .into_response();
     if scoped.limit_hit {
         response.headers_mut().insert(
             "x-ms-tenant-subscription-limit-hit",
@@ -403,28 +442,76 @@ fn answer(state: &Arc<AppState>, ctx: &Ctx, caller: &Principal) -> Result<Respon
     Ok(response)
 }
 
-fn data(table: &Table, format: ResultFormat) -> Value {
-    match format {
-        ResultFormat::ObjectArray => Value::Array(table.objects()),
-        ResultFormat::Table => {
-            let columns: Vec<Value> = table
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, name)| json!({ "name": name, "type": column_type(table, i) }))
-                .collect();
-            json!({ "columns": columns, "rows": table.rows })
+/// A `QueryResponse` as sent.
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    #[serde(rename = "totalRecords")]
+    total_records: u64,
+    count: usize,
+    #[serde(rename = "resultTruncated")]
+    result_truncated: &'static str,
+    #[serde(rename = "$skipToken", skip_serializing_if = "Option::is_none")]
+    skip_token: Option<String>,
+    data: PageData<'a>,
+    facets: Vec<Value>,
+}
+
+/// A page's rows, borrowed from the kept result, in the format asked for.
+struct PageData<'a> {
+    columns: &'a [String],
+    rows: &'a [Vec<Value>],
+    format: ResultFormat,
+}
+
+/// One row as an object of its columns.
+struct RowObject<'a> {
+    columns: &'a [String],
+    row: &'a [Value],
+}
+
+impl serde::Serialize for RowObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = out.serialize_map(Some(self.columns.len()))?;
+        for (name, value) in self.columns.iter().zip(self.row) {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+impl serde::Serialize for PageData<'_> {
+    fn serialize<S: serde::Serializer>(&self, out: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.format {
+            ResultFormat::ObjectArray => {
+                let mut seq = out.serialize_seq(Some(self.rows.len()))?;
+                for row in self.rows {
+                    seq.serialize_element(&RowObject {
+                        columns: self.columns,
+                        row,
+                    })?;
+                }
+                seq.end()
+            }
+            ResultFormat::Table => {
+                let columns: Vec<Value> = self
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| json!({ "name": name, "type": column_type(self.rows, i) }))
+                    .collect();
+                let mut map = out.serialize_map(Some(2))?;
+                map.serialize_entry("columns", &columns)?;
+                map.serialize_entry("rows", self.rows)?;
+                map.end()
+            }
         }
     }
 }
 
-/// The Kusto type of a column, from its first non-null value.
-fn column_type(table: &Table, i: usize) -> &'static str {
-    let first = table
-        .rows
-        .iter()
-        .filter_map(|r| r.get(i))
-        .find(|v| !v.is_null());
+fn column_type(rows: &[Vec<Value>], i: usize) -> &'static str {
+    let first = rows.iter().filter_map(|r| r.get(i)).find(|v| !v.is_null());
     match first {
         Some(Value::String(_)) => "string",
         Some(Value::Bool(_)) => "boolean",

@@ -955,7 +955,33 @@ fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) 
             }
         }
         Func::Not => Value::Bool(!truthy(&arg(0))),
+        Func::Pack => Value::Object(
+            (0..args.len() / 2)
+                .map(|i| (text(&arg(2 * i)), arg(2 * i + 1).into_owned()))
+                .collect(),
+        ),
+        Func::Hash => {
+            if arg(0).is_null() {
+                return Value::Null;
+            }
+            let h = fnv1a(text(&arg(0)).as_bytes());
+            if args.len() < 2 {
+                // Kusto's hash is a signed 64-bit value.
+                return Value::from(i64::from_ne_bytes(h.to_ne_bytes()));
+            }
+            match arg(1).as_i64().and_then(|m| u64::try_from(m).ok()) {
+                Some(m) if m > 0 => Value::from(h % m),
+                _ => Value::Null,
+            }
+        }
     }
+}
+
+/// FNV-1a, 64 bits: stable across runs and platforms, as a query's buckets must be.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A value as Kusto's `tostring` gives it: null is `""`, dynamic values are compact JSON.

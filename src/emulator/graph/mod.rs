@@ -17,7 +17,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
-pub use endpoint::{GraphService, query};
+pub use endpoint::{GraphService, MAX_RESPONSE_BYTES, query};
 pub use error::QueryError;
 pub use eval::{Catalog, Table};
 pub use quota::{QuotaParseError, QuotaSpec};

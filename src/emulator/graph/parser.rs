@@ -709,6 +709,12 @@ impl Parser {
                         format!("{name}() takes {}", arity_text(min, max)),
                     ));
                 }
+                if func == Func::Pack && args.len() % 2 != 0 {
+                    return Err(QueryError::semantic(
+                        pos,
+                        format!("{name}() takes key, value pairs: an even number of arguments"),
+                    ));
+                }
                 Ok(Expr::Call { func, args })
             }
             _ => Err(QueryError::syntax(

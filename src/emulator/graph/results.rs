@@ -47,11 +47,21 @@ impl Results {
 
     /// Keeps `table` as the result for `key`, dropping the oldest past the limit.
     pub fn put(&self, key: ResultKey, snapshot: &Arc<Snapshot>, table: Arc<Table>) {
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        kept.retain(|(k, _, _)| k != &key);
-        kept.push_back((key, Arc::downgrade(snapshot), table));
-        while kept.len() > KEPT {
-            kept.pop_front();
+        let mut gone = Vec::new();
+        {
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = kept.iter().position(|(k, _, _)| k == &key) {
+                gone.extend(kept.remove(at));
+            }
+            kept.push_back((key, Arc::downgrade(snapshot), table));
+            while kept.len() > KEPT {
+                gone.extend(kept.pop_front());
+            }
+        }
+        // A tenant's result is tens of thousands of rows: freeing it is left to another
+        // thread rather than to the request that replaced it.
+        if !gone.is_empty() {
+            std::thread::spawn(move || drop(gone));
         }
     }
 }

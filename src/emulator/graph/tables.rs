@@ -277,10 +277,10 @@ impl View<'_> {
         .find(|t| t.name() == name)
     }
 
-    fn visible(&self, which: TableName, row: &Row) -> bool {
+    fn visible<'r>(&self, which: TableName, row: &'r Row, seen: &mut Readable<'r>) -> bool {
         if let Some(group) = &row.group {
             let scope = self.groups;
-            let seen = match which {
+            let in_scope = match which {
                 TableName::Authorization => {
                     scope.named.contains(group)
                         || (self.auth_scope.sees_below() && scope.within.contains(group))
@@ -288,11 +288,11 @@ impl View<'_> {
                 }
                 _ => scope.within.contains(group),
             };
-            return row.table == which && seen && readable(self.caller, row);
+            return row.table == which && in_scope && readable(self.caller, row);
         }
         row.table == which
             && self.subs.contains(&row.sub)
-            && readable(self.caller, row)
+            && seen.check(self.caller, row)
             && (which != TableName::Authorization
                 || row.at_subscription
                 || self.auth_scope.sees_below())
@@ -322,12 +322,34 @@ impl Catalog for View<'_> {
     ) -> Option<Table> {
         let which = Self::which(name)?;
         let mut table = Table::new(self.columns(name)?);
+        let mut seen = Readable::default();
         for row in &self.snapshot.rows {
-            if self.visible(which, row) && keep(&row.values) {
+            if self.visible(which, row, &mut seen) && keep(&row.values) {
                 table.rows.push(copy_read(&row.values, read));
             }
         }
         Some(table)
+    }
+}
+
+/// What the caller may read, decided once per subscription, group and action of a query
+/// instead of once per row (a tenant holds many rows per group).
+#[derive(Default)]
+struct Readable<'r> {
+    known: HashMap<(Option<&'r str>, &'r str, Option<&'r str>), bool>,
+}
+
+impl<'r> Readable<'r> {
+    fn check(&mut self, caller: &Principal, row: &'r Row) -> bool {
+        let action = match &row.need {
+            Need::RoleIn => None,
+            Need::Action(a) => Some(a.as_str()),
+            Need::AtGroup(..) => return readable(caller, row),
+        };
+        *self
+            .known
+            .entry((action, row.sub.as_str(), row.rg.as_deref()))
+            .or_insert_with(|| readable(caller, row))
     }
 }
 
