@@ -287,6 +287,7 @@ pub fn run(
     plan_out: Option<&std::path::Path>,
 ) -> Result<ExitCode, Error> {
     let colour = std::io::stdout().is_terminal();
+    host.state().completing.set(true);
     let known = Rc::new(RefCell::new(Known::default()));
     let engine = host.engine();
     let helper = ReplHelper {

@@ -418,6 +418,7 @@ fn emulator(args: EmulatorArgs) -> Result<ExitCode, Error> {
         graph_lag: Duration::from_millis(args.graph_lag),
         tenant_seed: args.seed_tenant,
         request_log: args.request_log,
+        ..EmulatorOptions::default()
     };
     let random = options.seed.is_none() && (options.fault_rate > 0.0 || options.latency.is_some());
     runtime()?.block_on(async {

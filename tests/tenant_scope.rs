@@ -853,3 +853,93 @@ async fn tenant_references_are_read_once_for_audits_and_again_after_a_write() {
         .count();
     assert_eq!(queries, 4, "{}", out.stderr);
 }
+
+/// The tenant inventory through Resource Graph comes packed, many identities to a row, and
+/// matches ARM field for field; when ARG finds a page too large the pages get smaller and
+/// no identity is lost, and a single bucket too large for any page is a clear error.
+#[tokio::test]
+async fn the_tenant_inventory_comes_packed_and_pages_shrink_past_the_size_limit() {
+    let env = tenant(EmulatorOptions {
+        graph_response_limit: 12 * 1024,
+        graph_quota: "10000/1".parse().expect("quota"),
+        ..quick()
+    })
+    .await;
+    let mut count = 0;
+    for sub in [SUB_A, SUB_B] {
+        for rg in ["rg-1", "rg-2"] {
+            group_in(&env, sub, rg).await;
+            for i in 0..40 {
+                identity_in(&env, sub, rg, &format!("id-{i:02}")).await;
+                count += 1;
+            }
+        }
+    }
+    let fields = "|i| [i.id, i.name, i.location, i.principalId, i.clientId, i.tenantId, i.subscriptionId, i.resourceGroup]";
+    let script = format!(
+        "#{{graph: identity_list().map({fields}), arm: identity_list(#{{consistent: true}}).map({fields})}}"
+    );
+    let out = azid(&env, &["--all-subscriptions", "-v", "eval", &script])
+        .run()
+        .await
+        .ok();
+    let v = out.json();
+    let graph = v["graph"].as_array().expect("rows").clone();
+    let mut arm = v["arm"].as_array().expect("rows").clone();
+    arm.sort_by_key(|r| r[0].as_str().unwrap_or("").to_string());
+    assert_eq!(graph.len(), count);
+    assert_eq!(
+        graph, arm,
+        "Resource Graph shows what ARM lists, in id order"
+    );
+    let queries: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Microsoft.ResourceGraph/resources?"))
+        .collect();
+    assert!(
+        queries.iter().any(|l| l.contains("-> 400")),
+        "a page past the limit was refused: {queries:?}"
+    );
+    let served = queries.iter().filter(|l| l.contains("-> 200")).count();
+    assert!(
+        served < count / 4,
+        "{count} identities in {served} pages: {queries:?}"
+    );
+
+    let tiny = tenant(EmulatorOptions {
+        graph_response_limit: 200,
+        ..quick()
+    })
+    .await;
+    group_in(&tiny, SUB_A, "rg").await;
+    identity_in(&tiny, SUB_A, "rg", "one").await;
+    let out = azid(
+        &tiny,
+        &["--all-subscriptions", "eval", "identity_list().len()"],
+    )
+    .run()
+    .await
+    .fails(1);
+    assert!(
+        out.stderr.contains("(ResponsePayloadTooLarge)") && out.stderr.contains("limit of 200"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Resource Graph says what is wrong with a query only in its error's details; azid shows
+/// them.
+#[tokio::test]
+async fn a_bad_query_is_reported_with_resource_graphs_details() {
+    let env = tenant(quick()).await;
+    let out = azid(&env, &["graph", "query", "-q", "resources | frobnicate"])
+        .run()
+        .await
+        .fails(1);
+    assert!(
+        out.stderr.contains("(InvalidQuery)") && out.stderr.contains("frobnicate"),
+        "{}",
+        out.stderr
+    );
+}

@@ -160,6 +160,12 @@ impl ArmError {
         }
     }
 
+    /// Whether Resource Graph refused the answer as larger than its limit (16 MiB), a detail
+    /// of its `BadRequest`.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Self::Api { status: 400, message, .. } if message.contains("(ResponsePayloadTooLarge)"))
+    }
+
     /// The message without the code.
     pub fn message(&self) -> String {
         match self {

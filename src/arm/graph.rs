@@ -215,6 +215,17 @@ pub(crate) fn is_graph(url: &reqwest::Url) -> bool {
 }
 
 impl GraphScope {
+    /// The scopes one request each: subscriptions in batches of at most `MAX_SUBSCRIPTIONS`.
+    pub(crate) fn batches(&self) -> Vec<GraphScope> {
+        match self {
+            GraphScope::Subscriptions(subs) => subs
+                .chunks(MAX_SUBSCRIPTIONS)
+                .map(|c| GraphScope::Subscriptions(c.to_vec()))
+                .collect(),
+            other => vec![other.clone()],
+        }
+    }
+
     /// Checks the names before anything is sent.
     pub fn validated(self) -> Result<Self, ArmError> {
         match &self {
@@ -274,6 +285,18 @@ impl ArmClient {
         scope: &GraphScope,
         page: &PageRequest,
     ) -> Result<GraphPage, ArmError> {
+        self.graph_page_sized(query, scope, page)
+            .await
+            .map(|(p, _)| p)
+    }
+
+    /// One page of a query, decoded as `T`, and the size of its answer in bytes.
+    pub(crate) async fn graph_page_sized<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        scope: &GraphScope,
+        page: &PageRequest,
+    ) -> Result<(T, usize), ArmError> {
         if query.trim().is_empty() {
             return Err(ArmError::invalid("query", "", "a query is KQL text"));
         }
@@ -316,7 +339,7 @@ impl ArmClient {
         let url = self.url(GRAPH_PATH, GRAPH_API_VERSION);
         // A query reads; sending it again is safe.
         let reply = self.send(Method::POST, url, Some(&body), &[200]).await?;
-        super::decode(&reply)
+        Ok((super::decode(&reply)?, reply.body.len()))
     }
 
     /// Every row of a query: each batch of subscriptions, every page of each; `first`
@@ -327,13 +350,7 @@ impl ArmClient {
         scope: &GraphScope,
         first: Option<u64>,
     ) -> Result<GraphRows, ArmError> {
-        let batches: Vec<GraphScope> = match scope {
-            GraphScope::Subscriptions(subs) => subs
-                .chunks(MAX_SUBSCRIPTIONS)
-                .map(|c| GraphScope::Subscriptions(c.to_vec()))
-                .collect(),
-            other => vec![other.clone()],
-        };
+        let batches = scope.batches();
         let mut out = GraphRows::default();
         let limit = first.unwrap_or(u64::MAX);
         for batch in &batches {

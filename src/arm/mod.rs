@@ -15,6 +15,7 @@ mod interrupt;
 pub mod locks;
 pub mod names;
 mod pacing;
+pub mod packed;
 mod pager;
 pub mod permissions;
 pub mod resources;
@@ -486,7 +487,7 @@ impl ArmClient {
             }));
         }
         let (code, message) = match serde_json::from_slice::<crate::model::ErrorResponse>(&body) {
-            Ok(e) => (e.error.code, e.error.message),
+            Ok(e) => (e.error.code.clone(), with_details(&e.error)),
             Err(_) => (
                 format!("Http{status}"),
                 String::from_utf8_lossy(&body).trim().to_string(),
@@ -581,6 +582,21 @@ pub(crate) fn decode<T: DeserializeOwned>(reply: &Reply) -> Result<T, ArmError> 
         status: reply.status,
         message: e.to_string(),
     })
+}
+
+/// An error's message, followed by the codes and messages of its details (Resource Graph
+/// says what went wrong only there: `InvalidQuery`, `ResponsePayloadTooLarge`, ...).
+fn with_details(error: &crate::model::ErrorBody) -> String {
+    let details: Vec<String> = error
+        .details
+        .iter()
+        .map(|d| format!("({}) {}", d.code, d.message))
+        .collect();
+    if details.is_empty() {
+        error.message.clone()
+    } else {
+        format!("{} {}", error.message, details.join(" "))
+    }
 }
 
 /// The causes of a reqwest error on one line (its own message only repeats the URL).

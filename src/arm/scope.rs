@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::ArmClient;
@@ -71,37 +72,82 @@ impl Scope {
     }
 }
 
-/// The query of the identities in scope, every column an identity map needs.
-const IDENTITIES_QUERY: &str = "resources | where type =~ 'microsoft.managedidentity/userassignedidentities' \
-     | project id, name, location, tags, subscriptionId, properties | order by id asc";
+/// The identities in scope, read packed (`graph_rows_packed`)...
+const IDENTITIES: &str =
+    "resources | where type =~ 'microsoft.managedidentity/userassignedidentities'";
+/// ...with every field an identity map needs.
+const IDENTITY_COLUMNS: &[(&str, &str)] = &[
+    ("id", "id"),
+    ("name", "name"),
+    ("location", "location"),
+    ("tags", "tags"),
+    ("subscriptionId", "subscriptionId"),
+    ("tenantId", "properties.tenantId"),
+    ("principalId", "properties.principalId"),
+    ("clientId", "properties.clientId"),
+    ("isolationScope", "properties.isolationScope"),
+];
+
+/// An identity as a packed Resource Graph row holds it (any field may be null).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityRow {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    tags: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    subscription_id: Option<String>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    principal_id: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    isolation_scope: Option<String>,
+}
+
+impl IdentityRow {
+    /// The identity as ARM shapes it, with its subscription; `None` without an id or name.
+    fn identity(self) -> Option<(String, Identity)> {
+        let tags = self
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                _ => None,
+            })
+            .collect();
+        Some((
+            self.subscription_id?,
+            Identity {
+                id: self.id?,
+                name: self.name?,
+                kind: "Microsoft.ManagedIdentity/userAssignedIdentities".into(),
+                location: self.location.unwrap_or_default(),
+                tags,
+                properties: IdentityProperties {
+                    tenant_id: self.tenant_id.unwrap_or_default(),
+                    principal_id: self.principal_id.unwrap_or_default(),
+                    client_id: self.client_id.unwrap_or_default(),
+                    isolation_scope: self.isolation_scope,
+                    assignment_restrictions: None,
+                },
+            },
+        ))
+    }
+}
 
 /// The query of the caller's subscriptions.
 pub const SUBSCRIPTIONS_QUERY: &str = "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' \
      | project id, subscriptionId, name, state = tostring(properties.state), \
      managementGroupAncestorsChain = properties.managementGroupAncestorsChain | order by subscriptionId asc";
-
-/// An identity as ARM shapes it, from a Resource Graph row (which lower-cases `type`).
-fn identity_of(row: &serde_json::Map<String, Value>) -> Option<Identity> {
-    let text = |v: &Value| v.as_str().map(str::to_string);
-    let props = row.get("properties")?;
-    Some(Identity {
-        id: text(row.get("id")?)?,
-        name: text(row.get("name")?)?,
-        kind: "Microsoft.ManagedIdentity/userAssignedIdentities".into(),
-        location: row.get("location").and_then(text).unwrap_or_default(),
-        tags: row
-            .get("tags")
-            .and_then(|t| serde_json::from_value(t.clone()).ok())
-            .unwrap_or_default(),
-        properties: IdentityProperties {
-            tenant_id: props.get("tenantId").and_then(text).unwrap_or_default(),
-            principal_id: props.get("principalId").and_then(text).unwrap_or_default(),
-            client_id: props.get("clientId").and_then(text).unwrap_or_default(),
-            isolation_scope: props.get("isolationScope").and_then(text),
-            assignment_restrictions: None,
-        },
-    })
-}
 
 fn stopped(e: tokio::task::JoinError) -> ArmError {
     ArmError::Decode {
@@ -111,20 +157,20 @@ fn stopped(e: tokio::task::JoinError) -> ArmError {
 }
 
 impl ArmClient {
-    /// The identities in a Resource Graph scope, one query (every page), each with its
-    /// subscription.
+    /// The identities in a Resource Graph scope, read packed, each with its subscription.
     pub async fn identity_list_graph(
         &self,
         scope: &GraphScope,
     ) -> Result<Vec<(String, Identity)>, ArmError> {
-        let found = self.graph_query(IDENTITIES_QUERY, scope, None).await?;
+        let found = self
+            .graph_rows_packed(IDENTITIES, IDENTITY_COLUMNS, scope, |r: &IdentityRow| {
+                r.id.as_deref().unwrap_or("")
+            })
+            .await?;
         Ok(found
             .rows
-            .iter()
-            .filter_map(|row| {
-                let sub = row.get("subscriptionId")?.as_str()?.to_string();
-                Some((sub, identity_of(row)?))
-            })
+            .into_iter()
+            .filter_map(IdentityRow::identity)
             .collect())
     }
 

@@ -139,6 +139,8 @@ pub struct HostState {
     pub interrupted: Arc<AtomicBool>,
     /// Group and identity names seen in results (REPL completion).
     pub seen: RefCell<BTreeSet<String>>,
+    /// Whether names are noted for completion (only the REPL completes).
+    pub completing: Cell<bool>,
     /// Writes done.
     pub done: Cell<Done>,
     /// Most requests in flight for the array forms (`set_concurrency` changes it).
@@ -185,7 +187,9 @@ impl HostState {
 
     /// Notes a name for completion.
     pub fn saw(&self, name: &str) {
-        self.seen.borrow_mut().insert(name.to_string());
+        if self.completing.get() {
+            self.seen.borrow_mut().insert(name.to_string());
+        }
     }
 
     /// Counts a write.
@@ -238,6 +242,7 @@ impl Host {
             interactive: options.interactive,
             interrupted: interrupted.clone(),
             seen: RefCell::new(BTreeSet::new()),
+            completing: Cell::new(false),
             done: Cell::new(Done::default()),
             concurrency: Cell::new(options.concurrency.max(1)),
             last_summary: RefCell::new(None),

@@ -61,8 +61,19 @@ pub(super) fn resources_wide(s: &HostState) -> Res<Option<Array>> {
     if !scope.is_wide() {
         return Ok(None);
     }
-    let query = "resources | project id, name, type, subscriptionId, identity | order by id asc";
-    let found = s.block_on(s.client.graph_query(query, &scope.graph(""), None))?;
+    let columns = [
+        ("id", "id"),
+        ("name", "name"),
+        ("type", "type"),
+        ("subscriptionId", "subscriptionId"),
+        ("identity", "identity"),
+    ];
+    let found = s.block_on(s.client.graph_rows_packed(
+        "resources",
+        &columns,
+        &scope.graph(""),
+        crate::arm::packed::by_id,
+    ))?;
     found
         .rows
         .into_iter()
@@ -109,9 +120,19 @@ pub(super) fn assignments_wide(s: &HostState) -> Res<Option<Array>> {
     if !scope.is_wide() {
         return Ok(None);
     }
-    let query = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
-         | project id, name, type, properties | order by id asc";
-    let found = s.block_on(s.client.graph_query(query, &scope.graph(""), None))?;
+    let source = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments'";
+    let columns = [
+        ("id", "id"),
+        ("name", "name"),
+        ("type", "type"),
+        ("properties", "properties"),
+    ];
+    let found = s.block_on(s.client.graph_rows_packed(
+        source,
+        &columns,
+        &scope.graph(""),
+        crate::arm::packed::by_id,
+    ))?;
     found
         .rows
         .into_iter()

@@ -73,6 +73,52 @@ const ALL_ATTACHED: &str = "resources | where isnotempty(identity) \
      | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend identityId = tostring(k) \
      | where isnotempty(identityId) | extend pair = strcat(identityId, ' ', id) | summarize pairs = make_list(pair)";
 
+/// The same pairs as rows, read in buckets when one row would pass ARG's answer limit.
+const ATTACHED_ROWS: &str = "resources | where isnotempty(identity) \
+     | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend identityId = tostring(k) \
+     | where isnotempty(identityId)";
+
+/// The tenant's `(identity id, resource id)` pairs: one packed row, or, in a tenant whose
+/// pairs do not fit one answer, a packed read in buckets.
+async fn attached_pairs(client: &ArmClient) -> Result<Vec<(String, String)>, ArmError> {
+    let rows = match client
+        .graph_query(ALL_ATTACHED, &GraphScope::Tenant, None)
+        .await
+    {
+        Ok(found) => {
+            return Ok(found
+                .rows
+                .iter()
+                .filter_map(|row| row.get("pairs").and_then(Value::as_array))
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(|pair| pair.split_once(' '))
+                .map(|(identity, resource)| (identity.to_string(), resource.to_string()))
+                .collect());
+        }
+        Err(e) if e.is_too_large() => {
+            let columns = [("id", "id"), ("identityId", "identityId")];
+            client
+                .graph_rows_packed(
+                    ATTACHED_ROWS,
+                    &columns,
+                    &GraphScope::Tenant,
+                    crate::arm::packed::by_id,
+                )
+                .await?
+                .rows
+        }
+        Err(e) => return Err(e),
+    };
+    let text = |row: &serde_json::Map<String, Value>, key: &str| {
+        row.get(key).and_then(Value::as_str).map(str::to_string)
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|row| Some((text(row, "identityId")?, text(row, "id")?)))
+        .collect())
+}
+
 /// Every role assignment of the tenant.
 const ALL_ASSIGNED: &str = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' \
      | project id, name, type, properties | order by id asc";
@@ -112,18 +158,10 @@ impl TenantWide {
     /// Reads the tenant's attachments and role assignments, the two queries sent together.
     pub async fn read(client: &ArmClient) -> Result<Self, ArmError> {
         let (attached, assigned) = tokio::join!(
-            client.graph_query(ALL_ATTACHED, &GraphScope::Tenant, None),
+            attached_pairs(client),
             client.graph_query(ALL_ASSIGNED, &GraphScope::Tenant, None)
         );
-        let mut attached: Vec<(String, String)> = attached?
-            .rows
-            .iter()
-            .filter_map(|row| row.get("pairs").and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter_map(|pair| pair.split_once(' '))
-            .map(|(identity, resource)| (identity.to_string(), resource.to_string()))
-            .collect();
+        let mut attached = attached?;
         attached.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         let assignments = assigned?
             .rows
