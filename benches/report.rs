@@ -4,7 +4,10 @@
 //! default quota. Prints the wall time, the peak memory of the azid process and the sizes of the HTML and JSON files; checks only that the report
 //! counted every identity. Run with `cargo bench --bench report`.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+#[path = "common/peak.rs"]
+mod peak;
 use std::time::{Duration, Instant};
 
 use azid::emulator::seed::TenantSeed;
@@ -12,18 +15,6 @@ use azid::emulator::{Emulator, EmulatorOptions, Latency};
 
 const SUBSCRIPTIONS: usize = 50;
 const IDENTITIES: usize = 20_000;
-
-/// Peak resident memory of finished child processes, in MiB.
-fn children_peak_mib() -> f64 {
-    // SAFETY: getrusage writes into the struct it is given and reads nothing else.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    if rc != 0 {
-        return f64::NAN;
-    }
-    // ru_maxrss is in KiB on Linux.
-    usage.ru_maxrss as f64 / 1024.0
-}
 
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -73,9 +64,14 @@ fn main() {
             "--json-out",
             json.to_str().expect("utf-8 path"),
         ])
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("azid runs");
+    let peak = peak::watch(out.id(), "azid");
+    let out = out.wait_with_output().expect("azid runs");
     let elapsed = started.elapsed();
+    let peak_mib = peak.kib() as f64 / 1024.0;
     assert!(
         out.status.success(),
         "report failed: {}",
@@ -92,7 +88,7 @@ fn main() {
     println!(
         "report: {:.2} s, peak memory {:.0} MiB, HTML {:.2} MB, JSON {:.2} MB (aim: 15 s, 300 MB, 10 MB)",
         elapsed.as_secs_f64(),
-        children_peak_mib(),
+        peak_mib,
         size(&html),
         size(&json)
     );

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use azid::emulator::{Emulator, EmulatorOptions};
+
+#[path = "common/peak.rs"]
+mod peak;
 use serde_json::{Value, json};
 
 const SUBSCRIPTIONS: usize = 50;
@@ -186,6 +189,7 @@ fn eval(emu: &Emulator, script: &str, extra: &[&str]) -> Measured {
         .stderr(Stdio::piped())
         .spawn()
         .expect("azid runs");
+    let peak = peak::watch(child.id(), "azid");
     let mut stderr = child.stderr.take().expect("piped");
     let errors = std::thread::spawn(move || {
         let mut text = String::new();
@@ -199,6 +203,7 @@ fn eval(emu: &Emulator, script: &str, extra: &[&str]) -> Measured {
         .expect("piped")
         .read_to_end(&mut stdout)
         .expect("read");
+    let peak_kib = peak.kib();
     let mut status = 0;
     // SAFETY: wait4 writes only into `status` and `usage`, for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -216,7 +221,11 @@ fn eval(emu: &Emulator, script: &str, extra: &[&str]) -> Measured {
         out,
         took,
         requests: errors.matches(" ms (request id ").count(),
-        peak_kib: usage.ru_maxrss,
+        // A child too quick to be seen once falls back to the inflated figure.
+        peak_kib: match i64::try_from(peak_kib) {
+            Ok(0) | Err(_) => usage.ru_maxrss,
+            Ok(kib) => kib,
+        },
         kinds: by_kind(&errors),
     }
 }
