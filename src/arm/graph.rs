@@ -209,6 +209,11 @@ fn hh_mm_ss(text: &str) -> Option<Duration> {
     (parts == 3).then(|| Duration::from_secs(secs))
 }
 
+/// A KQL string literal: `text` in single quotes, its backslashes and quotes escaped.
+pub fn kql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
 /// Whether a URL is the Resource Graph query operation (paced by the graph quota).
 pub(crate) fn is_graph(url: &reqwest::Url) -> bool {
     url.path().eq_ignore_ascii_case(GRAPH_PATH)

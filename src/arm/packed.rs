@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::ArmClient;
 use super::error::ArmError;
-use super::graph::{GraphScope, MAX_PAGE, PageRequest};
+use super::graph::{GraphScope, MAX_PAGE, PageRequest, kql_string};
 
 /// A page of a packed query: buckets, each the list of its rows.
 #[derive(Deserialize)]
@@ -53,17 +53,12 @@ const FIRST_PAGE: u64 = 50;
 /// The most pages one packed query follows.
 const MAX_PAGES: usize = 100_000;
 
-/// A KQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 /// The packed form of `source`: its rows in `buckets` buckets, each `columns` (name, KQL
 /// expression) packed into an object.
 fn packed_query(source: &str, columns: &[(&str, &str)], buckets: u64) -> String {
     let fields: Vec<String> = columns
         .iter()
-        .map(|(name, expr)| format!("{}, {expr}", literal(name)))
+        .map(|(name, expr)| format!("{}, {expr}", kql_string(name)))
         .collect();
     format!(
         "{source} | extend azidBucket = hash(tolower(id)) % {buckets} \

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::references::Uses;
-use crate::arm::graph::GraphScope;
+use crate::arm::graph::{GraphScope, kql_string};
 use crate::arm::{ArmClient, ArmError};
 use crate::model::RoleAssignment;
 
@@ -28,11 +28,6 @@ pub struct References {
 /// Identity ids per Resource Graph query: Microsoft's advice for querying by ids is batches
 /// of 1,000 or fewer (GRAPH-AND-LOCKS.md §3).
 const IDS_PER_QUERY: usize = 1000;
-
-/// A KQL string literal.
-fn kql_string(text: &str) -> String {
-    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-}
 
 /// `(a, b, ...)` of lower-case id literals for `in`.
 fn kql_list(ids: &[String]) -> String {
