@@ -443,7 +443,7 @@ fn summarize(table: Table, aggs: &[Aggregate], by: &[Named]) -> Result<Table, Qu
     let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
     for (r, row) in table.rows.iter().enumerate() {
         let key: Vec<Value> = by.iter().map(|b| eval(&b.expr, row, &idx)).collect();
-        let text = Value::Array(key.clone()).to_string();
+        let text = key_text(&key);
         let members = groups.entry(text).or_default();
         if members.is_empty() {
             order.push(key);
@@ -453,22 +453,25 @@ fn summarize(table: Table, aggs: &[Aggregate], by: &[Named]) -> Result<Table, Qu
     // Without `by`, an empty input still gives one row (count 0).
     if by.is_empty() && order.is_empty() {
         order.push(Vec::new());
-        groups.insert(Value::Array(Vec::new()).to_string(), Vec::new());
+        groups.insert(key_text(&[]), Vec::new());
     }
     let mut columns: Vec<String> = by.iter().map(|b| b.name.clone()).collect();
     columns.extend(aggs.iter().map(|a| a.name.clone()));
     let mut rows = Vec::new();
+    // The keys are known: the aggregates may take the values they read out of the rows
+    // instead of copying them, when no two of them read the same value.
+    let moving = moves(aggs);
+    let mut input = table.rows;
     for key in order {
-        let members = &groups[&Value::Array(key.clone()).to_string()];
+        let members = &groups[&key_text(&key)];
         let mut out = key;
         for agg in aggs {
-            let values = || {
-                members.iter().map(|&r| match &agg.arg {
-                    Some(e) => eval(e, &table.rows[r], &idx),
-                    None => Value::Null,
-                })
-            };
-            out.push(aggregate(agg.func, values()));
+            let values = members.iter().map(|&r| match (&agg.arg, input.get_mut(r)) {
+                (Some(e), Some(row)) if moving => take(e, row, &idx),
+                (Some(e), Some(row)) => eval(e, row, &idx),
+                _ => Value::Null,
+            });
+            out.push(aggregate(agg.func, values));
         }
         rows.push(out);
     }
@@ -476,6 +479,103 @@ fn summarize(table: Table, aggs: &[Aggregate], by: &[Named]) -> Result<Table, Qu
         columns: unique_names(columns),
         rows,
     })
+}
+
+/// A group's key as text, the map key of its group.
+fn key_text(key: &[Value]) -> String {
+    serde_json::to_string(key).unwrap_or_default()
+}
+
+/// The column and member names of a plain path (`c`, `c.a.b`).
+fn plain_path(expr: &Expr) -> Option<Vec<&str>> {
+    match expr {
+        Expr::Col { name, .. } => Some(vec![name.as_str()]),
+        Expr::Member(base, key) => {
+            let mut p = plain_path(base)?;
+            p.push(key.as_str());
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// Adds the paths an aggregate's argument takes; false when it is not made of plain paths,
+/// literals and `pack` with literal names alone.
+fn taken_paths<'e>(expr: &'e Expr, paths: &mut Vec<Vec<&'e str>>) -> bool {
+    match expr {
+        Expr::Lit(_) => true,
+        Expr::Call {
+            func: Func::Pack,
+            args,
+        } => args.chunks(2).all(|pair| match pair {
+            [Expr::Lit(_), value] => taken_paths(value, paths),
+            _ => false,
+        }),
+        other => match plain_path(other) {
+            Some(p) => {
+                paths.push(p);
+                true
+            }
+            None => false,
+        },
+    }
+}
+
+/// Whether the aggregates may take their values out of the rows: each reads only plain
+/// paths, and none of them lies within another (or is read twice), so no read finds a value
+/// an earlier one took.
+fn moves(aggs: &[Aggregate]) -> bool {
+    let mut paths = Vec::new();
+    if !aggs
+        .iter()
+        .filter_map(|a| a.arg.as_ref())
+        .all(|e| taken_paths(e, &mut paths))
+    {
+        return false;
+    }
+    paths.iter().enumerate().all(|(i, a)| {
+        paths.iter().skip(i + 1).all(|b| {
+            let n = a.len().min(b.len());
+            a[..n] != b[..n]
+        })
+    })
+}
+
+/// `eval` of an expression `moves` allowed, moving the values it reads out of the row.
+fn take(expr: &Expr, row: &mut [Value], idx: &HashMap<String, usize>) -> Value {
+    match expr {
+        Expr::Call {
+            func: Func::Pack,
+            args,
+        } => Value::Object(
+            args.chunks(2)
+                .filter_map(|pair| match pair {
+                    [name, value] => Some((text(&eval(name, row, idx)), take(value, row, idx))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        other => match path_mut(other, row, idx) {
+            Some(v) => std::mem::take(v),
+            None => eval(other, row, idx),
+        },
+    }
+}
+
+/// The value a plain path names in the row, to take it.
+fn path_mut<'a>(
+    expr: &Expr,
+    row: &'a mut [Value],
+    idx: &HashMap<String, usize>,
+) -> Option<&'a mut Value> {
+    match expr {
+        Expr::Col { name, .. } => idx.get(name.as_str()).and_then(|&i| row.get_mut(i)),
+        Expr::Member(base, key) => match path_mut(base, row, idx)? {
+            Value::Object(m) => m.get_mut(key),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn aggregate(func: AggFunc, values: impl Iterator<Item = Value>) -> Value {
@@ -751,6 +851,14 @@ fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
             },
             _ => Value::Null,
         },
+        // Comparing a column with a literal copies neither: a `where` over a tenant's rows
+        // copied every cell it tested.
+        Expr::Binary(op, l, r) if !matches!(op, BinOp::And | BinOp::Or) => {
+            match (borrowed(l, row, idx), borrowed(r, row, idx)) {
+                (Some(a), Some(b)) => relate(*op, a, b),
+                _ => relate(*op, &eval(l, row, idx), &eval(r, row, idx)),
+            }
+        }
         Expr::Binary(op, l, r) => binary(*op, eval(l, row, idx), || eval(r, row, idx)),
         Expr::In {
             expr,
@@ -805,49 +913,63 @@ fn binary(op: BinOp, left: Value, right: impl FnOnce() -> Value) -> Value {
     match op {
         BinOp::And => Value::Bool(truthy(&left) && truthy(&right())),
         BinOp::Or => Value::Bool(truthy(&left) || truthy(&right())),
-        _ => {
-            let right = right();
-            match op {
-                BinOp::Eq => Value::Bool(equal(&left, &right)),
-                BinOp::Ne => Value::Bool(!equal(&left, &right)),
-                BinOp::EqCi => Value::Bool(equal_ci(&left, &right)),
-                BinOp::NeCi => Value::Bool(!equal_ci(&left, &right)),
-                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                    if left.is_null() || right.is_null() {
-                        return Value::Bool(false);
-                    }
-                    let o = compare(&left, &right);
-                    Value::Bool(match op {
-                        BinOp::Lt => o == Ordering::Less,
-                        BinOp::Le => o != Ordering::Greater,
-                        BinOp::Gt => o == Ordering::Greater,
-                        _ => o != Ordering::Less,
-                    })
-                }
-                BinOp::Has | BinOp::NotHas => {
-                    Value::Bool(has(&text(&left), &text(&right)) == (op == BinOp::Has))
-                }
-                BinOp::Contains | BinOp::NotContains => Value::Bool(
-                    text(&left)
-                        .to_lowercase()
-                        .contains(&text(&right).to_lowercase())
-                        == (op == BinOp::Contains),
-                ),
-                BinOp::StartsWith | BinOp::NotStartsWith => Value::Bool(
-                    text(&left)
-                        .to_lowercase()
-                        .starts_with(&text(&right).to_lowercase())
-                        == (op == BinOp::StartsWith),
-                ),
-                BinOp::EndsWith | BinOp::NotEndsWith => Value::Bool(
-                    text(&left)
-                        .to_lowercase()
-                        .ends_with(&text(&right).to_lowercase())
-                        == (op == BinOp::EndsWith),
-                ),
-                _ => arithmetic(op, &left, &right),
+        _ => relate(op, &left, &right()),
+    }
+}
+
+/// A value as it stands in the row or the query, when reading it needs no copy.
+fn borrowed<'a>(
+    expr: &'a Expr,
+    row: &'a [Value],
+    idx: &HashMap<String, usize>,
+) -> Option<&'a Value> {
+    match expr {
+        Expr::Lit(v) => Some(v),
+        other => path(other, row, idx),
+    }
+}
+
+/// A comparison or arithmetic operator (not `and` / `or`) applied to both sides.
+fn relate(op: BinOp, left: &Value, right: &Value) -> Value {
+    match op {
+        BinOp::Eq => Value::Bool(equal(left, right)),
+        BinOp::Ne => Value::Bool(!equal(left, right)),
+        BinOp::EqCi => Value::Bool(equal_ci(left, right)),
+        BinOp::NeCi => Value::Bool(!equal_ci(left, right)),
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            if left.is_null() || right.is_null() {
+                return Value::Bool(false);
             }
+            let o = compare(left, right);
+            Value::Bool(match op {
+                BinOp::Lt => o == Ordering::Less,
+                BinOp::Le => o != Ordering::Greater,
+                BinOp::Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            })
         }
+        BinOp::Has | BinOp::NotHas => {
+            Value::Bool(has(&text(left), &text(right)) == (op == BinOp::Has))
+        }
+        BinOp::Contains | BinOp::NotContains => Value::Bool(
+            text(left)
+                .to_lowercase()
+                .contains(&text(right).to_lowercase())
+                == (op == BinOp::Contains),
+        ),
+        BinOp::StartsWith | BinOp::NotStartsWith => Value::Bool(
+            text(left)
+                .to_lowercase()
+                .starts_with(&text(right).to_lowercase())
+                == (op == BinOp::StartsWith),
+        ),
+        BinOp::EndsWith | BinOp::NotEndsWith => Value::Bool(
+            text(left)
+                .to_lowercase()
+                .ends_with(&text(right).to_lowercase())
+                == (op == BinOp::EndsWith),
+        ),
+        _ => arithmetic(op, left, right),
     }
 }
 
@@ -909,8 +1031,8 @@ fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) 
     };
     match func {
         Func::ToString => Value::String(text(&arg(0))),
-        Func::ToLower => Value::String(text(&arg(0)).to_lowercase()),
-        Func::ToUpper => Value::String(text(&arg(0)).to_uppercase()),
+        Func::ToLower => Value::String(as_text(&arg(0)).to_lowercase()),
+        Func::ToUpper => Value::String(as_text(&arg(0)).to_uppercase()),
         Func::BagKeys => match &*arg(0) {
             Value::Object(m) => Value::Array(m.keys().map(|k| Value::String(k.clone())).collect()),
             _ => Value::Null,
@@ -964,7 +1086,7 @@ fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) 
             if arg(0).is_null() {
                 return Value::Null;
             }
-            let h = fnv1a(text(&arg(0)).as_bytes());
+            let h = fnv1a(as_text(&arg(0)).as_bytes());
             if args.len() < 2 {
                 // Kusto's hash is a signed 64-bit value.
                 return Value::from(i64::from_ne_bytes(h.to_ne_bytes()));
@@ -982,6 +1104,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// `text`, borrowed when the value is a string already.
+fn as_text(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::String(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(text(other)),
+    }
 }
 
 /// A value as Kusto's `tostring` gives it: null is `""`, dynamic values are compact JSON.

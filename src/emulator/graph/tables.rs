@@ -291,7 +291,7 @@ impl View<'_> {
             return row.table == which && in_scope && readable(self.caller, row);
         }
         row.table == which
-            && self.subs.contains(&row.sub)
+            && seen.in_subs(self.subs, &row.sub)
             && seen.check(self.caller, row)
             && (which != TableName::Authorization
                 || row.at_subscription
@@ -334,10 +334,17 @@ impl Catalog for View<'_> {
 
 /// What the caller may read, decided once per subscription, group and action of a query
 /// instead of once per row (a tenant holds many rows per group).
+/// The last answers are kept apart too: the rows of a group stand together in a snapshot,
+/// so most rows need no lookup at all.
 #[derive(Default)]
 struct Readable<'r> {
-    known: HashMap<(Option<&'r str>, &'r str, Option<&'r str>), bool>,
+    known: HashMap<Permission<'r>, bool>,
+    last: Option<(Permission<'r>, bool)>,
+    last_sub: Option<(&'r str, bool)>,
 }
+
+/// An action (none for "any role") in a subscription and maybe a group.
+type Permission<'r> = (Option<&'r str>, &'r str, Option<&'r str>);
 
 impl<'r> Readable<'r> {
     fn check(&mut self, caller: &Principal, row: &'r Row) -> bool {
@@ -346,10 +353,26 @@ impl<'r> Readable<'r> {
             Need::Action(a) => Some(a.as_str()),
             Need::AtGroup(..) => return readable(caller, row),
         };
-        *self
+        let key = (action, row.sub.as_str(), row.rg.as_deref());
+        if let Some((_, known)) = self.last.filter(|(k, _)| *k == key) {
+            return known;
+        }
+        let known = *self
             .known
-            .entry((action, row.sub.as_str(), row.rg.as_deref()))
-            .or_insert_with(|| readable(caller, row))
+            .entry(key)
+            .or_insert_with(|| readable(caller, row));
+        self.last = Some((key, known));
+        known
+    }
+
+    /// Whether the row's subscription is one of the query's.
+    fn in_subs(&mut self, subs: &HashSet<String>, sub: &'r str) -> bool {
+        if let Some((_, known)) = self.last_sub.filter(|(s, _)| *s == sub) {
+            return known;
+        }
+        let known = subs.contains(sub);
+        self.last_sub = Some((sub, known));
+        known
     }
 }
 

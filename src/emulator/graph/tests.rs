@@ -430,3 +430,26 @@ fn columns_read_only_before_a_project_still_reach_it() {
     let whole = q("resources | where name == 'id-a'");
     assert_eq!(whole[0]["tags"], json!({"owner": "ann", "env": "prod"}));
 }
+
+#[test]
+fn aggregates_that_read_one_value_twice_both_see_it() {
+    // Once per value: the aggregates may move the values out of the rows.
+    let rows = q("resources | where subscriptionId == 's1' \
+         | summarize l = make_list(pack('n', name, 'p', properties.principalId)), t = make_list(tags) by subscriptionId");
+    assert_eq!(
+        rows,
+        [json!({"subscriptionId": "s1",
+            "l": [{"n": "id-a", "p": "p-a"}, {"n": "id-b", "p": "p-b"}],
+            "t": [{"owner": "ann", "env": "prod"}, {}]})]
+    );
+    // The same name twice, and a value inside another read whole: each read sees it all.
+    let rows = q("resources | where subscriptionId == 's1' \
+         | summarize l = make_list(pack('n', name, 'p', properties, 'q', properties.principalId)), names = make_list(name) by subscriptionId");
+    assert_eq!(
+        rows,
+        [json!({"subscriptionId": "s1",
+            "l": [{"n": "id-a", "p": {"principalId": "p-a"}, "q": "p-a"},
+                  {"n": "id-b", "p": {"principalId": "p-b"}, "q": "p-b"}],
+            "names": ["id-a", "id-b"]})]
+    );
+}
