@@ -110,6 +110,9 @@ pub struct Store {
 /// How long a write waits for another process's lock on the same file before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How much of a store file SQLite maps into memory.
+const MMAP_BYTES: i64 = 1 << 30;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS groups (
@@ -134,6 +137,9 @@ impl Store {
                 conn.busy_timeout(BUSY_TIMEOUT)?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
+                // Lists read the same pages over and over: mapped, they cost no read call
+                // each (the default 2 MB page cache holds a fraction of a seeded tenant).
+                conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
                 conn
             }
             None => Connection::open_in_memory()?,
@@ -353,15 +359,24 @@ impl Tx<'_> {
         let limit_plus = limit as i64 + 1;
         let (mut stmt, rows_params): (_, Vec<Box<dyn rusqlite::ToSql>>) = match group {
             Some(g) => (
+                // `key > ?5` says the same as the line before it within the group, where
+                // the index can use it: a page does not scan the pages before it.
                 self.tx.prepare_cached(
                     "SELECT grp || '/' || key, body FROM identities WHERE sub = ?1 AND grp = ?2 \
-                     AND grp || '/' || key > ?3 ORDER BY key LIMIT ?4",
+                     AND grp || '/' || key > ?3 AND key > ?5 ORDER BY key LIMIT ?4",
                 )?,
                 vec![
                     Box::new(sub.to_string()),
                     Box::new(g.to_string()),
                     Box::new(after.to_string()),
                     Box::new(limit_plus),
+                    Box::new(
+                        after
+                            .strip_prefix(g)
+                            .and_then(|rest| rest.strip_prefix('/'))
+                            .unwrap_or("")
+                            .to_string(),
+                    ),
                 ],
             ),
             None => (
