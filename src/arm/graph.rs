@@ -302,6 +302,17 @@ impl ArmClient {
         scope: &GraphScope,
         page: &PageRequest,
     ) -> Result<(T, usize), ArmError> {
+        let reply = self.graph_page_reply(query, scope, page).await?;
+        Ok((super::decode(&reply)?, reply.body.len()))
+    }
+
+    /// One page of a query as answered, not yet decoded.
+    pub(crate) async fn graph_page_reply(
+        &self,
+        query: &str,
+        scope: &GraphScope,
+        page: &PageRequest,
+    ) -> Result<super::Reply, ArmError> {
         if query.trim().is_empty() {
             return Err(ArmError::invalid("query", "", "a query is KQL text"));
         }
@@ -343,8 +354,7 @@ impl ArmClient {
         })?;
         let url = self.url(GRAPH_PATH, GRAPH_API_VERSION);
         // A query reads; sending it again is safe.
-        let reply = self.send(Method::POST, url, Some(&body), &[200]).await?;
-        Ok((super::decode(&reply)?, reply.body.len()))
+        self.send(Method::POST, url, Some(&body), &[200]).await
     }
 
     /// Every row of a query: each batch of subscriptions, every page of each; `first`

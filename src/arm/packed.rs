@@ -15,14 +15,22 @@ use super::graph::{GraphScope, MAX_PAGE, PageRequest, kql_string};
 
 /// A page of a packed query: buckets, each the list of its rows.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Page<T> {
+    #[serde(default = "Vec::new")]
+    data: Vec<Bucket<T>>,
+}
+
+/// What a page says of the pages after it, read before its rows are decoded: the next page
+/// is asked for while this one's rows are decoded on another thread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Head {
     #[serde(default)]
     total_records: u64,
     #[serde(rename = "$skipToken", default)]
     skip_token: Option<String>,
     #[serde(default = "Vec::new")]
-    data: Vec<Bucket<T>>,
+    data: Vec<serde::de::IgnoredAny>,
 }
 
 /// One bucket.
@@ -83,7 +91,7 @@ pub fn by_id(row: &serde_json::Map<String, Value>) -> &str {
 impl ArmClient {
     /// Every row of `source` (KQL whose rows have an `id`) as `T`, decoded from objects of
     /// `columns` (name, expression), read packed; sorted by `key`.
-    pub async fn graph_rows_packed<T: DeserializeOwned>(
+    pub async fn graph_rows_packed<T: DeserializeOwned + Send + 'static>(
         &self,
         source: &str,
         columns: &[(&str, &str)],
@@ -101,7 +109,7 @@ impl ArmClient {
         Ok(out)
     }
 
-    async fn packed_batch<T: DeserializeOwned>(
+    async fn packed_batch<T: DeserializeOwned + Send + 'static>(
         &self,
         source: &str,
         columns: &[(&str, &str)],
@@ -112,6 +120,8 @@ impl ArmClient {
         let (mut top, mut token, mut fetched) = (FIRST_PAGE, None::<String>, 0u64);
         // Below the size that was refused: every later page stays under it.
         let mut ceiling = MAX_PAGE;
+        // The pages' rows, decoded on blocking threads while later pages are fetched.
+        let mut decoding = Vec::new();
         for _ in 0..MAX_PAGES {
             let request = PageRequest {
                 first: Some(top),
@@ -119,23 +129,32 @@ impl ArmClient {
                 skip: token.is_none().then_some(fetched).filter(|f| *f > 0),
                 skip_token: token.clone(),
             };
-            let (page, bytes): (Page<T>, usize) =
-                match self.graph_page_sized(&query, scope, &request).await {
-                    Ok(page) => page,
-                    Err(e) if e.is_too_large() && top > 1 => {
-                        top /= 2;
-                        ceiling = top;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+            let reply = match self.graph_page_reply(&query, scope, &request).await {
+                Ok(reply) => reply,
+                Err(e) if e.is_too_large() && top > 1 => {
+                    top /= 2;
+                    ceiling = top;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             out.requests += 1;
-            let buckets = page.data.len();
+            let head: Head = super::decode(&reply)?;
+            let buckets = head.data.len();
             fetched = fetched.saturating_add(buckets as u64);
-            out.rows.extend(page.data.into_iter().flat_map(|b| b.rows));
-            top = next_top(bytes, buckets).min(ceiling);
-            token = page.skip_token.filter(|t| !t.is_empty());
-            if buckets == 0 || (token.is_none() && fetched >= page.total_records) {
+            top = next_top(reply.body.len(), buckets).min(ceiling);
+            token = head.skip_token.filter(|t| !t.is_empty());
+            decoding.push(tokio::task::spawn_blocking(move || {
+                super::decode::<Page<T>>(&reply)
+            }));
+            if buckets == 0 || (token.is_none() && fetched >= head.total_records) {
+                for page in decoding {
+                    let page = page.await.map_err(|e| ArmError::Decode {
+                        status: 200,
+                        message: format!("decoding a page stopped: {e}"),
+                    })??;
+                    out.rows.extend(page.data.into_iter().flat_map(|b| b.rows));
+                }
                 return Ok(());
             }
         }
