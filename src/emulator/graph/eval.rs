@@ -11,6 +11,7 @@ use super::ast::{
     AggFunc, Aggregate, BinOp, Expr, Func, JoinKind, Named, Op, Query, SortKey, Source,
 };
 use super::error::QueryError;
+use super::prefilter::Prefilter;
 
 /// The default and the largest row limit of `mv-expand` in Resource Graph.
 const MV_EXPAND_DEFAULT_LIMIT: usize = 128;
@@ -145,7 +146,7 @@ fn source_columns(query: &Query) -> Option<HashSet<String>> {
 }
 
 /// Adds the columns an expression reads.
-fn reads(expr: &Expr, names: &mut HashSet<String>) {
+pub(super) fn reads(expr: &Expr, names: &mut HashSet<String>) {
     match expr {
         Expr::Col { name, .. } => {
             names.insert(name.clone());
@@ -192,21 +193,25 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
             // Only the cells the query reads are copied out of the catalog.
             let read: Option<Vec<bool>> = source_columns(query)
                 .map(|names| columns.columns.iter().map(|c| names.contains(c)).collect());
-            match ops.split_first() {
-                // A leading `where` is tested on the catalog's rows before they are copied.
+            // A leading `where` is tested on the catalog's rows before they are copied, and
+            // so is what the operators after it would surely drop (see `Prefilter`).
+            let idx = columns.index();
+            let lead = match ops.split_first() {
                 Some((Op::Where(pred), rest)) => {
                     check(pred, &columns)?;
-                    let idx = columns.index();
-                    let keep = |row: &[Value]| truthy(&eval(pred, row, &idx));
                     ops = rest;
-                    catalog
-                        .table_where(&lower, &keep, read.as_deref())
-                        .ok_or_else(unknown)?
+                    Some(pred)
                 }
-                _ => catalog
-                    .table_where(&lower, &|_| true, read.as_deref())
-                    .ok_or_else(unknown)?,
-            }
+                _ => None,
+            };
+            let later = Prefilter::of(ops, &columns.columns, MV_EXPAND_DEFAULT_LIMIT);
+            let keep = |row: &[Value]| {
+                lead.is_none_or(|p| truthy(&eval(p, row, &idx)))
+                    && later.as_ref().is_none_or(|f| f.keeps(row, &idx))
+            };
+            catalog
+                .table_where(&lower, &keep, read.as_deref())
+                .ok_or_else(unknown)?
         }
         Source::Union(legs) => {
             let tables = legs
@@ -402,19 +407,7 @@ fn mv_expand(table: Table, items: &[Named], limit: Option<usize>) -> Result<Tabl
     for row in &table.rows {
         let expanded: Vec<Vec<Value>> = items
             .iter()
-            .map(|it| match eval(&it.expr, row, &idx) {
-                Value::Array(a) => a,
-                Value::Object(m) => m
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let mut one = Map::new();
-                        one.insert(k, v);
-                        Value::Object(one)
-                    })
-                    .collect(),
-                Value::Null => Vec::new(),
-                scalar => vec![scalar],
-            })
+            .map(|it| expansion(eval(&it.expr, row, &idx)))
             .collect();
         // Several expressions expand side by side; the longest decides the row count.
         let n = expanded.iter().map(Vec::len).max().unwrap_or(0).min(limit);
@@ -428,6 +421,24 @@ fn mv_expand(table: Table, items: &[Named], limit: Option<usize>) -> Result<Tabl
         }
     }
     Ok(Table { columns, rows })
+}
+
+/// The values `mv-expand` makes rows of: an array's items, an object's entries (each a
+/// one-entry object), nothing for null, a scalar itself.
+pub(super) fn expansion(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(a) => a,
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| {
+                let mut one = Map::new();
+                one.insert(k, v);
+                Value::Object(one)
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+        scalar => vec![scalar],
+    }
 }
 
 fn summarize(table: Table, aggs: &[Aggregate], by: &[Named]) -> Result<Table, QueryError> {
@@ -815,7 +826,7 @@ fn unique_names(names: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// Evaluates a scalar expression on one row.
-fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
+pub(super) fn eval(expr: &Expr, row: &[Value], idx: &HashMap<String, usize>) -> Value {
     match expr {
         Expr::Lit(v) => v.clone(),
         Expr::Col { .. } | Expr::Member(..) => match path(expr, row, idx) {
@@ -1125,7 +1136,8 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+/// Whether a value is `true` (Kusto's test of a predicate).
+pub(super) fn truthy(v: &Value) -> bool {
     matches!(v, Value::Bool(true))
 }
 

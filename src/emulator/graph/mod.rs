@@ -9,6 +9,7 @@ mod freshness;
 pub mod lexer;
 mod paging;
 pub mod parser;
+mod prefilter;
 mod quota;
 mod request;
 mod results;

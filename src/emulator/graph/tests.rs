@@ -453,3 +453,104 @@ fn aggregates_that_read_one_value_twice_both_see_it() {
             "names": ["id-a", "id-b"]})]
     );
 }
+
+/// The rows of `src` and of the same operators after a `take`, which no test before copying
+/// sees through: the two must agree.
+fn same_as_unfiltered(src: &str) -> Vec<Value> {
+    let (table, ops) = src.split_once(" | ").unwrap_or((src, ""));
+    let plain = format!("{table} | take 100000 | {ops}");
+    let rows = q(src);
+    assert_eq!(rows, q(&plain), "{src}");
+    rows
+}
+
+#[test]
+fn rows_tested_before_they_are_copied_give_the_same_answers() {
+    let refs = "mv-expand k = bag_keys(identity.userAssignedIdentities)";
+    let id_a = "/subscriptions/s1/resourcegroups/rg1/providers/microsoft.managedidentity/userassignedidentities/id-a";
+    let cases = [
+        (
+            "resources | extend x = tolower(name) | where x == 'id-c'",
+            1,
+        ),
+        // A source column extended over, then tested.
+        ("resources | extend name = 'z' | where name == 'z'", 4),
+        (
+            "resources | extend n = name | extend name = 'z' | where n == 'vm1'",
+            1,
+        ),
+        (
+            "resources | where type =~ 'microsoft.compute/virtualmachines' | extend x = 1 | where x == 1 and name == 'vm1'",
+            1,
+        ),
+        (
+            &format!(
+                "resources | where isnotempty(identity) | {refs} | extend identityId = tolower(tostring(k)) | where identityId in ('{id_a}', 'x')"
+            ),
+            1,
+        ),
+        // The expanded column extended over from the source row: its test is not the key's.
+        (
+            &format!("resources | {refs} | extend k = name | where k == 'vm1'"),
+            2,
+        ),
+        (
+            &format!(
+                "resources | {refs} | extend j = k | extend k = name | where j endswith 'gone' and k == 'vm1'"
+            ),
+            1,
+        ),
+        // Past the limit nothing is expanded, so nothing there can match.
+        (
+            &format!("resources | {refs} limit 1 | where tostring(k) endswith 'id-a'"),
+            0,
+        ),
+        (
+            &format!("resources | {refs} | where tostring(k) endswith 'id-a'"),
+            1,
+        ),
+        (&format!("resources | {refs} | where k == name"), 0),
+        (
+            &format!("resources | extend k = 'x' | {refs} | where k != 'x'"),
+            2,
+        ),
+        (
+            "resources | extend t = tags | mv-expand t | where tostring(t) has 'ann'",
+            1,
+        ),
+        (
+            "resources | mv-expand tags | where isnotempty(tags) | project name",
+            4,
+        ),
+    ];
+    for (src, n) in cases {
+        assert_eq!(same_as_unfiltered(src).len(), n, "{src}");
+    }
+}
+
+#[test]
+fn a_lookup_through_mv_expand_is_tested_on_the_source_rows() {
+    use super::prefilter::Prefilter;
+    let query = parse(
+        "resources | mv-expand k = bag_keys(identity.userAssignedIdentities) | extend i = tolower(tostring(k)) | where i endswith '/gone' | project id",
+    )
+    .expect("parses");
+    let resources = &catalog()["resources"];
+    let filter = Prefilter::of(&query.ops, &resources.columns, 128).expect("a test");
+    let idx: HashMap<String, usize> = resources
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i))
+        .collect();
+    let kept: Vec<&Value> = resources
+        .rows
+        .iter()
+        .filter(|r| filter.keeps(r, &idx))
+        .map(|r| &r[1])
+        .collect();
+    assert_eq!(kept, [&json!("vm1")]);
+    // Nothing to test: no filter.
+    let query = parse("resources | project id").expect("parses");
+    assert!(Prefilter::of(&query.ops, &resources.columns, 128).is_none());
+}
