@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::emulator::server::alarm::Alarm;
 use crate::emulator::server::error::ApiError;
 
 /// How long each request waits before it is handled: uniform between `min` and `max`.
@@ -23,16 +24,6 @@ pub struct Latency {
     pub min: Duration,
     /// Longest delay (at least `min`).
     pub max: Duration,
-}
-
-/// Tokio's timer rounds a deadline up to its next millisecond tick and wakes a little after
-/// it, so a plain sleep of 20 ms lasts about 22 ms; a wait aimed one tick early mostly ends
-/// just after the deadline.
-const TIMER_TICK: Duration = Duration::from_millis(1);
-
-/// The deadline to give tokio's timer for a wait that must end at `deadline`.
-fn early(deadline: tokio::time::Instant) -> tokio::time::Instant {
-    deadline.checked_sub(TIMER_TICK).unwrap_or(deadline)
 }
 
 /// Why a `--latency` or `--fault-rate` value could not be read.
@@ -137,6 +128,8 @@ pub struct Faults {
     latency: Option<Latency>,
     fault_rng: Mutex<StdRng>,
     latency_rng: Mutex<StdRng>,
+    /// What keeps the latency's deadlines (started only when there is latency).
+    alarm: Option<Alarm>,
 }
 
 impl Faults {
@@ -148,6 +141,7 @@ impl Faults {
             fault_rng: Mutex::new(StdRng::seed_from_u64(seed)),
             // A different stream of the same seed.
             latency_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)),
+            alarm: latency.and_then(|_| Alarm::start()),
         }
     }
 
@@ -167,11 +161,10 @@ impl Faults {
     /// Waits out this request's latency, if latency is on.
     pub async fn pause(&self) {
         if let Some(delay) = self.delay() {
-            let deadline = tokio::time::Instant::now() + delay;
-            tokio::time::sleep_until(early(deadline)).await;
-            // The rare wake before the deadline yields until it: never less than asked.
-            while tokio::time::Instant::now() < deadline {
-                tokio::task::yield_now().await;
+            let deadline = std::time::Instant::now() + delay;
+            match &self.alarm {
+                Some(alarm) => alarm.until(deadline).await,
+                None => tokio::time::sleep_until(deadline.into()).await,
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The request path: routing, validation, faults, throttling, TLS, the error envelope and
 //! the request log.
 
+mod alarm;
 pub mod error;
 pub mod faults;
 pub mod request_log;
