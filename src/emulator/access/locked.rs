@@ -56,10 +56,7 @@ pub fn check(state: &AppState, route: &Route, method: &Method) -> Result<(), Api
         return Ok(());
     };
     let key = key_of(&target.id);
-    let locks = state
-        .store
-        .read(|tx| tx.locks_in(&sub))
-        .map_err(ApiError::internal)?;
+    let locks = state.store.locks_in(&sub).map_err(ApiError::internal)?;
     let mut scopes: Vec<&str> = Vec::new();
     for lock in &locks {
         let over = scope_within(&key, &lock.scope);

@@ -60,6 +60,7 @@ impl Tx<'_> {
         record: &LockRecord,
     ) -> Result<bool, StoreError> {
         let existed = self.lock(key)?.is_some();
+        self.locks_changed.set(true);
         self.tx
             .prepare_cached(
                 "INSERT OR REPLACE INTO locks (key, sub, scope, body) VALUES (?1, ?2, ?3, ?4)",
@@ -74,6 +75,9 @@ impl Tx<'_> {
             .tx
             .prepare_cached("DELETE FROM locks WHERE key = ?1")?
             .execute([key])?;
+        if n > 0 {
+            self.locks_changed.set(true);
+        }
         Ok(n > 0)
     }
 
@@ -103,7 +107,8 @@ impl Tx<'_> {
 
     /// Removes the locks at or below a scope key: what goes with a deleted group or resource.
     pub(super) fn remove_locks_within(&self, sub: &str, scope: &str) -> Result<(), StoreError> {
-        self.tx
+        let n = self
+            .tx
             .prepare_cached(
                 "DELETE FROM locks WHERE sub = ?1 AND (scope = ?2 OR (scope > ?3 AND scope < ?4))",
             )?
@@ -113,6 +118,9 @@ impl Tx<'_> {
                 format!("{scope}/"),
                 format!("{scope}0")
             ])?;
+        if n > 0 {
+            self.locks_changed.set(true);
+        }
         Ok(())
     }
 }

@@ -3,15 +3,19 @@
 //! `synchronous=NORMAL` makes every committed write survive a `kill -9` of the process.
 //! This module knows rows, not HTTP: validation and status codes live in the handlers.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 mod assignments;
 mod bulk;
+mod checkpoint;
 mod locks;
 mod management_groups;
 mod relations;
@@ -33,6 +37,9 @@ pub enum StoreError {
     /// A previous panic poisoned the connection lock.
     #[error("the store lock is poisoned")]
     Poisoned,
+    /// The store's checkpoint thread could not be started.
+    #[error("store thread: {0}")]
+    Io(String),
 }
 
 /// A stored user-assigned identity (the api-version decides which fields are rendered).
@@ -102,13 +109,26 @@ pub struct Listing<T> {
     pub next_after: Option<String>,
 }
 
+/// A subscription's locks as read: `(data_version, lock_changes, locks)` then.
+type SeenLocks = (i64, u64, Vec<StoredLock>);
+
 /// The emulator's store: one SQLite connection behind a lock; calls are short.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// What moves a file store's log into its database (none in memory).
+    _checkpoints: Option<checkpoint::Checkpointer>,
+    /// Bumped by every transaction of this store that changed a lock.
+    lock_changes: AtomicU64,
+    /// Each subscription's locks as last read, with the file's `data_version` (which other
+    /// connections' commits change) and `lock_changes` then.
+    locks_seen: Mutex<HashMap<String, SeenLocks>>,
 }
 
 /// How long a write waits for another process's lock on the same file before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Compiled statements kept per connection: more than the store has.
+const STATEMENT_CACHE: usize = 256;
 
 /// How much of a store file SQLite maps into memory.
 const MMAP_BYTES: i64 = 1 << 30;
@@ -140,17 +160,32 @@ impl Store {
                 // Lists read the same pages over and over: mapped, they cost no read call
                 // each (the default 2 MB page cache holds a fraction of a seeded tenant).
                 conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+                // Checkpoints are the checkpoint thread's, not a request's commit.
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
                 conn
             }
             None => Connection::open_in_memory()?,
         };
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // One plan per statement whatever its parameters: with STAT4 compiled in, a cached
+        // statement with a range over a bound key was compiled again at every new key.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        // Every statement the store runs stays compiled (rusqlite keeps 16 by default, and
+        // the store has more: the rest were compiled again at each use).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(relations::SCHEMA)?;
         conn.execute_batch(management_groups::SCHEMA)?;
         conn.execute_batch(locks::SCHEMA)?;
+        let checkpoints = match path {
+            Some(p) => Some(checkpoint::Checkpointer::start(p, BUSY_TIMEOUT)?),
+            None => None,
+        };
         Ok(Self {
             conn: Mutex::new(conn),
+            _checkpoints: checkpoints,
+            lock_changes: AtomicU64::new(0),
+            locks_seen: Mutex::new(HashMap::new()),
         })
     }
 
@@ -159,16 +194,43 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
         // IMMEDIATE takes the write lock up front, waiting (busy timeout) while another
         // process writes; a deferred transaction that read first and then writes fails at
         // once with "database is locked" when the other process committed in between.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let out = f(&Tx { tx: &tx })?;
-        tx.commit().map_err(StoreError::from)?;
+        let open = Open::begin(&conn, "BEGIN IMMEDIATE")?;
+        let tx = Tx::on(&conn);
+        let out = f(&tx);
+        if tx.locks_changed.get() {
+            // Whether or not it lands, the locks read before it are not to be trusted.
+            self.lock_changes.fetch_add(1, Ordering::SeqCst);
+        }
+        let out = out?;
+        open.end("COMMIT")?;
         Ok(out)
+    }
+
+    /// Every lock of a subscription, as `Tx::locks_in` reads it: each write request asks, and
+    /// locks seldom change, so the last answer is kept while neither this store nor another
+    /// connection to its file has committed a change that could touch it.
+    pub fn locks_in(&self, sub: &str) -> Result<Vec<StoredLock>, StoreError> {
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        let changes = self.lock_changes.load(Ordering::SeqCst);
+        let mut seen = self.locks_seen.lock().map_err(|_| StoreError::Poisoned)?;
+        if let Some((v, c, locks)) = seen.get(sub)
+            && (*v, *c) == (version, changes)
+        {
+            return Ok(locks.clone());
+        }
+        let open = Open::begin(&conn, "BEGIN DEFERRED")?;
+        let found = Tx::on(&conn).locks_in(sub);
+        open.end("ROLLBACK")?;
+        let found = found?;
+        seen.insert(sub.to_string(), (version, changes, found.clone()));
+        Ok(found)
     }
 
     /// Reads without a write transaction.
@@ -176,15 +238,71 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        let tx = conn.transaction().map_err(StoreError::from)?;
-        f(&Tx { tx: &tx })
+        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+        let open = Open::begin(&conn, "BEGIN DEFERRED")?;
+        let tx = Tx::on(&conn);
+        let out = f(&tx);
+        if tx.locks_changed.get() {
+            self.lock_changes.fetch_add(1, Ordering::SeqCst);
+        }
+        open.end("ROLLBACK")?;
+        out
+    }
+}
+
+/// A transaction begun on a connection: ended by `end`, rolled back if dropped before (a
+/// failed or panicking closure). Its statements are cached like any other: parsing `BEGIN`
+/// and `COMMIT` again at every request was a tenth of the emulator's time under load.
+struct Open<'c> {
+    conn: &'c Connection,
+    done: bool,
+}
+
+impl<'c> Open<'c> {
+    fn begin(conn: &'c Connection, sql: &str) -> Result<Self, StoreError> {
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(Open { conn, done: false })
+    }
+
+    fn end(mut self, sql: &str) -> Result<(), StoreError> {
+        self.done = true;
+        let ended = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]));
+        if ended.is_err() && !self.conn.is_autocommit() {
+            // A COMMIT that failed leaves the transaction open: nothing of it lands.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        ended.map(|_| ()).map_err(StoreError::from)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.conn.is_autocommit() {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut stmt| stmt.execute([]));
+        }
     }
 }
 
 /// Typed access inside one transaction.
 pub struct Tx<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+    tx: &'a Connection,
+    /// Whether this transaction changed a lock (the store then forgets the locks it read).
+    locks_changed: Cell<bool>,
+}
+
+impl<'a> Tx<'a> {
+    fn on(conn: &'a Connection) -> Self {
+        Tx {
+            tx: conn,
+            locks_changed: Cell::new(false),
+        }
+    }
 }
 
 impl Tx<'_> {
@@ -496,6 +614,49 @@ pub fn key_of(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lock(name: &str) -> LockRecord {
+        LockRecord {
+            name: name.into(),
+            scope: "/subscriptions/s/resourceGroups/rg".into(),
+            level: "CanNotDelete".into(),
+            notes: None,
+            owners: None,
+        }
+    }
+
+    #[test]
+    fn the_locks_kept_for_checks_follow_every_change_this_store_or_another_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = Store::open(Some(&path)).unwrap();
+        let other = Store::open(Some(&path)).unwrap();
+        let rg = "/subscriptions/s/resourcegroups/rg";
+        let names = |store: &Store| -> Vec<String> {
+            store
+                .locks_in("s")
+                .unwrap()
+                .into_iter()
+                .map(|l| l.record.name)
+                .collect()
+        };
+        assert!(names(&store).is_empty());
+        store
+            .transaction(|tx| tx.put_lock(&format!("{rg}/l1"), "s", rg, &lock("l1")))
+            .unwrap();
+        assert_eq!(names(&store), ["l1"]);
+        // Another connection to the same file: its commit is seen too.
+        other
+            .transaction(|tx| tx.put_lock(&format!("{rg}/l2"), "s", rg, &lock("l2")))
+            .unwrap();
+        assert_eq!(names(&store), ["l1", "l2"]);
+        // What goes with a removed scope goes from what is kept as well.
+        store
+            .transaction(|tx| tx.remove_locks_within("s", rg))
+            .unwrap();
+        assert!(names(&store).is_empty());
+        assert!(names(&other).is_empty());
+    }
 
     fn identity(rg: &str, name: &str) -> IdentityRecord {
         IdentityRecord {
