@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::error::ArmError;
@@ -124,6 +124,55 @@ where
     F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, ArmError>> + Send + 'static,
 {
+    run_slotted(items, concurrency, stop, progress, move |item, _slot| {
+        work(item)
+    })
+    .await
+}
+
+/// An item's place among the `concurrency` in flight. It holds the place while it calls;
+/// `away` gives the place back while it waits for something that is not a call of its own
+/// (a read the whole batch shares), so that another item's call goes meanwhile.
+pub struct Slot {
+    gate: Arc<Semaphore>,
+    held: std::sync::Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Slot {
+    /// Awaits `wait` without holding a place, then takes one again (first come, first served).
+    pub async fn away<T>(&self, wait: impl Future<Output = T>) -> T {
+        self.release();
+        let out = wait.await;
+        // The gate is never closed; were it, the item would go on without a place.
+        if let Ok(permit) = self.gate.clone().acquire_owned().await
+            && let Ok(mut held) = self.held.lock()
+        {
+            *held = Some(permit);
+        }
+        out
+    }
+
+    fn release(&self) {
+        if let Ok(mut held) = self.held.lock() {
+            held.take();
+        }
+    }
+}
+
+/// `run`, where each item's work is also handed its `Slot`.
+pub async fn run_slotted<I, T, F, Fut>(
+    items: Vec<I>,
+    concurrency: usize,
+    stop: Arc<AtomicBool>,
+    progress: Option<Arc<dyn Progress>>,
+    work: F,
+) -> Vec<Item<T>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I, Arc<Slot>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, ArmError>> + Send + 'static,
+{
     let total = items.len();
     if let Some(p) = &progress {
         p.start(total as u64);
@@ -139,13 +188,17 @@ where
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        let slot = Arc::new(Slot {
+            gate: permits.clone(),
+            held: std::sync::Mutex::new(Some(permit)),
+        });
         let (work, progress) = (work.clone(), progress.clone());
         tasks.spawn(super::ATTEMPTS.scope(std::cell::Cell::new(0), async move {
-            let outcome = match work(item).await {
+            let outcome = match work(item, slot.clone()).await {
                 Ok(value) => Outcome::Done(value),
                 Err(error) => Outcome::Failed(error),
             };
-            drop(permit);
+            slot.release();
             if let Some(p) = &progress {
                 p.advance(matches!(outcome, Outcome::Done(_)));
             }
@@ -184,6 +237,52 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn an_item_away_from_its_slot_lets_the_next_items_call() {
+        // Two slots; the first two items wait, away from their slots, for something only
+        // the third and fourth items' start gives: held slots would wait forever.
+        let started = Arc::new(AtomicUsize::new(0));
+        let (tell, told) = tokio::sync::watch::channel(0usize);
+        let tell = Arc::new(tell);
+        let out = block_on(async move {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                run_slotted(
+                    (0..4usize).collect(),
+                    2,
+                    Arc::new(AtomicBool::new(false)),
+                    None,
+                    move |i, slot| {
+                        let (started, tell, mut told) =
+                            (started.clone(), tell.clone(), told.clone());
+                        async move {
+                            let n = started.fetch_add(1, Ordering::SeqCst) + 1;
+                            tell.send_replace(n);
+                            if i < 2 {
+                                slot.away(async { told.wait_for(|n| *n >= 4).await.map(|_| ()) })
+                                    .await
+                                    .map_err(|_| {
+                                        ArmError::invalid("item", i.to_string(), "gone")
+                                    })?;
+                            }
+                            Ok(i)
+                        }
+                    },
+                ),
+            )
+            .await
+        })
+        .expect("the items away from their slots let the others start");
+        let done: Vec<usize> = out
+            .into_iter()
+            .filter_map(|item| match item.outcome {
+                Outcome::Done(i) => Some(i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(done, [0, 1, 2, 3]);
     }
 
     #[test]

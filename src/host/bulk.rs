@@ -38,13 +38,30 @@ where
     F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
 {
+    bulk_run_slotted_since(s, since, ids, move |item, _slot| work(item))
+}
+
+/// `bulk_run_since`, where each item's work is handed its place among those in flight
+/// (see `bulk::Slot`).
+pub(super) fn bulk_run_slotted_since<I, T, F, Fut>(
+    s: &HostState,
+    since: (crate::arm::Stats, std::time::Instant),
+    ids: Vec<I>,
+    work: F,
+) -> Vec<Item<T>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I, std::sync::Arc<bulk::Slot>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
+{
     let (before, started) = since;
     let progress = if s.progress {
         output::progress_bar()
     } else {
         None
     };
-    let items = s.runtime.block_on(bulk::run(
+    let items = s.runtime.block_on(bulk::run_slotted(
         ids,
         s.concurrency.get(),
         s.interrupted.clone(),

@@ -5,15 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, EvalAltResult, Map};
+use tokio::sync::watch;
 
-use super::bulk::{bulk_run_since, keep_if_cut, mark_would_fail_with, result_map};
+use super::bulk::{bulk_run_slotted_since, keep_if_cut, mark_would_fail_with, result_map};
 use super::convert::usage_error;
 use super::identities::{probe, ref_of};
 use super::locks::{self, LockCache};
 use super::plan::Change;
 use super::references::{self, DeleteOptions, References, Step, Uses};
 use super::{HostState, drift};
-use crate::arm::bulk::Outcome;
+use crate::arm::bulk::{Outcome, Slot};
 use crate::arm::{ArmClient, ArmError, IdentityRef};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -143,32 +144,43 @@ pub(super) fn delete_one(
     Ok(deleted)
 }
 
-/// The resources ARM says carry each of these identities (chosen from Resource Graph rows),
-/// in order, read concurrently: no item is touched until the batch's references are in, so
-/// these reads fill the wait for them.
-fn attached_now(s: &HostState, chosen: Vec<IdentityRef>) -> Vec<Outcome<Vec<String>>> {
-    if chosen.is_empty() {
-        return Vec::new();
+/// A value computed once in the background and awaited by every item of a batch.
+type Awaited<T> = watch::Receiver<Option<Result<T, ArmError>>>;
+
+/// Starts `work` on the runtime; each item awaits its result with `ready`.
+fn in_background<T, Fut>(s: &HostState, work: Fut) -> Awaited<T>
+where
+    T: Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, ArmError>> + Send + 'static,
+{
+    let (tell, told) = watch::channel(None);
+    s.runtime.spawn(async move {
+        let _ = tell.send(Some(work.await));
+    });
+    told
+}
+
+/// The background value, once it is in; the item's place among the calls in flight is
+/// given to another item while it waits.
+async fn ready<T: Clone>(mut told: Awaited<T>, slot: &Slot) -> Result<T, ArmError> {
+    let now = told.borrow().clone();
+    if let Some(value) = now {
+        return value;
     }
-    let client = s.client.clone();
-    let run = crate::arm::bulk::run(
-        chosen,
-        s.concurrency.get(),
-        s.interrupted.clone(),
-        None,
-        move |id: IdentityRef| {
-            let client = client.clone();
-            async move {
-                let found = client.identity_resources(&id).await?;
-                Ok(found.into_iter().map(|r| r.id).collect())
-            }
-        },
-    );
-    s.runtime
-        .block_on(run)
-        .into_iter()
-        .map(|item| item.outcome)
-        .collect()
+    let waited = slot
+        .away(async { told.wait_for(Option::is_some).await.map(|v| v.clone()) })
+        .await;
+    match waited {
+        Ok(Some(value)) => value,
+        _ => Err(stopped_read()),
+    }
+}
+
+fn stopped_read() -> ArmError {
+    ArmError::Decode {
+        status: 0,
+        message: "a read of the batch stopped before it answered".into(),
+    }
 }
 
 /// Whether a delete may do more than delete (detach, unassign): then a lock is looked for first.
@@ -196,7 +208,7 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
     let hints = principal_hints(&full, items);
     let gathering = {
         let client = s.client.clone();
-        s.runtime.spawn(async move {
+        in_background(s, async move {
             References::gather_tenant_hinted(&client, &full, &hints)
                 .await
                 .map(Arc::new)
@@ -219,28 +231,12 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         .collect();
     // Their groups' lists, in the background too (each group once, paged on its own).
     let listing = {
-        let (client, chosen) = (s.client.clone(), chosen.clone());
-        s.runtime.spawn(async move {
+        let (client, chosen) = (s.client.clone(), chosen);
+        in_background(s, async move {
             let refs: Vec<&IdentityRef> = chosen.iter().collect();
-            drift::principals_now(&client, &refs).await
+            drift::principals_now(&client, &refs).await.map(Arc::new)
         })
     };
-    let mut attachments = attached_now(s, chosen).into_iter();
-    let stopped = |e: tokio::task::JoinError| ArmError::Decode {
-        status: 0,
-        message: format!("a read stopped: {e}"),
-    };
-    let principals = s
-        .runtime
-        .block_on(listing)
-        .map_err(stopped)
-        .and_then(|r| r)
-        .map(Arc::new);
-    let references = s
-        .runtime
-        .block_on(gathering)
-        .map_err(stopped)
-        .and_then(|r| r);
     let client = s.client.clone();
     let dry_run = s.dry_run.get();
     // The locks of each subscription, once for the batch: a locked identity's safe delete
@@ -261,25 +257,31 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
         .map(|(id, shown)| {
             let locked = safe(options)
                 && locks::delete_blocked(locks::of(&lock_cache, &id.id()).as_deref(), &id);
-            let again = shown.as_ref().and_then(|_| attachments.next());
-            let now = (principals.clone(), again);
-            (id, shown, now, references.clone(), locked)
+            (id, shown, locked)
         })
         .collect();
-    let results = bulk_run_since(s, since, work, move |(id, shown, now, refs, locked)| {
-        let client = client.clone();
+    // Each item goes on by itself: its attachments re-read from ARM, then (once the batch's
+    // references and group lists are in) its comparison and its delete. No item waits for
+    // the others' reads, and none is touched before the references are in.
+    let results = bulk_run_slotted_since(s, since, work, move |(id, shown, locked), slot| {
+        let (client, listing, gathering) = (client.clone(), listing.clone(), gathering.clone());
         async move {
-            let refs = refs?;
             if let Some(shown) = shown {
-                let (principals, attached) = now;
-                let principal = principals?.get(&id.id().to_lowercase()).cloned();
+                let attached = client
+                    .identity_resources(&id)
+                    .await
+                    .map(|found| found.into_iter().map(|r| r.id).collect::<Vec<String>>());
+                let principal = ready(listing, &slot)
+                    .await?
+                    .get(&id.id().to_lowercase())
+                    .cloned();
                 // Its attachments count only while it exists; gone, it is reported as such.
                 let attached = match (&principal, attached) {
                     (None, _) => None,
-                    (Some(_), Some(Outcome::Done(a))) => Some(a),
-                    (Some(_), Some(Outcome::Failed(e))) => return Err(e),
-                    (Some(_), _) => return Err(ArmError::Interrupted { url: id.id() }),
+                    (Some(_), Ok(a)) => Some(a),
+                    (Some(_), Err(e)) => return Err(e),
                 };
+                let refs = ready(gathering.clone(), &slot).await?;
                 let known = refs.uses(&id.id()).resources;
                 drift::compare(
                     &id,
@@ -289,6 +291,7 @@ pub(super) fn delete_many(s: &HostState, items: &Array, options: DeleteOptions) 
                     attached.as_deref(),
                 )?;
             }
+            let refs = ready(gathering, &slot).await?;
             let steps = if locked {
                 Some(vec![Step::Delete])
             } else {
