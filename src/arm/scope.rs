@@ -16,6 +16,18 @@ use super::graph::{self, GraphScope};
 use super::names;
 use crate::model::{Identity, IdentityProperties};
 
+/// One resource group's identities from a fanned-out list: where it belongs in the order
+/// asked (the subscription's index, the group's position in its subscription's list).
+#[derive(Debug)]
+pub struct ListedPart {
+    /// The index of its subscription in the list given.
+    pub subscription: usize,
+    /// Its group's position among the subscription's groups.
+    pub group: usize,
+    /// The group's identities, in ARM's order.
+    pub identities: Vec<Identity>,
+}
+
 /// What calls without an explicit subscription act on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Scope {
@@ -204,6 +216,39 @@ impl ArmClient {
         subscriptions: &[String],
         width: usize,
     ) -> Result<Vec<(String, Vec<Identity>)>, ArmError> {
+        let (parts, mut arriving) = tokio::sync::mpsc::unbounded_channel();
+        let listing = self.identity_list_streamed(subscriptions, width, parts);
+        let collecting = async {
+            let mut got = Vec::new();
+            while let Some(part) = arriving.recv().await {
+                got.push(part);
+            }
+            got
+        };
+        let (listed, mut got) = tokio::join!(listing, collecting);
+        listed?;
+        got.sort_by_key(|p| (p.subscription, p.group));
+        let mut out: Vec<(String, Vec<Identity>)> = subscriptions
+            .iter()
+            .map(|s| (s.clone(), Vec::new()))
+            .collect();
+        for part in got {
+            if let Some((_, all)) = out.get_mut(part.subscription) {
+                all.extend(part.identities);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `identity_list_fanned`, handing each group's identities to `parts` as its list ends
+    /// (in no particular order: each part says where it belongs), so that the caller can use
+    /// them while the other lists are still being read.
+    pub async fn identity_list_streamed(
+        &self,
+        subscriptions: &[String],
+        width: usize,
+        parts: tokio::sync::mpsc::UnboundedSender<ListedPart>,
+    ) -> Result<(), ArmError> {
         let gate = Arc::new(Semaphore::new(width.max(1)));
         let mut groups = JoinSet::new();
         for (index, sub) in subscriptions.iter().enumerate() {
@@ -227,25 +272,21 @@ impl ArmClient {
                 });
             }
         }
-        let mut parts: Vec<(usize, usize, Vec<Identity>)> = Vec::new();
         while let Some(done) = lists.join_next().await {
             match done.map_err(stopped)? {
-                Ok(part) => parts.push(part),
+                Ok((subscription, group, identities)) => {
+                    // A caller that stopped listening wants no more.
+                    let _ = parts.send(ListedPart {
+                        subscription,
+                        group,
+                        identities,
+                    });
+                }
                 // A group deleted between the two lists holds no identities any more.
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
             }
         }
-        parts.sort_by_key(|(index, position, _)| (*index, *position));
-        let mut out: Vec<(String, Vec<Identity>)> = subscriptions
-            .iter()
-            .map(|s| (s.clone(), Vec::new()))
-            .collect();
-        for (index, _, list) in parts {
-            if let Some((_, all)) = out.get_mut(index) {
-                all.extend(list);
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 }

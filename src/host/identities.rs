@@ -1,10 +1,10 @@
 //! What the identity functions of the API do: create (one, or many through the bulk
 //! runner), read, update, and the dry-run shapes of each. Registered in `api.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use rhai::{Array, Dynamic, EvalAltResult, Map};
+use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map};
 use serde_json::{Value, json};
 
 use super::HostState;
@@ -35,7 +35,38 @@ pub(super) fn identity_value(s: &HostState, identity: &crate::model::Identity) -
 /// The map of an identity, as `output::identity_json` shapes it, built directly (a list of
 /// thousands spends most of its time on this), with `subscriptionId` when given.
 pub(super) fn identity_map(identity: &crate::model::Identity, subscription: Option<&str>) -> Map {
-    let text = |v: &str| Dynamic::from(v.to_string());
+    identity_map_sharing(identity, subscription, &mut Repeated::default())
+}
+
+/// Texts that most identities of a list share (tenant, type, location, subscription, group,
+/// tag values), made once and shared by every map that holds them: a list of thousands
+/// made a string of each for every identity.
+#[derive(Default)]
+pub(super) struct Repeated(HashMap<String, ImmutableString>);
+
+impl Repeated {
+    /// At most this many distinct texts are kept (tag values can be all different).
+    const KEPT: usize = 4096;
+
+    fn text(&mut self, v: &str) -> Dynamic {
+        if let Some(known) = self.0.get(v) {
+            return known.clone().into();
+        }
+        let made = ImmutableString::from(v);
+        if self.0.len() < Self::KEPT {
+            self.0.insert(v.to_string(), made.clone());
+        }
+        made.into()
+    }
+}
+
+/// `identity_map`, sharing repeated texts through `repeated` across the maps of one list.
+pub(super) fn identity_map_sharing(
+    identity: &crate::model::Identity,
+    subscription: Option<&str>,
+    repeated: &mut Repeated,
+) -> Map {
+    let text = |v: &str| Dynamic::from(ImmutableString::from(v));
     let p = &identity.properties;
     let mut m = Map::new();
     m.insert("clientId".into(), text(&p.client_id));
@@ -44,29 +75,39 @@ pub(super) fn identity_map(identity: &crate::model::Identity, subscription: Opti
         "isolationScope".into(),
         p.isolation_scope.as_deref().map_or(Dynamic::UNIT, text),
     );
-    m.insert("location".into(), text(&identity.location));
+    m.insert("location".into(), repeated.text(&identity.location));
     m.insert("name".into(), text(&identity.name));
     m.insert("principalId".into(), text(&p.principal_id));
     m.insert(
         "resourceGroup".into(),
-        output::resource_group_of(&identity.id).map_or(Dynamic::UNIT, Dynamic::from),
+        output::resource_group_of(&identity.id).map_or(Dynamic::UNIT, |g| repeated.text(&g)),
     );
     let tags: Map = identity
         .tags
         .iter()
-        .map(|(k, v)| (k.as_str().into(), text(v)))
+        .map(|(k, v)| (k.as_str().into(), repeated.text(v)))
         .collect();
     m.insert("tags".into(), tags.into());
-    m.insert("tenantId".into(), text(&p.tenant_id));
-    m.insert("type".into(), text(&identity.kind));
+    m.insert("tenantId".into(), repeated.text(&p.tenant_id));
+    m.insert("type".into(), repeated.text(&identity.kind));
     if let Some(sub) = subscription {
-        m.insert("subscriptionId".into(), text(sub));
+        m.insert("subscriptionId".into(), repeated.text(sub));
     }
     m
 }
 
 pub(super) fn identities(s: &HostState, list: Vec<crate::model::Identity>) -> Res<Array> {
-    list.iter().map(|i| identity_value(s, i)).collect()
+    let mut repeated = Repeated::default();
+    Ok(list
+        .iter()
+        .map(|identity| {
+            s.saw(&identity.name);
+            if let Some(rg) = output::resource_group_of(&identity.id) {
+                s.saw(&rg);
+            }
+            identity_map_sharing(identity, None, &mut repeated).into()
+        })
+        .collect())
 }
 
 /// GET that answers `None` for a 404 (of the identity or its group).

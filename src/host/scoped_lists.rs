@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::HostState;
 use super::convert;
+use super::identities::{Repeated, identity_map_sharing};
 use super::scope::Scope;
 
 type Res<T> = Result<T, Box<rhai::EvalAltResult>>;
@@ -23,6 +24,7 @@ pub(super) fn identity_list(s: &HostState) -> Res<Array> {
     }
     let found = s.block_on(s.client.identity_list_graph(&scope.graph("")))?;
     let mut seen = s.graph_rows.borrow_mut();
+    let mut repeated = Repeated::default();
     found
         .iter()
         .map(|(sub, identity)| {
@@ -31,7 +33,7 @@ pub(super) fn identity_list(s: &HostState) -> Res<Array> {
                 identity.properties.principal_id.clone(),
             );
             s.saw(&identity.name);
-            Ok(super::identities::identity_map(identity, Some(sub)).into())
+            Ok(identity_map_sharing(identity, Some(sub), &mut repeated).into())
         })
         .collect()
 }
@@ -42,16 +44,37 @@ pub(super) fn identities_consistent(s: &HostState) -> Res<Array> {
     let subs = super::scope::subscription_ids(s)?;
     let wide = subs.len() > 1;
     let width = s.concurrency.get().max(1);
-    let lists = s.block_on(s.client.identity_list_fanned(&subs, width))?;
-    let mut out = Array::new();
-    for (sub, list) in lists {
-        for identity in list {
-            s.saw(&identity.name);
-            let subscription = wide.then_some(sub.as_str());
-            out.push(super::identities::identity_map(&identity, subscription).into());
-        }
+    // Each group's identities become maps here as their list ends, while the others are
+    // still being read; put in order once all are in.
+    let (parts, mut arriving) = tokio::sync::mpsc::unbounded_channel();
+    let listing = {
+        let (client, subs) = (s.client.clone(), subs.clone());
+        s.runtime
+            .spawn(async move { client.identity_list_streamed(&subs, width, parts).await })
+    };
+    let mut maps: Vec<((usize, usize), Array)> = Vec::new();
+    let mut repeated = Repeated::default();
+    while let Some(part) = s.runtime.block_on(arriving.recv()) {
+        let subscription = subs.get(part.subscription).filter(|_| wide);
+        let converted = part
+            .identities
+            .iter()
+            .map(|identity| {
+                s.saw(&identity.name);
+                identity_map_sharing(identity, subscription.map(String::as_str), &mut repeated)
+                    .into()
+            })
+            .collect();
+        maps.push(((part.subscription, part.group), converted));
     }
-    Ok(out)
+    s.block_on(async {
+        listing.await.map_err(|e| crate::arm::ArmError::Decode {
+            status: 0,
+            message: format!("a list stopped: {e}"),
+        })?
+    })?;
+    maps.sort_by_key(|(at, _)| *at);
+    Ok(maps.into_iter().flat_map(|(_, part)| part).collect())
 }
 
 /// `resource_list()` over a wide scope: the resources that can carry identities, each with
