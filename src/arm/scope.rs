@@ -209,40 +209,10 @@ impl ArmClient {
         }
     }
 
-    /// The identities of each subscription, in the order given; each subscription's groups
-    /// are listed once and paged concurrently, at most `width` lists in flight in all.
-    pub async fn identity_list_fanned(
-        &self,
-        subscriptions: &[String],
-        width: usize,
-    ) -> Result<Vec<(String, Vec<Identity>)>, ArmError> {
-        let (parts, mut arriving) = tokio::sync::mpsc::unbounded_channel();
-        let listing = self.identity_list_streamed(subscriptions, width, parts);
-        let collecting = async {
-            let mut got = Vec::new();
-            while let Some(part) = arriving.recv().await {
-                got.push(part);
-            }
-            got
-        };
-        let (listed, mut got) = tokio::join!(listing, collecting);
-        listed?;
-        got.sort_by_key(|p| (p.subscription, p.group));
-        let mut out: Vec<(String, Vec<Identity>)> = subscriptions
-            .iter()
-            .map(|s| (s.clone(), Vec::new()))
-            .collect();
-        for part in got {
-            if let Some((_, all)) = out.get_mut(part.subscription) {
-                all.extend(part.identities);
-            }
-        }
-        Ok(out)
-    }
-
-    /// `identity_list_fanned`, handing each group's identities to `parts` as its list ends
-    /// (in no particular order: each part says where it belongs), so that the caller can use
-    /// them while the other lists are still being read.
+    /// The identities of each subscription: each subscription's groups are listed once and
+    /// paged concurrently, at most `width` lists in flight in all. Each group's identities go
+    /// to `parts` as its list ends (in no particular order: each part says where it belongs),
+    /// so that the caller can use them while the other lists are still being read.
     pub async fn identity_list_streamed(
         &self,
         subscriptions: &[String],

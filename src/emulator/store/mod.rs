@@ -198,15 +198,29 @@ impl Store {
         // IMMEDIATE takes the write lock up front, waiting (busy timeout) while another
         // process writes; a deferred transaction that read first and then writes fails at
         // once with "database is locked" when the other process committed in between.
-        let open = Open::begin(&conn, "BEGIN IMMEDIATE")?;
-        let tx = Tx::on(&conn);
+        self.within(&conn, "BEGIN IMMEDIATE", "COMMIT", f)
+    }
+
+    /// Runs `f` between `begin` and `end` on `conn` (rolled back when `f` fails); a change
+    /// of a lock, landed or not, makes the locks read before it untrusted.
+    fn within<R, E>(
+        &self,
+        conn: &Connection,
+        begin: &str,
+        end: &str,
+        f: impl FnOnce(&Tx<'_>) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
+        let open = Open::begin(conn, begin)?;
+        let tx = Tx::on(conn);
         let out = f(&tx);
         if tx.locks_changed.get() {
-            // Whether or not it lands, the locks read before it are not to be trusted.
             self.lock_changes.fetch_add(1, Ordering::SeqCst);
         }
         let out = out?;
-        open.end("COMMIT")?;
+        open.end(end)?;
         Ok(out)
     }
 
@@ -225,10 +239,7 @@ impl Store {
         {
             return Ok(locks.clone());
         }
-        let open = Open::begin(&conn, "BEGIN DEFERRED")?;
-        let found = Tx::on(&conn).locks_in(sub);
-        open.end("ROLLBACK")?;
-        let found = found?;
+        let found = self.within(&conn, "BEGIN DEFERRED", "ROLLBACK", |tx| tx.locks_in(sub))?;
         seen.insert(sub.to_string(), (version, changes, found.clone()));
         Ok(found)
     }
@@ -239,14 +250,7 @@ impl Store {
         E: From<StoreError>,
     {
         let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        let open = Open::begin(&conn, "BEGIN DEFERRED")?;
-        let tx = Tx::on(&conn);
-        let out = f(&tx);
-        if tx.locks_changed.get() {
-            self.lock_changes.fetch_add(1, Ordering::SeqCst);
-        }
-        open.end("ROLLBACK")?;
-        out
+        self.within(&conn, "BEGIN DEFERRED", "ROLLBACK", f)
     }
 }
 
