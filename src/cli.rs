@@ -722,7 +722,8 @@ pub struct EmulatorArgs {
     /// Secret expected in X-IDENTITY-HEADER by the token endpoint (default: the bearer token).
     #[arg(long, hide_env_values = true)]
     pub identity_header: Option<String>,
-    /// Delay every request by MS milliseconds, or by a uniform random MS..MS.
+    /// Make every request's round trip MS milliseconds, or a uniform random MS..MS: it is
+    /// handled halfway through and answered at the end, or when handled if that takes longer.
     #[arg(long, value_name = "MS[..MS]")]
     pub latency: Option<Latency>,
     /// ARM-style throttling per subscription: off, arm (reads=250/25,writes=200/10,deletes=200/10),

@@ -80,7 +80,8 @@ pub struct EmulatorOptions {
     pub replication_delay: Duration,
     /// Secret of `X-IDENTITY-HEADER`; `None` uses the bearer token.
     pub identity_header: Option<String>,
-    /// Delay before each request is handled; `None` answers at once.
+    /// The round trip of each request: handled halfway through it, answered at its end (or
+    /// when handled, if that takes longer); `None` answers at once.
     pub latency: Option<Latency>,
     /// Token buckets per subscription and kind of request; off by default.
     pub throttle: ThrottleProfile,

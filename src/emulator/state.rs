@@ -168,7 +168,10 @@ impl AppState {
 
 /// The axum handler for every path: adds ARM's request-id headers to whatever answers.
 pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    state.faults.pause().await;
+    let schedule = state.faults.schedule();
+    if let Some(at) = schedule {
+        state.faults.wait_until(at.handled).await;
+    }
     let correlation = request
         .headers()
         .get("x-ms-correlation-request-id")
@@ -221,6 +224,9 @@ pub async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> R
         headers.insert("x-ms-client-request-id", v);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Some(at) = schedule {
+        state.faults.wait_until(at.answered).await;
+    }
     response
 }
 

@@ -121,6 +121,15 @@ pub struct Decision {
     pub phase: Phase,
 }
 
+/// When one request is handled and answered under `--latency`.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// When the handler runs: halfway through the delay.
+    pub handled: std::time::Instant,
+    /// When the answer leaves: the end of the delay.
+    pub answered: std::time::Instant,
+}
+
 /// The seeded dice; latency and faults roll separately, so that requests which get
 /// latency but no faults (the token endpoint) do not shift the fault sequence.
 pub struct Faults {
@@ -158,14 +167,23 @@ impl Faults {
         Some(rng.random_range(min..=max))
     }
 
-    /// Waits out this request's latency, if latency is on.
-    pub async fn pause(&self) {
-        if let Some(delay) = self.delay() {
-            let deadline = std::time::Instant::now() + delay;
-            match &self.alarm {
-                Some(alarm) => alarm.until(deadline).await,
-                None => tokio::time::sleep_until(deadline.into()).await,
-            }
+    /// When a request arriving now is handled and when its answer may leave, if latency is
+    /// on: halfway through its delay, and at its end. The delay is the round trip the client
+    /// sees, so the handling happens within it, as a server's does within a real round trip.
+    pub fn schedule(&self) -> Option<Schedule> {
+        let delay = self.delay()?;
+        let arrived = std::time::Instant::now();
+        Some(Schedule {
+            handled: arrived + delay / 2,
+            answered: arrived + delay,
+        })
+    }
+
+    /// Waits until `at` (never less).
+    pub async fn wait_until(&self, at: std::time::Instant) {
+        match &self.alarm {
+            Some(alarm) => alarm.until(at).await,
+            None => tokio::time::sleep_until(at.into()).await,
         }
     }
 
