@@ -214,6 +214,8 @@ pub enum Func {
     Not,
     /// `pack` / `bag_pack`: a property bag of key, value pairs.
     Pack,
+    /// `pack_array(value, ...)`: a dynamic array of the values, in order.
+    PackArray,
     /// `hash(value [, mod])`: a 64-bit hash of the value's text, or that modulo `mod`.
     Hash,
 }
@@ -236,6 +238,7 @@ impl Func {
             "split" => Func::Split,
             "not" => Func::Not,
             "pack" | "bag_pack" => Func::Pack,
+            "pack_array" => Func::PackArray,
             "hash" => Func::Hash,
             _ => return None,
         })
@@ -248,6 +251,7 @@ impl Func {
             Func::StrCat => (1, 64),
             Func::Split => (2, 3),
             Func::Pack => (2, 128),
+            Func::PackArray => (1, 64),
             Func::Hash => (1, 2),
             _ => (1, 1),
         }

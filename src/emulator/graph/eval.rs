@@ -66,83 +66,133 @@ pub trait Catalog {
     /// The columns of that table, without copying its rows.
     fn columns(&self, name: &str) -> Option<Vec<String>>;
 
-    /// The same table with only the rows `keep` accepts, and only the cells of the columns
-    /// `read` marks (the others null); a catalog that can test rows before copying them
-    /// overrides this, so that a leading `where` copies only what it keeps.
+    /// The same table with only the rows `keep` accepts, and only what `read` says of each
+    /// column (see [`Read`]); a catalog that can test rows before copying them overrides
+    /// this, so that a leading `where` copies only what it keeps.
     fn table_where(
         &self,
         name: &str,
         keep: &dyn Fn(&[Value]) -> bool,
-        read: Option<&[bool]>,
+        read: Option<&[Read]>,
     ) -> Option<Table> {
         let mut table = self.table(name)?;
         table.rows.retain(|row| keep(row));
         if let Some(read) = read {
             for row in &mut table.rows {
-                blank_unread(row, read);
+                let copied = copy_read(row, Some(read));
+                *row = copied;
             }
         }
         Some(table)
     }
 }
 
-/// Sets to null the cells of columns the query never reads (`read[i]` false).
-fn blank_unread(row: &mut [Value], read: &[bool]) {
-    for (cell, wanted) in row.iter_mut().zip(read) {
-        if !wanted {
-            *cell = Value::Null;
-        }
-    }
+/// How much of a source column a query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// None of it: the cell is left null.
+    Nothing,
+    /// All of it.
+    Whole,
+    /// Only these members of it (`c.a`, `c.b.x`), when it is an object: the others are left
+    /// out, as no expression of the query can see them.
+    Members(HashSet<String>),
 }
 
-/// The cells of a row the query reads, copied; the others null (see `source_columns`).
-pub fn copy_read(row: &[Value], read: Option<&[bool]>) -> Vec<Value> {
+/// The cells of a row the query reads, copied as `read` says; all of it without `read`.
+pub fn copy_read(row: &[Value], read: Option<&[Read]>) -> Vec<Value> {
     match read {
         None => row.to_vec(),
         Some(read) => row
             .iter()
             .zip(read)
-            .map(|(v, wanted)| if *wanted { v.clone() } else { Value::Null })
+            .map(|(v, read)| match (read, v) {
+                (Read::Nothing, _) => Value::Null,
+                (Read::Members(names), Value::Object(m)) => Value::Object(
+                    m.iter()
+                        .filter(|(k, _)| names.contains(k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                _ => v.clone(),
+            })
             .collect(),
     }
 }
 
-/// The columns of the source table a query reads before an operator that keeps only what it
-/// names (`project`, `summarize`, `distinct`, `count`): the others need not be copied, as
-/// no later operator can see them. `None` when any column may reach the answer.
-fn source_columns(query: &Query) -> Option<HashSet<String>> {
-    let mut names = HashSet::new();
+/// What the query reads of each column of the source table before an operator that keeps
+/// only what it names (`project`, `summarize`, `distinct`, `count`): the rest need not be
+/// copied, as no later operator can see it. `None` when any column may reach the answer.
+pub(super) fn source_columns(query: &Query) -> Option<HashMap<String, Read>> {
+    let mut names = HashMap::new();
+    let whole = |names: &mut HashMap<String, Read>, name: &str| {
+        names.insert(name.to_string(), Read::Whole);
+    };
     for op in &query.ops {
         match op {
-            Op::Where(e) => reads(e, &mut names),
-            Op::Extend(items) => items.iter().for_each(|n| reads(&n.expr, &mut names)),
+            Op::Where(e) => reads_of(e, &mut names),
+            Op::Extend(items) => items.iter().for_each(|n| reads_of(&n.expr, &mut names)),
             Op::Project(items) | Op::Distinct(items) => {
-                items.iter().for_each(|n| reads(&n.expr, &mut names));
+                items.iter().for_each(|n| reads_of(&n.expr, &mut names));
                 return Some(names);
             }
-            Op::ProjectAway(cols) => names.extend(cols.iter().cloned()),
+            Op::ProjectAway(cols) => cols.iter().for_each(|c| whole(&mut names, c)),
             Op::MvExpand { items, .. } => {
                 for n in items {
-                    reads(&n.expr, &mut names);
-                    names.insert(n.name.clone());
+                    reads_of(&n.expr, &mut names);
+                    whole(&mut names, &n.name);
                 }
             }
             Op::Summarize { aggs, by } => {
                 aggs.iter()
                     .filter_map(|a| a.arg.as_ref())
-                    .for_each(|e| reads(e, &mut names));
-                by.iter().for_each(|n| reads(&n.expr, &mut names));
+                    .for_each(|e| reads_of(e, &mut names));
+                by.iter().for_each(|n| reads_of(&n.expr, &mut names));
                 return Some(names);
             }
-            Op::Join { on, .. } => on.iter().for_each(|(l, _)| reads(l, &mut names)),
-            Op::Order(keys) => keys.iter().for_each(|k| reads(&k.expr, &mut names)),
-            Op::Top { key, .. } => reads(&key.expr, &mut names),
+            Op::Join { on, .. } => on.iter().for_each(|(l, _)| reads_of(l, &mut names)),
+            Op::Order(keys) => keys.iter().for_each(|k| reads_of(&k.expr, &mut names)),
+            Op::Top { key, .. } => reads_of(&key.expr, &mut names),
             Op::Take(_) => {}
             Op::Count => return Some(names),
             Op::Union(_) => return None,
         }
     }
     None
+}
+
+/// Adds what an expression reads of each column: a column named only in member paths with
+/// literal names (`c.a`) is read as those members, any other use reads it whole.
+fn reads_of(expr: &Expr, names: &mut HashMap<String, Read>) {
+    if let Expr::Member(base, key) = expr
+        && let Expr::Col { name, .. } = base.as_ref()
+    {
+        let read = names
+            .entry(name.clone())
+            .or_insert_with(|| Read::Members(HashSet::new()));
+        if let Read::Members(members) = read {
+            members.insert(key.clone());
+        }
+        return;
+    }
+    let mut columns = HashSet::new();
+    match expr {
+        Expr::Member(base, _) => return reads_of(base, names),
+        Expr::Neg(base) => return reads_of(base, names),
+        Expr::Binary(_, l, r) => {
+            reads_of(l, names);
+            return reads_of(r, names);
+        }
+        Expr::In { expr, list, .. } => {
+            reads_of(expr, names);
+            return list.iter().for_each(|e| reads_of(e, names));
+        }
+        Expr::Call { args, .. } => return args.iter().for_each(|e| reads_of(e, names)),
+        other => reads(other, &mut columns),
+    }
+    for c in columns {
+        names.insert(c, Read::Whole);
+    }
 }
 
 /// Adds the columns an expression reads.
@@ -190,9 +240,14 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<Table, QueryError> {
             };
             let lower = name.to_ascii_lowercase();
             let columns = Table::new(catalog.columns(&lower).ok_or_else(unknown)?);
-            // Only the cells the query reads are copied out of the catalog.
-            let read: Option<Vec<bool>> = source_columns(query)
-                .map(|names| columns.columns.iter().map(|c| names.contains(c)).collect());
+            // Only what the query reads is copied out of the catalog.
+            let read: Option<Vec<Read>> = source_columns(query).map(|names| {
+                columns
+                    .columns
+                    .iter()
+                    .map(|c| names.get(c).cloned().unwrap_or(Read::Nothing))
+                    .collect()
+            });
             // A leading `where` is tested on the catalog's rows before they are copied, and
             // so is what the operators after it would surely drop (see `Prefilter`).
             let idx = columns.index();
@@ -511,7 +566,7 @@ fn plain_path(expr: &Expr) -> Option<Vec<&str>> {
 }
 
 /// Adds the paths an aggregate's argument takes; false when it is not made of plain paths,
-/// literals and `pack` with literal names alone.
+/// literals, `pack` with literal names and `pack_array` alone.
 fn taken_paths<'e>(expr: &'e Expr, paths: &mut Vec<Vec<&'e str>>) -> bool {
     match expr {
         Expr::Lit(_) => true,
@@ -522,6 +577,10 @@ fn taken_paths<'e>(expr: &'e Expr, paths: &mut Vec<Vec<&'e str>>) -> bool {
             [Expr::Lit(_), value] => taken_paths(value, paths),
             _ => false,
         }),
+        Expr::Call {
+            func: Func::PackArray,
+            args,
+        } => args.iter().all(|value| taken_paths(value, paths)),
         other => match plain_path(other) {
             Some(p) => {
                 paths.push(p);
@@ -566,6 +625,10 @@ fn take(expr: &Expr, row: &mut [Value], idx: &HashMap<String, usize>) -> Value {
                 })
                 .collect(),
         ),
+        Expr::Call {
+            func: Func::PackArray,
+            args,
+        } => Value::Array(args.iter().map(|value| take(value, row, idx)).collect()),
         other => match path_mut(other, row, idx) {
             Some(v) => std::mem::take(v),
             None => eval(other, row, idx),
@@ -1093,6 +1156,7 @@ fn call(func: Func, args: &[Expr], row: &[Value], idx: &HashMap<String, usize>) 
                 .map(|i| (text(&arg(2 * i)), arg(2 * i + 1).into_owned()))
                 .collect(),
         ),
+        Func::PackArray => Value::Array((0..args.len()).map(|i| arg(i).into_owned()).collect()),
         Func::Hash => {
             if arg(0).is_null() {
                 return Value::Null;

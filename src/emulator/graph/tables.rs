@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::eval::{Catalog, Table, copy_read};
+use super::eval::{Catalog, Read, Table, copy_read};
 use crate::emulator::access::callers::Principal;
 use crate::emulator::access::roles::GROUP_READ;
 use crate::emulator::resources::hierarchy::{Hierarchy, group_id, group_scope_key};
@@ -318,7 +318,7 @@ impl Catalog for View<'_> {
         &self,
         name: &str,
         keep: &dyn Fn(&[Value]) -> bool,
-        read: Option<&[bool]>,
+        read: Option<&[Read]>,
     ) -> Option<Table> {
         let which = Self::which(name)?;
         let mut table = Table::new(self.columns(name)?);

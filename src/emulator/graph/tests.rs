@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::QueryError;
-use super::eval::{Table, run};
+use super::eval::{Read, Table, copy_read, run, source_columns};
 use super::parser::parse;
 
 fn catalog() -> HashMap<String, Table> {
@@ -451,6 +451,59 @@ fn aggregates_that_read_one_value_twice_both_see_it() {
             "l": [{"n": "id-a", "p": {"principalId": "p-a"}, "q": "p-a"},
                   {"n": "id-b", "p": {"principalId": "p-b"}, "q": "p-b"}],
             "names": ["id-a", "id-b"]})]
+    );
+}
+
+#[test]
+fn pack_array_keeps_the_values_in_order_and_reads_a_value_twice() {
+    let rows = q(
+        "resources | where subscriptionId == 's1' | order by name asc \
+         | project a = pack_array(name, properties.principalId, tags.owner, 7)",
+    );
+    assert_eq!(
+        rows,
+        [
+            json!({"a": ["id-a", "p-a", "ann", 7]}),
+            json!({"a": ["id-b", "p-b", null, 7]})
+        ]
+    );
+    // Moved out of the rows by the aggregate, unless one read lies within another.
+    let rows = q("resources | where subscriptionId == 's1' \
+         | summarize l = make_list(pack_array(name, properties.principalId)), \
+           m = make_list(pack_array(properties, properties.principalId)) by subscriptionId");
+    assert_eq!(
+        rows,
+        [json!({"subscriptionId": "s1",
+            "l": [["id-a", "p-a"], ["id-b", "p-b"]],
+            "m": [[{"principalId": "p-a"}, "p-a"], [{"principalId": "p-b"}, "p-b"]]})]
+    );
+}
+
+#[test]
+fn a_column_read_only_through_members_is_copied_as_those_members() {
+    let reads = |src: &str| source_columns(&parse(src).expect("query")).expect("reads");
+    let members = |names: &[&str]| Read::Members(names.iter().map(|n| n.to_string()).collect());
+    let r = reads("resources | where properties.a == 1 | project x = properties.b.c, tags");
+    assert_eq!(r["properties"], members(&["a", "b"]));
+    assert_eq!(r["tags"], Read::Whole);
+    // Any other use reads it whole, before or after the member paths.
+    for src in [
+        "resources | project x = properties.a, y = tostring(properties)",
+        "resources | extend p = properties | project x = properties.a",
+        "resources | project x = properties[name], y = properties.b",
+    ] {
+        assert_eq!(reads(src)["properties"], Read::Whole, "{src}");
+    }
+    let row = [
+        json!({"a": 1, "b": {"c": 2}, "d": 3}),
+        json!("text"),
+        json!(4),
+    ];
+    let read = [members(&["a", "b"]), members(&["a"]), Read::Nothing];
+    assert_eq!(
+        copy_read(&row, Some(&read)),
+        [json!({"a": 1, "b": {"c": 2}}), json!("text"), Value::Null],
+        "members of an object are kept, a value that is not one is copied whole"
     );
 }
 
