@@ -417,3 +417,99 @@ async fn ctrl_c_ends_an_array_call_whose_server_never_answers() {
     assert!(stderr.contains("interrupted: 0 created"), "{stderr}");
     assert_eq!(server.count(), 2, "nothing new started after Ctrl-C");
 }
+
+/// An identity as ARM lists it, in group `rg` of the test subscription.
+fn listed_identity(rg: &str, name: &str) -> String {
+    format!(
+        r#"{{"id":"/subscriptions/{SUB}/resourcegroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}","name":"{name}","type":"Microsoft.ManagedIdentity/userAssignedIdentities","location":"eastus","tags":{{}},"properties":{{"tenantId":"t","principalId":"p-{name}","clientId":"c-{name}"}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_fanned_out_list_takes_its_places_page_by_page() {
+    // Three groups of two pages each, and two places: a list gives its place back after each
+    // page, so every group's first page is asked for before any second page, and never more
+    // than two requests are in flight.
+    let flight = Arc::new(Mutex::new((0usize, 0usize, Vec::<String>::new())));
+    let seen = flight.clone();
+    let server = Server::start(move |r, url| {
+        let target = r.target().to_string();
+        {
+            let mut f = seen.lock().expect("lock");
+            f.0 += 1;
+            f.1 = f.1.max(f.0);
+            f.2.push(target.clone());
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let path = target.split('?').next().unwrap_or("");
+        let group = path
+            .split('/')
+            .skip_while(|s| *s != "resourceGroups")
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        let body = if path.ends_with("/resourcegroups") {
+            let groups: Vec<String> = ["a", "b", "c"]
+                .iter()
+                .map(|g| {
+                    format!(
+                        r#"{{"id":"/subscriptions/{SUB}/resourceGroups/{g}","name":"{g}","type":"Microsoft.Resources/resourceGroups","location":"eastus","properties":{{"provisioningState":"Succeeded"}}}}"#
+                    )
+                })
+                .collect();
+            format!(r#"{{"value":[{}]}}"#, groups.join(","))
+        } else if target.contains("page=2") {
+            format!(
+                r#"{{"value":[{}]}}"#,
+                listed_identity(&group, &format!("{group}-2"))
+            )
+        } else {
+            format!(
+                r#"{{"value":[{}],"nextLink":"{url}{path}?api-version=2023-01-31&page=2"}}"#,
+                listed_identity(&group, &format!("{group}-1"))
+            )
+        };
+        seen.lock().expect("lock").0 -= 1;
+        respond("200 OK", &[], &body)
+    });
+    let run = run_within(
+        azid_at(
+            &server.url,
+            &[
+                "--concurrency",
+                "2",
+                "eval",
+                "identity_list(#{consistent: true}).map(|i| i.name)",
+            ],
+        ),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let names: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(
+        names,
+        serde_json::json!(["a-1", "a-2", "b-1", "b-2", "c-1", "c-2"]),
+        "pages are put back in order"
+    );
+    let f = flight.lock().expect("lock");
+    assert!(f.1 <= 2, "{} requests were in flight at once", f.1);
+    // The first pages of all three lists are asked for before any second page: no list
+    // keeps its place while another has not begun.
+    let pages = |second: bool| -> Vec<usize> {
+        f.2.iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.contains("/userAssignedIdentities") && t.contains("page=2") == second
+            })
+            .map(|(at, _)| at)
+            .collect()
+    };
+    let (first, second) = (pages(false), pages(true));
+    assert_eq!((first.len(), second.len()), (3, 3), "{:?}", f.2);
+    assert!(
+        first.iter().max() < second.iter().min(),
+        "a list waited for others to end: {:?}",
+        f.2
+    );
+}

@@ -98,9 +98,18 @@ impl ArmClient {
 
     /// Every resource group of the subscription.
     pub async fn group_list(&self, subscription: &str) -> Result<Vec<ResourceGroup>, ArmError> {
+        self.group_list_within(subscription, None).await
+    }
+
+    /// As [`ArmClient::group_list`], each page's request taking a place of `gate`.
+    pub async fn group_list_within(
+        &self,
+        subscription: &str,
+        gate: Option<&tokio::sync::Semaphore>,
+    ) -> Result<Vec<ResourceGroup>, ArmError> {
         names::subscription_id(subscription)?;
         let path = format!("/subscriptions/{}/resourcegroups", seg(subscription));
-        self.list_all(self.url(&path, &self.options().resources_api_version))
+        self.list_all_within(self.url(&path, &self.options().resources_api_version), gate)
             .await
     }
 

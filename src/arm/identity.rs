@@ -207,6 +207,23 @@ impl ArmClient {
         subscription: &str,
         resource_group: &str,
     ) -> Result<Vec<Identity>, ArmError> {
+        let mut items = Vec::new();
+        self.identity_pages_group(subscription, resource_group, None, |page| {
+            items.extend(page)
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// The identities of a resource group, handed to `each` page by page as they are read,
+    /// each page's request first taking a place of `gate`.
+    pub async fn identity_pages_group(
+        &self,
+        subscription: &str,
+        resource_group: &str,
+        gate: Option<&tokio::sync::Semaphore>,
+        each: impl FnMut(Vec<Identity>),
+    ) -> Result<(), ArmError> {
         names::subscription_id(subscription)?;
         names::group_name(resource_group)?;
         let path = format!(
@@ -214,7 +231,7 @@ impl ArmClient {
             seg(subscription),
             seg(resource_group)
         );
-        self.list_all(self.url(&path, &self.options().msi_api_version))
+        self.pages_within(self.url(&path, &self.options().msi_api_version), gate, each)
             .await
     }
 

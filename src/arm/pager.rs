@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use reqwest::Url;
 use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
 
 use super::ArmClient;
 use super::error::ArmError;
@@ -38,7 +39,30 @@ impl ArmClient {
         &self,
         first: Url,
     ) -> Result<Vec<T>, ArmError> {
+        self.list_all_within(first, None).await
+    }
+
+    /// As [`ArmClient::list_all`], each page's request first taking a place of `gate`, and
+    /// giving it back once the page is read: lists that share a gate take turns page by page,
+    /// so that none holds a place while its next page is not yet asked for.
+    pub(crate) async fn list_all_within<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        gate: Option<&Semaphore>,
+    ) -> Result<Vec<T>, ArmError> {
         let mut items = Vec::new();
+        self.pages_within(first, gate, |page| items.extend(page))
+            .await?;
+        Ok(items)
+    }
+
+    /// As [`ArmClient::list_all_within`], handing each page's items to `each` as it is read.
+    pub(crate) async fn pages_within<T: DeserializeOwned>(
+        &self,
+        first: Url,
+        gate: Option<&Semaphore>,
+        mut each: impl FnMut(Vec<T>),
+    ) -> Result<(), ArmError> {
         let mut seen = HashSet::new();
         let mut next = Some(first);
         while let Some(url) = next {
@@ -54,14 +78,20 @@ impl ArmClient {
                     message: format!("the nextLink {url} repeats a page already read"),
                 });
             }
+            // A gate is never closed, so a place is always given in the end.
+            let place = match gate {
+                Some(gate) => gate.acquire().await.ok(),
+                None => None,
+            };
             let page: Page<T> = self.get_json(url).await?;
-            items.extend(page.value);
+            drop(place);
+            each(page.value);
             next = match page.next_link.filter(|l| !l.is_empty()) {
                 Some(link) => Some(check_origin(&link, self.endpoint())?),
                 None => None,
             };
         }
-        Ok(items)
+        Ok(())
     }
 }
 

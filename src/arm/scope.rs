@@ -14,17 +14,21 @@ use super::ArmClient;
 use super::error::ArmError;
 use super::graph::{self, GraphScope};
 use super::names;
+use super::packed::Packing;
 use crate::model::{Identity, IdentityProperties};
 
-/// One resource group's identities from a fanned-out list: where it belongs in the order
-/// asked (the subscription's index, the group's position in its subscription's list).
+/// One page of a resource group's identities from a fanned-out list, and where it belongs in
+/// the order asked (the subscription's index, the group's position in its subscription's
+/// list, the page's in the group's).
 #[derive(Debug)]
 pub struct ListedPart {
     /// The index of its subscription in the list given.
     pub subscription: usize,
     /// Its group's position among the subscription's groups.
     pub group: usize,
-    /// The group's identities, in ARM's order.
+    /// Its position among the group's pages.
+    pub page: usize,
+    /// The page's identities, in ARM's order.
     pub identities: Vec<Identity>,
 }
 
@@ -100,7 +104,8 @@ const IDENTITY_COLUMNS: &[(&str, &str)] = &[
     ("isolationScope", "properties.isolationScope"),
 ];
 
-/// An identity as a packed Resource Graph row holds it (any field may be null).
+/// An identity as a packed Resource Graph row holds it (any field may be null): an array of
+/// the values of `IDENTITY_COLUMNS`, whose order the fields follow.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct IdentityRow {
@@ -169,21 +174,42 @@ fn stopped(e: tokio::task::JoinError) -> ArmError {
 }
 
 impl ArmClient {
-    /// The identities in a Resource Graph scope, read packed, each with its subscription.
+    /// The identities in a Resource Graph scope, read packed, each with its subscription; in
+    /// id order.
     pub async fn identity_list_graph(
         &self,
         scope: &GraphScope,
     ) -> Result<Vec<(String, Identity)>, ArmError> {
-        let found = self
-            .graph_rows_packed(IDENTITIES, IDENTITY_COLUMNS, scope, |r: &IdentityRow| {
-                r.id.as_deref().unwrap_or("")
-            })
-            .await?;
-        Ok(found
-            .rows
-            .into_iter()
-            .filter_map(IdentityRow::identity)
-            .collect())
+        let (sink, mut pages) = tokio::sync::mpsc::unbounded_channel();
+        self.identity_pages_graph(scope, move |page| {
+            // The receiver is read below, once every page is in.
+            let _ = sink.send(page);
+        })
+        .await?;
+        let mut found = Vec::new();
+        while let Ok(page) = pages.try_recv() {
+            found.extend(page);
+        }
+        found.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        Ok(found)
+    }
+
+    /// The identities of [`ArmClient::identity_list_graph`], unsorted, handed to `each` a
+    /// page at a time as each page is decoded (see [`ArmClient::graph_pages_packed`]).
+    pub async fn identity_pages_graph(
+        &self,
+        scope: &GraphScope,
+        each: impl Fn(Vec<(String, Identity)>) + Send + Sync + 'static,
+    ) -> Result<(), ArmError> {
+        self.graph_pages_packed(
+            IDENTITIES,
+            IDENTITY_COLUMNS,
+            Packing::Arrays,
+            scope,
+            move |rows| each(rows.into_iter().filter_map(IdentityRow::identity).collect()),
+        )
+        .await
+        .map(drop)
     }
 
     /// The subscription ids of a scope; `current` stands for [`Scope::One`].
@@ -210,8 +236,10 @@ impl ArmClient {
     }
 
     /// The identities of each subscription: each subscription's groups are listed once and
-    /// paged concurrently, at most `width` lists in flight in all. Each group's identities go
-    /// to `parts` as its list ends (in no particular order: each part says where it belongs),
+    /// paged concurrently, at most `width` requests in flight in all. Places are taken page
+    /// by page, first come first served, so that the lists move on together and the last
+    /// ones do not end one page at a time after the others. Each page of identities goes
+    /// to `parts` as it is read (in no particular order: each part says where it belongs),
     /// so that the caller can use them while the other lists are still being read.
     pub async fn identity_list_streamed(
         &self,
@@ -224,39 +252,85 @@ impl ArmClient {
         for (index, sub) in subscriptions.iter().enumerate() {
             let (client, sub, gate) = (self.clone(), sub.clone(), gate.clone());
             groups.spawn(async move {
-                let _permit = gate.acquire_owned().await;
-                client.group_list(&sub).await.map(|g| (index, sub, g))
+                client
+                    .group_list_within(&sub, Some(&gate))
+                    .await
+                    .map(|g| (index, sub, g))
             });
         }
         let mut lists = JoinSet::new();
         while let Some(done) = groups.join_next().await {
             let (index, sub, found) = done.map_err(stopped)??;
             for (position, group) in found.into_iter().enumerate() {
-                let (client, sub, gate) = (self.clone(), sub.clone(), gate.clone());
+                let (client, sub, gate, parts) =
+                    (self.clone(), sub.clone(), gate.clone(), parts.clone());
                 lists.spawn(async move {
-                    let _permit = gate.acquire_owned().await;
+                    let mut page = 0;
                     client
-                        .identity_list_group(&sub, &group.name)
+                        .identity_pages_group(&sub, &group.name, Some(&gate), |identities| {
+                            // A caller that stopped listening wants no more.
+                            let _ = parts.send(ListedPart {
+                                subscription: index,
+                                group: position,
+                                page,
+                                identities,
+                            });
+                            page += 1;
+                        })
                         .await
-                        .map(|l| (index, position, l))
                 });
             }
         }
         while let Some(done) = lists.join_next().await {
             match done.map_err(stopped)? {
-                Ok((subscription, group, identities)) => {
-                    // A caller that stopped listening wants no more.
-                    let _ = parts.send(ListedPart {
-                        subscription,
-                        group,
-                        identities,
-                    });
-                }
-                // A group deleted between the two lists holds no identities any more.
+                Ok(()) => {}
+                // A group deleted between the two lists holds no identities any more; the
+                // pages read before it went were true when they were read.
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_row_reads_the_columns_in_their_order() {
+        // Each column's value is its name, so a field out of order shows.
+        let row: Vec<Value> = IDENTITY_COLUMNS
+            .iter()
+            .map(|(name, _)| match *name {
+                "tags" => serde_json::json!({"owner": "tags"}),
+                other => Value::String(other.to_string()),
+            })
+            .collect();
+        let row: IdentityRow = serde_json::from_value(Value::Array(row)).expect("row");
+        let (sub, identity) = row.identity().expect("identity");
+        assert_eq!(sub, "subscriptionId");
+        assert_eq!(
+            (identity.id.as_str(), identity.name.as_str()),
+            ("id", "name")
+        );
+        assert_eq!(identity.location, "location");
+        assert_eq!(identity.tags["owner"], "tags");
+        let p = &identity.properties;
+        assert_eq!(
+            (
+                p.tenant_id.as_str(),
+                p.principal_id.as_str(),
+                p.client_id.as_str(),
+                p.isolation_scope.as_deref()
+            ),
+            (
+                "tenantId",
+                "principalId",
+                "clientId",
+                Some("isolationScope")
+            )
+        );
     }
 }

@@ -9,6 +9,7 @@ use super::HostState;
 use super::convert;
 use super::identities::{Repeated, identity_map_sharing};
 use super::scope::Scope;
+use crate::arm::ArmError;
 
 type Res<T> = Result<T, Box<rhai::EvalAltResult>>;
 
@@ -22,20 +23,44 @@ pub(super) fn identity_list(s: &HostState) -> Res<Array> {
         };
         return super::identities::identities(s, s.block_on(s.client.identity_list(&sub))?);
     }
-    let found = s.block_on(s.client.identity_list_graph(&scope.graph("")))?;
-    let mut seen = s.graph_rows.borrow_mut();
-    let mut repeated = Repeated::default();
-    found
-        .iter()
-        .map(|(sub, identity)| {
-            seen.insert(
-                identity.id.to_lowercase(),
-                identity.properties.principal_id.clone(),
-            );
-            s.saw(&identity.name);
-            Ok(identity_map_sharing(identity, Some(sub), &mut repeated).into())
+    // Each page becomes maps here as it is decoded, while the next is being read; the maps
+    // are put in id order once all are in.
+    let (parts, mut arriving) = tokio::sync::mpsc::unbounded_channel();
+    let listing = {
+        let (client, scope) = (s.client.clone(), scope.graph(""));
+        s.runtime.spawn(async move {
+            client
+                .identity_pages_graph(&scope, move |page| {
+                    // A caller that stopped listening wants no more.
+                    let _ = parts.send(page);
+                })
+                .await
         })
-        .collect()
+    };
+    let mut maps: Vec<(String, rhai::Dynamic)> = Vec::new();
+    let mut repeated = Repeated::default();
+    while let Some(page) = s.runtime.block_on(arriving.recv()) {
+        let mut seen = s.graph_rows.borrow_mut();
+        for (sub, identity) in page {
+            s.saw(&identity.name);
+            let map = identity_map_sharing(&identity, Some(&sub), &mut repeated).into();
+            seen.insert(identity.id.to_lowercase(), identity.properties.principal_id);
+            maps.push((identity.id, map));
+        }
+    }
+    finished(s, listing)?;
+    maps.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(maps.into_iter().map(|(_, map)| map).collect())
+}
+
+/// Waits for a list that handed its parts over, and fails as it failed.
+fn finished(s: &HostState, listing: tokio::task::JoinHandle<Result<(), ArmError>>) -> Res<()> {
+    s.block_on(async {
+        listing.await.map_err(|e| ArmError::Decode {
+            status: 0,
+            message: format!("a list stopped: {e}"),
+        })?
+    })
 }
 
 /// `identity_list(#{consistent: true})`: ARM lists of every subscription in scope, fanned
@@ -44,15 +69,15 @@ pub(super) fn identities_consistent(s: &HostState) -> Res<Array> {
     let subs = super::scope::subscription_ids(s)?;
     let wide = subs.len() > 1;
     let width = s.concurrency.get().max(1);
-    // Each group's identities become maps here as their list ends, while the others are
-    // still being read; put in order once all are in.
+    // Each page of identities becomes maps here as it is read, while the others are still
+    // being read; put in order once all are in.
     let (parts, mut arriving) = tokio::sync::mpsc::unbounded_channel();
     let listing = {
         let (client, subs) = (s.client.clone(), subs.clone());
         s.runtime
             .spawn(async move { client.identity_list_streamed(&subs, width, parts).await })
     };
-    let mut maps: Vec<((usize, usize), Array)> = Vec::new();
+    let mut maps: Vec<((usize, usize, usize), Array)> = Vec::new();
     let mut repeated = Repeated::default();
     while let Some(part) = s.runtime.block_on(arriving.recv()) {
         let subscription = subs.get(part.subscription).filter(|_| wide);
@@ -65,14 +90,9 @@ pub(super) fn identities_consistent(s: &HostState) -> Res<Array> {
                     .into()
             })
             .collect();
-        maps.push(((part.subscription, part.group), converted));
+        maps.push(((part.subscription, part.group, part.page), converted));
     }
-    s.block_on(async {
-        listing.await.map_err(|e| crate::arm::ArmError::Decode {
-            status: 0,
-            message: format!("a list stopped: {e}"),
-        })?
-    })?;
+    finished(s, listing)?;
     maps.sort_by_key(|(at, _)| *at);
     Ok(maps.into_iter().flat_map(|(_, part)| part).collect())
 }
