@@ -115,21 +115,16 @@ impl ArmClient {
         &self,
         source: &str,
         columns: &[(&str, &str)],
+        packing: Packing,
         scope: &GraphScope,
         key: fn(&T) -> &str,
     ) -> Result<Packed<T>, ArmError> {
         let (sink, mut pages) = tokio::sync::mpsc::unbounded_channel();
         let requests = self
-            .graph_pages_packed(
-                source,
-                columns,
-                Packing::Objects,
-                scope,
-                move |rows: Vec<T>| {
-                    // The receiver is read below, once every page is in.
-                    let _ = sink.send(rows);
-                },
-            )
+            .graph_pages_packed(source, columns, packing, scope, move |rows: Vec<T>| {
+                // The receiver is read below, once every page is in.
+                let _ = sink.send(rows);
+            })
             .await?;
         let mut rows = Vec::new();
         while let Ok(page) = pages.try_recv() {
@@ -156,23 +151,18 @@ impl ArmClient {
         F: Fn(Vec<T>) + Send + Sync + 'static,
     {
         let each = Arc::new(each);
+        let query = packed_query(source, columns, BUCKETS, packing);
         let mut requests = 0u64;
         for batch in scope.batches() {
-            requests = requests.saturating_add(
-                self.packed_batch(
-                    packed_query(source, columns, BUCKETS, packing),
-                    &batch,
-                    each.clone(),
-                )
-                .await?,
-            );
+            requests =
+                requests.saturating_add(self.packed_batch(&query, &batch, each.clone()).await?);
         }
         Ok(requests)
     }
 
     async fn packed_batch<T, F>(
         &self,
-        query: String,
+        query: &str,
         scope: &GraphScope,
         each: Arc<F>,
     ) -> Result<u64, ArmError>
@@ -193,7 +183,7 @@ impl ArmClient {
                 skip: token.is_none().then_some(fetched).filter(|f| *f > 0),
                 skip_token: token.clone(),
             };
-            let reply = match self.graph_page_reply(&query, scope, &request).await {
+            let reply = match self.graph_page_reply(query, scope, &request).await {
                 Ok(reply) => reply,
                 Err(e) if e.is_too_large() && top > 1 => {
                     top /= 2;

@@ -180,18 +180,20 @@ impl ArmClient {
         &self,
         scope: &GraphScope,
     ) -> Result<Vec<(String, Identity)>, ArmError> {
-        let (sink, mut pages) = tokio::sync::mpsc::unbounded_channel();
-        self.identity_pages_graph(scope, move |page| {
-            // The receiver is read below, once every page is in.
-            let _ = sink.send(page);
-        })
-        .await?;
-        let mut found = Vec::new();
-        while let Ok(page) = pages.try_recv() {
-            found.extend(page);
-        }
-        found.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-        Ok(found)
+        let found = self
+            .graph_rows_packed(
+                IDENTITIES,
+                IDENTITY_COLUMNS,
+                Packing::Arrays,
+                scope,
+                |r: &IdentityRow| r.id.as_deref().unwrap_or(""),
+            )
+            .await?;
+        Ok(found
+            .rows
+            .into_iter()
+            .filter_map(IdentityRow::identity)
+            .collect())
     }
 
     /// The identities of [`ArmClient::identity_list_graph`], unsorted, handed to `each` a

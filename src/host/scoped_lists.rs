@@ -114,6 +114,7 @@ pub(super) fn resources_wide(s: &HostState) -> Res<Option<Array>> {
     let found = s.block_on(s.client.graph_rows_packed(
         "resources",
         &columns,
+        crate::arm::packed::Packing::Objects,
         &scope.graph(""),
         crate::arm::packed::by_id,
     ))?;
@@ -173,6 +174,7 @@ pub(super) fn assignments_wide(s: &HostState) -> Res<Option<Array>> {
     let found = s.block_on(s.client.graph_rows_packed(
         source,
         &columns,
+        crate::arm::packed::Packing::Objects,
         &scope.graph(""),
         crate::arm::packed::by_id,
     ))?;

@@ -97,6 +97,7 @@ async fn attached_pairs(client: &ArmClient) -> Result<Vec<(String, String)>, Arm
                 .graph_rows_packed(
                     ATTACHED_ROWS,
                     &columns,
+                    crate::arm::packed::Packing::Objects,
                     &GraphScope::Tenant,
                     crate::arm::packed::by_id,
                 )
